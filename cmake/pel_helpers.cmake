@@ -1,0 +1,34 @@
+# pel_add_library(NAME SOURCES... DEPS ...): one library target per layer folder.
+function(pel_add_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  add_library(pel::${name} ALIAS ${name})
+  target_include_directories(${name} PUBLIC
+    $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
+    $<INSTALL_INTERFACE:include/pel>)
+  target_link_libraries(${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS} $<BUILD_INTERFACE:pel_build_flags>)
+endfunction()
+
+# pel_add_test(NAME SOURCES... LIBS ... [LABELS ...]): a GoogleTest binary registered with ctest.
+function(pel_add_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main pel_build_flags)
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+    PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")
+endfunction()
+
+# pel_add_microbench(NAME SOURCES... LIBS ...): a Google Benchmark binary, plus a one-iteration
+# ctest smoke run so it cannot rot.
+function(pel_add_microbench name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} benchmark::benchmark pel_build_flags)
+  if(PEL_BUILD_TESTS)
+    add_test(NAME ${name}_smoke COMMAND ${name} --benchmark_min_time=0 --benchmark_repetitions=1)
+    set_tests_properties(${name}_smoke PROPERTIES LABELS "bench;smoke" TIMEOUT 300)
+  endif()
+endfunction()

@@ -1,0 +1,32 @@
+// Internal to crypto/: owning pointers for OpenSSL objects and the one error path for OpenSSL
+// failures that are not caused by input (out of memory, broken provider). Not a public header.
+#pragma once
+
+#include <openssl/types.h>
+
+#include <memory>
+#include <string>
+
+namespace pel::detail {
+
+struct MdFree {
+  void operator()(EVP_MD* md) const;
+};
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* ctx) const;
+};
+struct PkeyFree {
+  void operator()(EVP_PKEY* key) const;
+};
+
+using MdPtr = std::unique_ptr<EVP_MD, MdFree>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+/// Throws std::runtime_error carrying `what` and the OpenSSL error string; clears the queue.
+[[noreturn]] void throw_openssl_error(const std::string& what);
+
+/// A fresh EVP_MD_CTX; throws only when OpenSSL cannot allocate.
+MdCtxPtr new_md_ctx();
+
+}  // namespace pel::detail

@@ -1,0 +1,33 @@
+// The result of executing one block, identical between the sequential and parallel executors
+// except for the statistics.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/vm.hpp"
+
+namespace pel {
+
+/// Counts that explain a parallel execution; independent of the hardware where noted.
+struct ExecutionStats {
+  std::uint64_t transactions = 0;
+  std::uint64_t executions = 0;   // incarnations run to completion or to a dependency
+  std::uint64_t validations = 0;  // read-set validations performed
+  std::uint64_t aborts = 0;       // validations that failed and aborted an incarnation
+  std::uint64_t suspensions = 0;  // executions parked on a dependency (ESTIMATE met)
+  int threads = 1;
+  bool sequential = false;        // ran on the sequential path (small block or 1 thread)
+  std::uint64_t execute_ns = 0;   // wall time of the execution phase
+  std::uint64_t finalize_ns = 0;  // wall time to collect the write set and finish the block
+
+  ExecutionStats& operator+=(const ExecutionStats& o);
+};
+
+struct BlockResult {
+  std::vector<TxnOutput> outputs;  // one per transaction, in block order
+  WriteSet writes;                 // the block's final writes, sorted by key, one per key
+  ExecutionStats stats;
+};
+
+}  // namespace pel

@@ -1,0 +1,223 @@
+#include "engine/parallel_executor.hpp"
+
+#include <atomic>
+#include <thread>
+
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/info.h>
+#include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
+
+#include "engine/executor_common.hpp"
+#include "engine/scheduler.hpp"
+#include "engine/sequential_executor.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace pel {
+namespace {
+
+/// Exponential backoff for a worker that found no task: pause a while, then yield the core.
+class Backoff {
+ public:
+  void pause() {
+    if (count_ < kSpinLimit) {
+      for (int i = 0; i < (1 << count_); ++i) cpu_relax();
+      ++count_;
+    } else {
+      std::this_thread::yield();
+    }
+  }
+  void reset() { count_ = 0; }
+
+ private:
+  static constexpr int kSpinLimit = 6;
+  static void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_pause();
+#endif
+  }
+  int count_ = 0;
+};
+
+/// The reader of one execution: reads go to multi-version memory, and are recorded.
+class MVReader final : public StateReader {
+ public:
+  MVReader(MVMemory& memory, const BaseState& base, TxnIndex txn)
+      : memory_(memory), base_(base), txn_(txn) {}
+
+  std::optional<Value> read(const StateKey& key) override {
+    if (blocked_) return std::nullopt;
+    KeyCell* cell = memory_.cell(key);
+    MVRead r = MVMemory::read(*cell, txn_);
+    switch (r.kind) {
+      case MVRead::Kind::kDependency:
+        blocked_ = true;
+        blocking_txn_ = r.blocking_txn;
+        return std::nullopt;
+      case MVRead::Kind::kStorage:
+        reads_.push_back({cell, true, {}});
+        return base_.get(key);
+      case MVRead::Kind::kValue:
+        reads_.push_back({cell, false, r.version});
+        return std::move(r.value);
+    }
+    return std::nullopt;
+  }
+  bool aborted() const override { return blocked_; }
+
+  bool blocked() const { return blocked_; }
+  TxnIndex blocking_txn() const { return blocking_txn_; }
+  std::vector<ReadDescriptor> take_reads() { return std::move(reads_); }
+
+ private:
+  MVMemory& memory_;
+  const BaseState& base_;
+  const TxnIndex txn_;
+  bool blocked_ = false;
+  TxnIndex blocking_txn_ = 0;
+  std::vector<ReadDescriptor> reads_;
+};
+
+/// Counters one worker keeps privately and adds up at the end (no shared cache line).
+struct alignas(64) WorkerCounters {
+  std::uint64_t executions = 0;
+  std::uint64_t validations = 0;
+  std::uint64_t aborts = 0;
+  std::uint64_t suspensions = 0;
+};
+
+/// One block's parallel run: the state every worker shares.
+class BlockRun {
+ public:
+  BlockRun(const Vm& vm, std::size_t num_txns, const BaseState& base)
+      : vm_(vm), base_(base), memory_(num_txns), scheduler_(num_txns), outputs_(num_txns) {}
+
+  void work(WorkerCounters& counters) {
+    Backoff backoff;
+    std::optional<SchedulerTask> task;
+    while (!scheduler_.done()) {
+      if (task && task->kind == SchedulerTask::Kind::kExecution) {
+        task = try_execute(task->version, counters);
+      } else if (task) {
+        task = validate(task->version, counters);
+      }
+      if (!task) {
+        task = scheduler_.next_task();
+        if (task) {
+          backoff.reset();
+        } else {
+          backoff.pause();
+        }
+      }
+    }
+  }
+
+  std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
+  WriteSet snapshot() const { return memory_.snapshot(); }
+
+ private:
+  std::optional<SchedulerTask> try_execute(Version version, WorkerCounters& counters) {
+    for (;;) {
+      MVReader reader(memory_, base_, version.txn);
+      TxnOutput output = call_vm(vm_, version.txn, reader);
+      ++counters.executions;
+      if (reader.blocked()) {
+        if (scheduler_.add_dependency(version.txn, reader.blocking_txn())) {
+          ++counters.suspensions;
+          return std::nullopt;
+        }
+        continue;  // the dependency resolved meanwhile: run the same incarnation again
+      }
+      bool wrote_new_path = memory_.record(version, reader.take_reads(), output.writes);
+      // Only this worker touches outputs_[txn] until the block is done (status kExecuting).
+      outputs_[version.txn] = std::move(output);
+      return scheduler_.finish_execution(version, wrote_new_path);
+    }
+  }
+
+  std::optional<SchedulerTask> validate(Version version, WorkerCounters& counters) {
+    ++counters.validations;
+    bool valid = memory_.validate_read_set(version.txn);
+    bool aborted = !valid && scheduler_.try_validation_abort(version);
+    if (aborted) {
+      ++counters.aborts;
+      memory_.convert_writes_to_estimates(version.txn);
+    }
+    return scheduler_.finish_validation(version.txn, aborted);
+  }
+
+  const Vm& vm_;
+  const BaseState& base_;
+  MVMemory memory_;
+  Scheduler scheduler_;
+  std::vector<TxnOutput> outputs_;
+};
+
+}  // namespace
+
+ParallelExecutor::ParallelExecutor(ParallelOptions options) : options_(options) {
+  if (options_.threads < 1) options_.threads = 1;
+  if (options_.threads > tbb::info::default_concurrency()) {
+    // More workers than cores is allowed on purpose (tests shuffle schedules that way).
+    parallelism_ = std::make_unique<tbb::global_control>(
+        tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(options_.threads));
+  }
+  arena_ = std::make_unique<tbb::task_arena>(options_.threads);
+}
+
+ParallelExecutor::~ParallelExecutor() = default;
+
+BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const BaseState& base) {
+  const int threads = options_.threads;
+  if (threads == 1 || num_txns < options_.min_parallel_txns ||
+      num_txns < static_cast<std::size_t>(threads)) {
+    BlockResult result = execute_sequential(vm, num_txns, base);
+    result.stats.threads = threads;
+    return result;
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  BlockRun run(vm, num_txns, base);
+  std::vector<WorkerCounters> counters(static_cast<std::size_t>(threads));
+  arena_->execute([&] {
+    tbb::task_group group;
+    for (int w = 0; w < threads; ++w) {
+      group.run([&run, &counters, w] { run.work(counters[static_cast<std::size_t>(w)]); });
+    }
+    group.wait();
+  });
+
+  BlockResult result;
+  result.stats.execute_ns = elapsed_ns(start);
+  auto finalize_start = std::chrono::steady_clock::now();
+  result.outputs = run.take_outputs();
+  result.writes = run.snapshot();
+  finish_block(vm, base, result);
+  result.stats.finalize_ns = elapsed_ns(finalize_start);
+
+  result.stats.transactions = num_txns;
+  result.stats.threads = threads;
+  for (const WorkerCounters& c : counters) {
+    result.stats.executions += c.executions;
+    result.stats.validations += c.validations;
+    result.stats.aborts += c.aborts;
+    result.stats.suspensions += c.suspensions;
+  }
+  return result;
+}
+
+ExecutionStats& ExecutionStats::operator+=(const ExecutionStats& o) {
+  transactions += o.transactions;
+  executions += o.executions;
+  validations += o.validations;
+  aborts += o.aborts;
+  suspensions += o.suspensions;
+  execute_ns += o.execute_ns;
+  finalize_ns += o.finalize_ns;
+  return *this;
+}
+
+}  // namespace pel

@@ -1,0 +1,43 @@
+// The Block-STM parallel executor: optimistic execution on N workers against multi-version
+// memory, read-set validation, re-execution on conflict; the result equals execute_sequential's.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include "engine/block_result.hpp"
+#include "state/base_state.hpp"
+
+
+namespace pel {
+
+struct ParallelOptions {
+  int threads = 2;
+  /// Blocks with fewer transactions than this (and than `threads`) run on the sequential path,
+  /// where the multi-version machinery cannot pay for itself.
+  std::size_t min_parallel_txns = 16;
+};
+
+/// Owns the workers: one oneTBB task_arena of `threads` slots, reused across blocks, so the
+/// workers never steal unrelated TBB work (or a VM's nested tasks) and deadlock on it.
+/// Thread-safety: execute() may be called from one thread at a time per executor.
+class ParallelExecutor {
+ public:
+  explicit ParallelExecutor(ParallelOptions options);
+  ~ParallelExecutor();
+  ParallelExecutor(const ParallelExecutor&) = delete;
+  ParallelExecutor& operator=(const ParallelExecutor&) = delete;
+
+  BlockResult execute(const Vm& vm, std::size_t num_txns, const BaseState& base);
+  int threads() const { return options_.threads; }
+
+ private:
+  ParallelOptions options_;
+  std::unique_ptr<tbb::global_control> parallelism_;  // set only to oversubscribe
+  std::unique_ptr<tbb::task_arena> arena_;
+};
+
+}  // namespace pel

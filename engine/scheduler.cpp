@@ -1,0 +1,165 @@
+#include "engine/scheduler.hpp"
+
+#include <algorithm>
+
+namespace pel {
+namespace {
+
+void fetch_min(std::atomic<std::size_t>& a, std::size_t target) {
+  std::size_t cur = a.load();
+  while (target < cur && !a.compare_exchange_weak(cur, target)) {
+  }
+}
+
+}  // namespace
+
+Scheduler::Scheduler(std::size_t num_txns) : num_txns_(num_txns), txns_(num_txns) {
+  if (num_txns == 0) done_marker_.store(true);
+}
+
+void Scheduler::decrease_execution_idx(TxnIndex target) {
+  fetch_min(execution_idx_, target);
+  decrease_cnt_.fetch_add(1);
+}
+
+void Scheduler::decrease_validation_idx(TxnIndex target) {
+  fetch_min(validation_idx_, target);
+  decrease_cnt_.fetch_add(1);
+}
+
+void Scheduler::check_done() {
+  std::size_t observed = decrease_cnt_.load();
+  if (std::min(execution_idx_.load(), validation_idx_.load()) >= num_txns_ &&
+      num_active_tasks_.load() == 0 && observed == decrease_cnt_.load()) {
+    done_marker_.store(true);
+  }
+}
+
+std::optional<Version> Scheduler::try_incarnate(TxnIndex txn) {
+  if (txn >= num_txns_) return std::nullopt;
+  TxnState& s = txns_[txn];
+  tbb::spin_mutex::scoped_lock lock(s.mutex);
+  if (s.status != Status::kReadyToExecute) return std::nullopt;
+  s.status = Status::kExecuting;
+  return Version{txn, s.incarnation};
+}
+
+std::optional<SchedulerTask> Scheduler::next_version_to_execute() {
+  if (execution_idx_.load() >= num_txns_) {
+    check_done();
+    return std::nullopt;
+  }
+  num_active_tasks_.fetch_add(1);
+  std::size_t idx = execution_idx_.fetch_add(1);
+  if (auto v = try_incarnate(static_cast<TxnIndex>(std::min(idx, num_txns_)))) {
+    return SchedulerTask{SchedulerTask::Kind::kExecution, *v};
+  }
+  num_active_tasks_.fetch_sub(1);
+  return std::nullopt;
+}
+
+std::optional<SchedulerTask> Scheduler::next_version_to_validate() {
+  if (validation_idx_.load() >= num_txns_) {
+    check_done();
+    return std::nullopt;
+  }
+  num_active_tasks_.fetch_add(1);
+  std::size_t idx = validation_idx_.fetch_add(1);
+  if (idx < num_txns_) {
+    TxnState& s = txns_[idx];
+    tbb::spin_mutex::scoped_lock lock(s.mutex);
+    if (s.status == Status::kExecuted) {
+      return SchedulerTask{SchedulerTask::Kind::kValidation,
+                           Version{static_cast<TxnIndex>(idx), s.incarnation}};
+    }
+  }
+  num_active_tasks_.fetch_sub(1);
+  return std::nullopt;
+}
+
+std::optional<SchedulerTask> Scheduler::next_task() {
+  if (validation_idx_.load() < execution_idx_.load()) {
+    if (auto task = next_version_to_validate()) return task;
+  } else {
+    if (auto task = next_version_to_execute()) return task;
+  }
+  return std::nullopt;
+}
+
+bool Scheduler::add_dependency(TxnIndex txn, TxnIndex blocking_txn) {
+  TxnState& blocking = txns_[blocking_txn];
+  tbb::spin_mutex::scoped_lock dep_lock(blocking.dependents_mutex);
+  {
+    // finish_execution sets kExecuted before it takes dependents_mutex, so reading the status
+    // under dependents_mutex either sees kExecuted or is seen by that finish_execution.
+    tbb::spin_mutex::scoped_lock lock(blocking.mutex);
+    if (blocking.status == Status::kExecuted) return false;
+  }
+  {
+    TxnState& s = txns_[txn];
+    tbb::spin_mutex::scoped_lock lock(s.mutex);
+    s.status = Status::kAborting;
+  }
+  blocking.dependents.push_back(txn);
+  num_active_tasks_.fetch_sub(1);
+  return true;
+}
+
+void Scheduler::set_ready_status(TxnIndex txn) {
+  TxnState& s = txns_[txn];
+  tbb::spin_mutex::scoped_lock lock(s.mutex);
+  ++s.incarnation;
+  s.status = Status::kReadyToExecute;
+}
+
+void Scheduler::resume_dependencies(const std::vector<TxnIndex>& dependents) {
+  if (dependents.empty()) return;
+  for (TxnIndex d : dependents) set_ready_status(d);
+  decrease_execution_idx(*std::min_element(dependents.begin(), dependents.end()));
+}
+
+std::optional<SchedulerTask> Scheduler::finish_execution(Version version, bool wrote_new_path) {
+  TxnState& s = txns_[version.txn];
+  {
+    tbb::spin_mutex::scoped_lock lock(s.mutex);
+    s.status = Status::kExecuted;
+  }
+  std::vector<TxnIndex> dependents;
+  {
+    tbb::spin_mutex::scoped_lock lock(s.dependents_mutex);
+    dependents.swap(s.dependents);
+  }
+  resume_dependencies(dependents);
+  if (validation_idx_.load() > version.txn) {
+    // The validation index already passed this transaction: it must be validated explicitly.
+    if (!wrote_new_path) return SchedulerTask{SchedulerTask::Kind::kValidation, version};
+    // A new key may invalidate higher transactions' reads: revalidate the whole suffix.
+    decrease_validation_idx(version.txn);
+  }
+  num_active_tasks_.fetch_sub(1);
+  return std::nullopt;
+}
+
+bool Scheduler::try_validation_abort(Version version) {
+  TxnState& s = txns_[version.txn];
+  tbb::spin_mutex::scoped_lock lock(s.mutex);
+  if (s.incarnation == version.incarnation && s.status == Status::kExecuted) {
+    s.status = Status::kAborting;
+    return true;
+  }
+  return false;
+}
+
+std::optional<SchedulerTask> Scheduler::finish_validation(TxnIndex txn, bool aborted) {
+  if (aborted) {
+    set_ready_status(txn);
+    decrease_validation_idx(txn + 1);
+    if (execution_idx_.load() > txn) {
+      if (auto v = try_incarnate(txn)) return SchedulerTask{SchedulerTask::Kind::kExecution, *v};
+    }
+  }
+  num_active_tasks_.fetch_sub(1);
+  return std::nullopt;
+}
+
+}  // namespace pel

@@ -1,0 +1,78 @@
+// Block-STM's collaborative scheduler: workers pull the lowest-index pending task, executions
+// and validations, from two shared indices; there is no central thread.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <optional>
+#include <vector>
+
+#include <oneapi/tbb/spin_mutex.h>
+
+#include "state/mv_memory.hpp"
+
+namespace pel {
+
+struct SchedulerTask {
+  enum class Kind { kExecution, kValidation };
+  Kind kind;
+  Version version;
+};
+
+/// Thread-safety: every member may be called concurrently by the block's workers.
+///
+/// Memory order: the shared indices and counters use seq_cst. The termination check reads
+/// execution_idx, validation_idx, num_active_tasks and decrease_cnt and concludes from their
+/// combination; that argument needs one total order over all of them. They are touched once or
+/// twice per task, so the fence cost is small next to executing a transaction.
+class Scheduler {
+ public:
+  explicit Scheduler(std::size_t num_txns);
+
+  /// The next task for an idle worker, or nullopt when none is available right now.
+  std::optional<SchedulerTask> next_task();
+  bool done() const { return done_marker_.load(); }
+
+  /// `txn` met an ESTIMATE of `blocking_txn`. Returns false when that dependency was resolved
+  /// meanwhile (the caller re-executes at once); true when `txn` is parked until it resolves.
+  bool add_dependency(TxnIndex txn, TxnIndex blocking_txn);
+
+  /// An execution finished and its writes are recorded. May hand back a validation of it.
+  std::optional<SchedulerTask> finish_execution(Version version, bool wrote_new_path);
+
+  /// Claims the right to abort `version` after a failed validation; only one validator wins.
+  bool try_validation_abort(Version version);
+
+  /// A validation finished. After an abort, may hand back the re-execution.
+  std::optional<SchedulerTask> finish_validation(TxnIndex txn, bool aborted);
+
+ private:
+  enum class Status : std::uint8_t { kReadyToExecute, kExecuting, kExecuted, kAborting };
+
+  struct alignas(64) TxnState {
+    tbb::spin_mutex mutex;  // guards incarnation and status
+    Incarnation incarnation = 0;
+    Status status = Status::kReadyToExecute;
+    tbb::spin_mutex dependents_mutex;
+    std::vector<TxnIndex> dependents;  // parked on this transaction's next execution
+  };
+
+  std::optional<SchedulerTask> next_version_to_execute();
+  std::optional<SchedulerTask> next_version_to_validate();
+  std::optional<Version> try_incarnate(TxnIndex txn);
+  void set_ready_status(TxnIndex txn);
+  void resume_dependencies(const std::vector<TxnIndex>& dependents);
+  void decrease_execution_idx(TxnIndex target);
+  void decrease_validation_idx(TxnIndex target);
+  void check_done();
+
+  const std::size_t num_txns_;
+  std::vector<TxnState> txns_;
+  alignas(64) std::atomic<std::size_t> execution_idx_{0};
+  alignas(64) std::atomic<std::size_t> validation_idx_{0};
+  alignas(64) std::atomic<std::size_t> decrease_cnt_{0};
+  alignas(64) std::atomic<std::ptrdiff_t> num_active_tasks_{0};
+  alignas(64) std::atomic<bool> done_marker_{false};
+};
+
+}  // namespace pel

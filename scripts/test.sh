@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Quick start, part 2: install what is missing, build, and run the whole test suite three ways:
+# the Release build (every test, benchmark smoke runs included), AddressSanitizer+UBSan, and
+# ThreadSanitizer on the concurrent layers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${PEL_JOBS:-2}
+
+echo "== Release build: all tests"
+scripts/setup.sh build -DPEL_BUILD_TESTS=ON -DPEL_BUILD_BENCH=ON
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer: all tests"
+scripts/setup.sh build-asan -DPEL_SANITIZE=address -DPEL_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
+
+echo "== ThreadSanitizer: state and engine tests"
+scripts/setup.sh build-tsan -DPEL_SANITIZE=thread -DPEL_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build-tsan -j"$jobs" --target state_test engine_test
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j"$jobs" -L 'state|engine'
+echo "== all test suites passed"

@@ -1,0 +1,98 @@
+// Block-STM's multi-version memory: for every key, the values written by this block's
+// transactions, indexed by transaction, so that transaction j reads what the highest i < j wrote.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include <oneapi/tbb/concurrent_unordered_map.h>
+#include <oneapi/tbb/spin_mutex.h>
+
+#include "state/types.hpp"
+
+namespace pel {
+
+/// Identifies one execution: which transaction and which incarnation of it wrote a value.
+struct Version {
+  TxnIndex txn = 0;
+  Incarnation incarnation = 0;
+  friend bool operator==(const Version&, const Version&) = default;
+};
+
+/// Everything written to one key during a block. Cells live until the MVMemory is destroyed, so
+/// executions keep plain pointers to them and validation never hashes a key again.
+struct KeyCell {
+  explicit KeyCell(const StateKey& k) : key(k) {}
+
+  struct Entry {
+    TxnIndex txn;
+    Incarnation incarnation;
+    bool estimate;               // ESTIMATE marker: txn was aborted and will likely write again
+    std::optional<Value> value;  // nullopt: deleted
+  };
+
+  const StateKey key;
+  mutable tbb::spin_mutex mutex;  // guards entries; held for a search or one update, never across calls
+  std::vector<Entry> entries;     // sorted by txn, at most one entry per transaction
+};
+
+/// What a read of one key by one transaction observed.
+struct MVRead {
+  enum class Kind { kStorage, kValue, kDependency };
+  Kind kind = Kind::kStorage;
+  Version version;             // kValue: who wrote it
+  std::optional<Value> value;  // kValue: the value (nullopt when deleted)
+  TxnIndex blocking_txn = 0;   // kDependency: the transaction whose ESTIMATE was met
+};
+
+/// A read recorded during execution, re-checked by validation.
+struct ReadDescriptor {
+  const KeyCell* cell;
+  bool from_storage;  // no lower transaction had written the key
+  Version version;    // when !from_storage
+};
+
+/// The multi-version store of one block.
+/// Thread-safety: every member may be called concurrently, with the protocol Block-STM's
+/// scheduler guarantees: record() and convert_writes_to_estimates() for one transaction are
+/// never concurrent with each other, and snapshot() runs after all executions finished.
+class MVMemory {
+ public:
+  explicit MVMemory(std::size_t block_size);
+  MVMemory(const MVMemory&) = delete;
+  MVMemory& operator=(const MVMemory&) = delete;
+
+  /// The cell of `key`, created empty on first use.
+  KeyCell* cell(const StateKey& key);
+
+  /// What transaction `txn` sees under `cell`: the entry of the highest lower transaction.
+  static MVRead read(const KeyCell& cell, TxnIndex txn);
+
+  /// Publishes one execution: its writes replace the previous incarnation's, keys that
+  /// incarnation wrote and this one did not are removed, and its read set is kept for validation.
+  /// Returns true when it wrote a key the previous incarnation did not ("wrote a new path").
+  bool record(Version version, std::vector<ReadDescriptor> reads, const WriteSet& writes);
+
+  /// Re-reads every recorded read of `txn`; false when any now observes something else.
+  bool validate_read_set(TxnIndex txn) const;
+
+  /// Turns the last writes of `txn` into ESTIMATE markers (after its validation failed).
+  void convert_writes_to_estimates(TxnIndex txn);
+
+  /// The block's final writes, one per key, sorted by key.
+  WriteSet snapshot() const;
+
+ private:
+  struct alignas(64) TxnSlot {
+    mutable tbb::spin_mutex read_mutex;  // guards reads: a validator may race a re-execution
+    std::vector<ReadDescriptor> reads;
+    std::vector<KeyCell*> written;  // cells written by the last recorded incarnation
+  };
+
+  tbb::concurrent_unordered_map<StateKey, std::unique_ptr<KeyCell>, StateKeyHash> cells_;
+  std::vector<TxnSlot> slots_;
+};
+
+}  // namespace pel

@@ -1,0 +1,64 @@
+// The vocabulary shared by the state and engine layers: fixed-size state keys, opaque values,
+// write sets, and the indices that name a transaction and one execution of it.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/bytes.hpp"
+
+namespace pel {
+
+/// Position of a transaction in its block; the block's order is the serialization order.
+using TxnIndex = std::uint32_t;
+/// How many times a transaction has been (re-)started in this block, from 0.
+using Incarnation = std::uint32_t;
+
+/// A state key: a one-byte table tag followed by up to 31 bytes of identifiers, zero padded.
+/// Fixed size so keys hash, compare and copy without allocating.
+struct StateKey {
+  static constexpr std::size_t kSize = 32;
+  std::array<std::uint8_t, kSize> bytes{};
+
+  std::uint8_t tag() const { return bytes[0]; }
+  ByteView view() const { return bytes; }
+  std::string hex() const { return to_hex(bytes); }
+  friend auto operator<=>(const StateKey&, const StateKey&) = default;
+};
+
+/// Hash for StateKey in unordered containers: mixes all four 64-bit words (identifiers are
+/// usually hash-derived already, so a cheap mix is enough).
+struct StateKeyHash {
+  std::size_t operator()(const StateKey& key) const noexcept {
+    std::uint64_t w[4];
+    std::memcpy(w, key.bytes.data(), sizeof(w));
+    std::uint64_t h = w[0] * 0x9E3779B97F4A7C15ull ^ w[1] * 0xC2B2AE3D27D4EB4Full ^
+                      w[2] * 0x165667B19E3779F9ull ^ w[3] * 0xD6E8FEB86659FD93ull;
+    h ^= h >> 32;
+    h *= 0x9FB21C651E98DF25ull;
+    h ^= h >> 29;
+    return static_cast<std::size_t>(h);
+  }
+};
+
+/// A state value: opaque bytes whose encoding belongs to the VM. std::string keeps records of
+/// up to 15 bytes inline (no allocation).
+using Value = std::string;
+
+/// One write: a new value, or std::nullopt for a deletion.
+struct Write {
+  StateKey key;
+  std::optional<Value> value;
+  friend bool operator==(const Write&, const Write&) = default;
+};
+
+/// The writes of a transaction or of a whole block. A block's write set is sorted by key with
+/// one entry per key.
+using WriteSet = std::vector<Write>;
+
+}  // namespace pel

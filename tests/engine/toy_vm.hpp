@@ -1,0 +1,131 @@
+// A toy VM written against the engine's public headers only: each transaction is a little
+// program (read keys, mix what it read, write or delete keys, maybe fail, maybe throw), generated
+// from a seed. It is the engine's differential oracle and proof that any VM plugs in.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/vm.hpp"
+
+namespace pel::testing {
+
+inline StateKey toy_key(std::uint64_t index) {
+  StateKey k;
+  k.bytes[0] = 0x7e;
+  for (int i = 0; i < 8; ++i) k.bytes[1 + i] = static_cast<std::uint8_t>(index >> (8 * i));
+  return k;
+}
+
+struct ToyOp {
+  enum class Kind { kRead, kWrite, kDelete, kWriteIfEven, kFailIf, kThrowIf };
+  Kind kind;
+  std::uint64_t key = 0;  // kRead / kWrite / kDelete / kWriteIfEven (second key on odd)
+  std::uint64_t alt_key = 0;
+  std::uint64_t modulus = 0;  // kFailIf / kThrowIf: fires when acc % modulus == 0
+};
+
+struct ToyTxn {
+  std::vector<ToyOp> ops;
+};
+
+/// Knobs for the generator: how many keys, how skewed, how often the awkward cases appear.
+struct ToyWorkload {
+  std::uint64_t keys = 100;
+  double hot_fraction = 0.0;  // share of accesses that go to key 0
+  int max_reads = 4;
+  int max_writes = 3;
+  double delete_chance = 0.05;
+  double conditional_chance = 0.2;  // writes whose key depends on what was read
+  double fail_chance = 0.05;
+  double throw_chance = 0.0;
+};
+
+inline std::vector<ToyTxn> make_toy_block(std::uint64_t seed, std::size_t size, const ToyWorkload& w) {
+  std::mt19937_64 rng(seed);
+  auto pick_key = [&] {
+    if (w.hot_fraction > 0 && std::uniform_real_distribution<>(0, 1)(rng) < w.hot_fraction) return std::uint64_t{0};
+    return std::uniform_int_distribution<std::uint64_t>(0, w.keys - 1)(rng);
+  };
+  auto chance = [&](double p) { return std::uniform_real_distribution<>(0, 1)(rng) < p; };
+  std::vector<ToyTxn> block(size);
+  for (ToyTxn& t : block) {
+    int reads = std::uniform_int_distribution<int>(0, w.max_reads)(rng);
+    int writes = std::uniform_int_distribution<int>(0, w.max_writes)(rng);
+    for (int i = 0; i < reads; ++i) t.ops.push_back({ToyOp::Kind::kRead, pick_key()});
+    if (chance(w.fail_chance)) t.ops.push_back({ToyOp::Kind::kFailIf, 0, 0, 3});
+    if (chance(w.throw_chance)) t.ops.push_back({ToyOp::Kind::kThrowIf, 0, 0, 2});
+    for (int i = 0; i < writes; ++i) {
+      if (chance(w.conditional_chance)) {
+        t.ops.push_back({ToyOp::Kind::kWriteIfEven, pick_key(), pick_key()});
+      } else if (chance(w.delete_chance)) {
+        t.ops.push_back({ToyOp::Kind::kDelete, pick_key()});
+      } else {
+        t.ops.push_back({ToyOp::Kind::kWrite, pick_key()});
+      }
+    }
+  }
+  return block;
+}
+
+class ToyVm final : public Vm {
+ public:
+  explicit ToyVm(std::vector<ToyTxn> txns) : txns_(std::move(txns)) {}
+
+  TxnOutput execute(TxnIndex txn, StateReader& reader) const override {
+    std::uint64_t acc = 0xcbf29ce484222325ull ^ txn;
+    auto mix = [&acc](const std::string& bytes) {
+      for (unsigned char c : bytes) acc = (acc ^ c) * 0x100000001b3ull;
+      acc = (acc ^ bytes.size()) * 0x100000001b3ull;
+    };
+    TxnOutput out;
+    auto write = [&](std::uint64_t key, std::optional<Value> value) {
+      StateKey k = toy_key(key);
+      for (Write& w : out.writes) {
+        if (w.key == k) {
+          w.value = std::move(value);
+          return;
+        }
+      }
+      out.writes.push_back({k, std::move(value)});
+    };
+    for (const ToyOp& op : txns_.at(txn).ops) {
+      switch (op.kind) {
+        case ToyOp::Kind::kRead: {
+          auto v = reader.read(toy_key(op.key));
+          mix(v ? *v : std::string("<none>"));
+          break;
+        }
+        case ToyOp::Kind::kWrite:
+          write(op.key, std::to_string(acc % 1000003) + "/" + std::to_string(txn));
+          break;
+        case ToyOp::Kind::kDelete:
+          write(op.key, std::nullopt);
+          break;
+        case ToyOp::Kind::kWriteIfEven:
+          write(acc % 2 == 0 ? op.key : op.alt_key, "c" + std::to_string(acc % 997));
+          break;
+        case ToyOp::Kind::kFailIf:
+          if (acc % op.modulus == 0) {
+            out.writes.clear();
+            out.receipt = "failed acc=" + std::to_string(acc);
+            return out;
+          }
+          break;
+        case ToyOp::Kind::kThrowIf:
+          if (acc % op.modulus == 0) throw std::runtime_error("toy vm refuses acc " + std::to_string(acc));
+          break;
+      }
+    }
+    out.receipt = "ok acc=" + std::to_string(acc);
+    return out;
+  }
+
+ private:
+  std::vector<ToyTxn> txns_;
+};
+
+}  // namespace pel::testing

@@ -1,0 +1,94 @@
+// Multi-version memory: reads see the highest lower writer, ESTIMATEs become dependencies,
+// stale writes disappear, validation notices every change.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "state/mv_memory.hpp"
+
+namespace pel {
+namespace {
+
+StateKey key(std::uint8_t n) {
+  StateKey k;
+  k.bytes[0] = 1;
+  k.bytes[1] = n;
+  return k;
+}
+
+TEST(MVMemory, ReadsTheHighestLowerWriter) {
+  MVMemory mv(10);
+  EXPECT_TRUE(mv.record({2, 0}, {}, {{key(1), "two"}}));
+  EXPECT_TRUE(mv.record({5, 0}, {}, {{key(1), "five"}}));
+  KeyCell* c = mv.cell(key(1));
+  EXPECT_EQ(MVMemory::read(*c, 0).kind, MVRead::Kind::kStorage);
+  EXPECT_EQ(MVMemory::read(*c, 2).kind, MVRead::Kind::kStorage);  // own write is not visible
+  MVRead r = MVMemory::read(*c, 3);
+  ASSERT_EQ(r.kind, MVRead::Kind::kValue);
+  EXPECT_EQ(*r.value, "two");
+  EXPECT_EQ(r.version, (Version{2, 0}));
+  EXPECT_EQ(*MVMemory::read(*c, 9).value, "five");
+}
+
+TEST(MVMemory, DeletionIsAVersionWithoutValue) {
+  MVMemory mv(4);
+  (void)mv.record({1, 0}, {}, {{key(1), std::nullopt}});
+  MVRead r = MVMemory::read(*mv.cell(key(1)), 2);
+  ASSERT_EQ(r.kind, MVRead::Kind::kValue);
+  EXPECT_FALSE(r.value.has_value());
+}
+
+TEST(MVMemory, EstimateBecomesDependencyUntilReexecuted) {
+  MVMemory mv(4);
+  (void)mv.record({1, 0}, {}, {{key(1), "a"}});
+  mv.convert_writes_to_estimates(1);
+  MVRead r = MVMemory::read(*mv.cell(key(1)), 3);
+  ASSERT_EQ(r.kind, MVRead::Kind::kDependency);
+  EXPECT_EQ(r.blocking_txn, 1u);
+  EXPECT_FALSE(mv.record({1, 1}, {}, {{key(1), "b"}}));  // same key: no new path
+  EXPECT_EQ(*MVMemory::read(*mv.cell(key(1)), 3).value, "b");
+}
+
+TEST(MVMemory, StaleWritesOfThePreviousIncarnationAreRemoved) {
+  MVMemory mv(4);
+  EXPECT_TRUE(mv.record({1, 0}, {}, {{key(1), "a"}, {key(2), "b"}}));
+  EXPECT_FALSE(mv.record({1, 1}, {}, {{key(2), "c"}}));
+  EXPECT_EQ(MVMemory::read(*mv.cell(key(1)), 3).kind, MVRead::Kind::kStorage);
+  EXPECT_TRUE(mv.record({1, 2}, {}, {{key(2), "c"}, {key(3), "d"}}));  // grew: new path
+  WriteSet snap = mv.snapshot();
+  ASSERT_EQ(snap.size(), 2u);
+  EXPECT_EQ(snap[0].key, key(2));
+  EXPECT_EQ(snap[1].key, key(3));
+}
+
+TEST(MVMemory, ValidationNoticesNewWritesEstimatesAndNewIncarnations) {
+  MVMemory mv(8);
+  KeyCell* c1 = mv.cell(key(1));
+  KeyCell* c2 = mv.cell(key(2));
+  (void)mv.record({1, 0}, {}, {{key(2), "x"}});
+  // txn 5 read key 1 from storage and key 2 from txn 1.
+  (void)mv.record({5, 0}, {{c1, true, {}}, {c2, false, {1, 0}}}, {});
+  EXPECT_TRUE(mv.validate_read_set(5));
+  (void)mv.record({3, 0}, {}, {{key(1), "y"}});  // a lower txn now writes key 1
+  EXPECT_FALSE(mv.validate_read_set(5));
+  (void)mv.record({3, 1}, {}, {});  // and stops writing it
+  EXPECT_TRUE(mv.validate_read_set(5));
+  mv.convert_writes_to_estimates(1);
+  EXPECT_FALSE(mv.validate_read_set(5));
+  (void)mv.record({1, 1}, {}, {{key(2), "x"}});  // same value, new incarnation: still invalid
+  EXPECT_FALSE(mv.validate_read_set(5));
+  EXPECT_TRUE(mv.validate_read_set(0));  // no reads recorded
+}
+
+TEST(MVMemory, CellsAreCreatedOnceUnderConcurrency) {
+  MVMemory mv(2);
+  std::vector<KeyCell*> a(1000), b(1000);
+  std::thread t1([&] { for (int i = 0; i < 1000; ++i) a[i] = mv.cell(key(static_cast<std::uint8_t>(i % 200))); });
+  std::thread t2([&] { for (int i = 0; i < 1000; ++i) b[i] = mv.cell(key(static_cast<std::uint8_t>(i % 200))); });
+  t1.join();
+  t2.join();
+  EXPECT_EQ(a, b);
+}
+
+}  // namespace
+}  // namespace pel
