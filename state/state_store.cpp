@@ -1,0 +1,177 @@
+#include "state/state_store.hpp"
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_reduce.h>
+
+namespace pel {
+
+Bytes commitment_element(const StateKey& key, const Value& value) {
+  Bytes out(key.bytes.begin(), key.bytes.end());
+  out.insert(out.end(), value.begin(), value.end());
+  return out;
+}
+
+LatticeHash commitment_delta(const WriteSet& writes, const BaseState& before) {
+  auto add_range = [&](const tbb::blocked_range<std::size_t>& r, LatticeHash acc) {
+    for (std::size_t i = r.begin(); i != r.end(); ++i) {
+      const Write& w = writes[i];
+      if (auto old = before.get(w.key)) acc.remove(commitment_element(w.key, *old));
+      if (w.value) acc.add(commitment_element(w.key, *w.value));
+    }
+    return acc;
+  };
+  return tbb::parallel_reduce(
+      tbb::blocked_range<std::size_t>(0, writes.size(), 64), LatticeHash(), add_range,
+      [](LatticeHash a, const LatticeHash& b) {
+        a.combine(b);
+        return a;
+      });
+}
+
+LatticeHash commitment_of(const WriteSet& entries) {
+  MemoryState empty;
+  return commitment_delta(entries, empty);
+}
+
+StateStore::StateStore(Database& db)
+    : db_(db),
+      shard_capacity_(std::max<std::size_t>(1, db.options().state_cache_entries / kShards)),
+      cache_(kShards) {}
+
+Result<std::unique_ptr<StateStore>> StateStore::open(Database& db) {
+  std::unique_ptr<StateStore> store(new StateStore(db));
+  auto stored = db.get(Table::kMeta, as_bytes(kMetaAccumulator));
+  if (!stored.is_ok()) return stored.status();
+  if (stored->has_value()) {
+    auto acc = LatticeHash::from_bytes(**stored);
+    if (!acc.is_ok()) {
+      return error(ErrorCode::kCorruption,
+                   db.options().path + ": stored state accumulator: " + acc.status().message());
+    }
+    store->accumulator_ = *acc;
+  }
+  return store;
+}
+
+std::optional<Value> StateStore::load(const StateKey& key) const {
+  auto r = db_.get(Table::kState, key.view());
+  if (!r.is_ok()) {
+    std::lock_guard lock(error_mutex_);
+    if (read_error_.is_ok()) read_error_ = r.status().with_context("state key " + key.hex());
+    has_read_error_.store(true, std::memory_order_release);
+    return std::nullopt;
+  }
+  if (!r->has_value()) return std::nullopt;
+  return Value((*r)->begin(), (*r)->end());
+}
+
+std::optional<Value> StateStore::get(const StateKey& key) const {
+  CacheShard& shard = cache_[StateKeyHash{}(key) % kShards];
+  {
+    tbb::spin_mutex::scoped_lock lock(shard.mutex);
+    auto it = shard.entries.find(key);
+    if (it != shard.entries.end()) return it->second;
+  }
+  std::optional<Value> v = load(key);
+  if (has_read_error_.load(std::memory_order_acquire)) return v;  // never cache after an error
+  tbb::spin_mutex::scoped_lock lock(shard.mutex);
+  // A full shard is simply emptied: bounded memory, no LRU bookkeeping on the read path.
+  if (shard.entries.size() >= shard_capacity_) shard.entries.clear();
+  shard.entries.emplace(key, v);
+  return v;
+}
+
+Status StateStore::take_read_error() {
+  if (!has_read_error_.load(std::memory_order_acquire)) return Status::ok();
+  std::lock_guard lock(error_mutex_);
+  Status s = read_error_;
+  read_error_ = Status::ok();
+  has_read_error_.store(false, std::memory_order_release);
+  return s;
+}
+
+LatticeHash StateStore::accumulator_after(const WriteSet& writes) const {
+  LatticeHash acc = accumulator_;
+  acc.combine(commitment_delta(writes, *this));
+  return acc;
+}
+
+Status StateStore::stage(const WriteSet& writes, std::uint64_t height, const LatticeHash& accumulator,
+                         WriteBatch& batch) const {
+  Writer undo;
+  undo.varint(writes.size());
+  for (const Write& w : writes) {
+    std::optional<Value> old = get(w.key);
+    undo.array(w.key.bytes);
+    undo.u8(old ? 1 : 0);
+    if (old) undo.bytes(as_bytes(*old));
+    if (w.value) {
+      batch.put(Table::kState, w.key.view(), as_bytes(*w.value));
+    } else {
+      batch.erase(Table::kState, w.key.view());
+    }
+  }
+  if (has_read_error_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(error_mutex_);
+    return read_error_.with_context("staging block " + std::to_string(height));
+  }
+  batch.put(Table::kUndo, height_key(height), undo.data());
+  batch.put(Table::kMeta, as_bytes(kMetaAccumulator), accumulator.to_bytes());
+  return Status::ok();
+}
+
+void StateStore::publish(const WriteSet& writes, const LatticeHash& accumulator) {
+  for (const Write& w : writes) {
+    CacheShard& shard = cache_[StateKeyHash{}(w.key) % kShards];
+    tbb::spin_mutex::scoped_lock lock(shard.mutex);
+    auto it = shard.entries.find(w.key);
+    if (it != shard.entries.end()) it->second = w.value;
+  }
+  accumulator_ = accumulator;
+}
+
+Result<WriteSet> StateStore::entries() const {
+  WriteSet out;
+  Status s = db_.iterate(Table::kState, [&](ByteView key, ByteView value) {
+    Write w;
+    if (key.size() != StateKey::kSize) return false;
+    std::copy(key.begin(), key.end(), w.key.bytes.begin());
+    w.value = Value(value.begin(), value.end());
+    out.push_back(std::move(w));
+    return true;
+  });
+  if (!s.is_ok()) return s;
+  return out;
+}
+
+Result<LatticeHash> StateStore::recompute_accumulator() const {
+  auto all = entries();
+  if (!all.is_ok()) return all.status();
+  return commitment_of(*all);
+}
+
+Result<WriteSet> StateStore::decode_undo(ByteView undo) {
+  Reader r(undo);
+  std::uint64_t count = 0;
+  r.varint(count);
+  if (count > undo.size()) return error(ErrorCode::kCorruption, "undo record: impossible count");
+  WriteSet out;
+  out.reserve(count);
+  for (std::uint64_t i = 0; i < count && !r.failed(); ++i) {
+    Write w;
+    std::uint8_t present = 0;
+    r.array(w.key.bytes);
+    r.u8(present);
+    if (present) {
+      ByteView v;
+      r.bytes(v, undo.size());
+      w.value = Value(v.begin(), v.end());
+    }
+    out.push_back(std::move(w));
+  }
+  Status s = r.finish("undo record");
+  if (!s.is_ok()) return error(ErrorCode::kCorruption, s.message());
+  return out;
+}
+
+}  // namespace pel
