@@ -1,0 +1,63 @@
+// The throughput benchmark behind `pel bench`: sequential and Block-STM on the same blocks in
+// the same run, over a grid of workloads, contention levels, block sizes, work and threads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "crypto/result.hpp"
+
+namespace pel::bench {
+
+struct BenchConfig {
+  std::vector<std::string> workloads{"p2p"};
+  std::vector<std::uint32_t> accounts{10000};
+  std::vector<std::uint32_t> block_sizes{10000};
+  std::vector<std::uint32_t> works{0};
+  std::vector<int> threads{1, 2};
+  int runs = 3;                // medians of this many timed runs
+  int warmups = 1;
+  double skew = 0.0;
+  std::uint64_t seed = 1;
+  bool end_to_end = false;     // add signature checking and the LevelDB commit to both sides
+  std::string scratch_dir;     // where end-to-end runs create chains (a temporary dir if empty)
+};
+
+/// One measured point: a (workload, accounts, block size, work, threads) combination.
+struct BenchRow {
+  std::string workload;
+  std::uint32_t accounts = 0;
+  std::uint32_t block_size = 0;
+  std::uint32_t work = 0;
+  int threads = 0;
+  bool end_to_end = false;
+  double seq_tps = 0;           // median
+  double par_tps = 0;           // median
+  double speedup = 0;           // median over runs of (seq time / par time), each pair one run
+  double seq_ns_per_txn = 0;
+  double par_ns_per_txn = 0;
+  double executions_per_txn = 0;
+  double validations_per_txn = 0;
+  std::uint64_t aborts = 0;
+  std::uint64_t suspensions = 0;
+  double commit_share = 0;      // end to end: commit time / block time on the parallel side
+
+  nlohmann::json to_json() const;
+};
+
+/// Runs the grid; calls `on_row` as each row is measured (for streaming output).
+Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
+                                        const std::function<void(const BenchRow&)>& on_row = {});
+
+/// The terminal table.
+std::string format_table(const std::vector<BenchRow>& rows);
+std::string format_header();
+std::string format_row(const BenchRow& row);
+
+/// Draws speedup against threads per contention level (and against work) with gnuplot.
+Status plot(const std::vector<BenchRow>& rows, const std::string& png_path);
+
+}  // namespace pel::bench

@@ -1,0 +1,119 @@
+#include "node/block.hpp"
+
+#include "crypto/merkle.hpp"
+
+namespace pel {
+namespace {
+
+constexpr std::size_t kMaxTransactionBytes = 1u << 20;
+constexpr std::size_t kMaxReceiptBytes = 1u << 16;
+
+}  // namespace
+
+Bytes BlockHeader::encode() const {
+  Writer w;
+  w.u64(height);
+  w.array(parent_hash.bytes);
+  w.u64(timestamp);
+  w.array(beneficiary.bytes);
+  w.array(transactions_root.bytes);
+  w.array(receipts_root.bytes);
+  w.array(state_root.bytes);
+  w.u64(gas_used);
+  w.u32(transaction_count);
+  return w.take();
+}
+
+namespace {
+bool read_header(Reader& r, BlockHeader& h) {
+  return r.u64(h.height) && r.array(h.parent_hash.bytes) && r.u64(h.timestamp) &&
+         r.array(h.beneficiary.bytes) && r.array(h.transactions_root.bytes) &&
+         r.array(h.receipts_root.bytes) && r.array(h.state_root.bytes) && r.u64(h.gas_used) &&
+         r.u32(h.transaction_count);
+}
+}  // namespace
+
+Result<BlockHeader> BlockHeader::decode(ByteView bytes) {
+  Reader r(bytes);
+  BlockHeader h;
+  read_header(r, h);
+  PEL_TRY(r.finish("block header"));
+  return h;
+}
+
+Hash256 BlockHeader::hash() const { return sha256(encode()); }
+
+Bytes Block::encode() const {
+  Writer w(header.encode());
+  w.varint(transactions.size());
+  for (const auto& tx : transactions) w.bytes(tx.encode());
+  return w.take();
+}
+
+Result<Block> Block::decode(ByteView bytes) {
+  Reader r(bytes);
+  Block b;
+  std::uint64_t count = 0;
+  if (!read_header(r, b.header) || !r.varint(count)) PEL_TRY(r.finish("block"));
+  if (count != b.header.transaction_count) {
+    return error(ErrorCode::kInvalidArgument,
+                 "block " + std::to_string(b.header.height) + ": header says " +
+                     std::to_string(b.header.transaction_count) + " transactions, body has " +
+                     std::to_string(count));
+  }
+  if (count > r.remaining()) return error(ErrorCode::kInvalidArgument, "block: truncated transaction list");
+  b.transactions.reserve(count);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    ByteView tx_bytes;
+    if (!r.bytes(tx_bytes, kMaxTransactionBytes)) break;
+    auto tx = ledger::Transaction::decode(tx_bytes);
+    if (!tx.is_ok()) {
+      return tx.status().with_context("block " + std::to_string(b.header.height) + " transaction " +
+                                      std::to_string(i));
+    }
+    b.transactions.push_back(std::move(tx).value());
+  }
+  PEL_TRY(r.finish("block " + std::to_string(b.header.height)));
+  return b;
+}
+
+Hash256 transactions_root(std::span<const ledger::Transaction> txns) {
+  std::vector<Hash256> leaves;
+  leaves.reserve(txns.size());
+  for (const auto& tx : txns) leaves.push_back(tx.hash());
+  return merkle_root(leaves);
+}
+
+Hash256 receipts_root(std::span<const ledger::Receipt> receipts) {
+  std::vector<Hash256> leaves;
+  leaves.reserve(receipts.size());
+  for (const auto& r : receipts) leaves.push_back(r.hash());
+  return merkle_root(leaves);
+}
+
+Bytes encode_receipts(std::span<const ledger::Receipt> receipts) {
+  Writer w;
+  w.varint(receipts.size());
+  for (const auto& r : receipts) w.bytes(r.encode());
+  return w.take();
+}
+
+Result<std::vector<ledger::Receipt>> decode_receipts(ByteView bytes) {
+  Reader r(bytes);
+  std::uint64_t count = 0;
+  r.varint(count);
+  if (count > bytes.size()) return error(ErrorCode::kCorruption, "receipts: impossible count");
+  std::vector<ledger::Receipt> out;
+  out.reserve(count);
+  for (std::uint64_t i = 0; i < count && !r.failed(); ++i) {
+    ByteView one;
+    if (!r.bytes(one, kMaxReceiptBytes)) break;
+    auto receipt = ledger::Receipt::decode(one);
+    if (!receipt.is_ok()) return receipt.status().with_context("receipt " + std::to_string(i));
+    out.push_back(std::move(receipt).value());
+  }
+  PEL_TRY(r.finish("receipts"));
+  return out;
+}
+
+}  // namespace pel

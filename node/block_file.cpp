@@ -1,0 +1,96 @@
+#include "node/block_file.hpp"
+
+#include <fstream>
+
+namespace pel {
+namespace {
+
+constexpr char kMagic[8] = {'P', 'E', 'L', 'B', 'L', 'O', 'C', 'K'};
+constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kMaxRecordBytes = 256u << 20;
+
+void write_u32(std::ofstream& out, std::uint32_t v) {
+  char b[4];
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out.write(b, 4);
+}
+
+// Reads exactly n bytes; returns how many were read.
+std::size_t read_exact(std::ifstream& in, char* dst, std::size_t n) {
+  in.read(dst, static_cast<std::streamsize>(n));
+  return static_cast<std::size_t>(in.gcount());
+}
+
+std::uint32_t le_u32(const unsigned char* b) {
+  return static_cast<std::uint32_t>(b[0]) | static_cast<std::uint32_t>(b[1]) << 8 |
+         static_cast<std::uint32_t>(b[2]) << 16 | static_cast<std::uint32_t>(b[3]) << 24;
+}
+
+}  // namespace
+
+Status export_blocks(const Chain& chain, const std::string& path, std::uint64_t from, std::uint64_t to) {
+  if (from < 1 || from > to || to > chain.head().height) {
+    return error(ErrorCode::kInvalidArgument, "export range " + std::to_string(from) + ".." +
+                                                  std::to_string(to) + " is not within 1.." +
+                                                  std::to_string(chain.head().height));
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return error(ErrorCode::kIo, path + ": cannot open for writing");
+  out.write(kMagic, sizeof(kMagic));
+  write_u32(out, kVersion);
+  Bytes genesis = encode_genesis_params(chain.genesis());
+  write_u32(out, static_cast<std::uint32_t>(genesis.size()));
+  out.write(reinterpret_cast<const char*>(genesis.data()), static_cast<std::streamsize>(genesis.size()));
+  for (std::uint64_t h = from; h <= to; ++h) {
+    auto block = chain.block_at(h);
+    if (!block.is_ok()) return block.status();
+    Bytes bytes = block->encode();
+    write_u32(out, static_cast<std::uint32_t>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  }
+  out.flush();
+  if (!out) return error(ErrorCode::kIo, path + ": write failed");
+  return Status::ok();
+}
+
+Status import_blocks(Chain& chain, const std::string& path, const std::function<void(const Block&)>& on_block) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return error(ErrorCode::kIo, path + ": cannot open");
+  char magic[8];
+  unsigned char word[4];
+  if (read_exact(in, magic, 8) != 8 || !std::equal(magic, magic + 8, kMagic)) {
+    return error(ErrorCode::kInvalidArgument, path + ": not a pel block file");
+  }
+  if (read_exact(in, reinterpret_cast<char*>(word), 4) != 4 || le_u32(word) != kVersion) {
+    return error(ErrorCode::kInvalidArgument, path + ": unsupported block file version");
+  }
+  if (read_exact(in, reinterpret_cast<char*>(word), 4) != 4 || le_u32(word) > 4096) {
+    return error(ErrorCode::kInvalidArgument, path + ": truncated header");
+  }
+  Bytes genesis(le_u32(word));
+  if (read_exact(in, reinterpret_cast<char*>(genesis.data()), genesis.size()) != genesis.size()) {
+    return error(ErrorCode::kInvalidArgument, path + ": truncated header");
+  }
+  if (genesis != encode_genesis_params(chain.genesis())) {
+    return error(ErrorCode::kInvalidArgument,
+                 path + ": made from other genesis parameters than " + chain.options().datadir);
+  }
+  for (std::uint64_t index = 0;; ++index) {
+    const std::string where = path + ": block record " + std::to_string(index);
+    std::size_t got = read_exact(in, reinterpret_cast<char*>(word), 4);
+    if (got == 0) return Status::ok();  // clean end of file
+    if (got != 4) return error(ErrorCode::kInvalidArgument, where + ": truncated length");
+    std::uint32_t len = le_u32(word);
+    if (len > kMaxRecordBytes) return error(ErrorCode::kInvalidArgument, where + ": implausible length " + std::to_string(len));
+    Bytes bytes(len);
+    if (read_exact(in, reinterpret_cast<char*>(bytes.data()), len) != len) {
+      return error(ErrorCode::kInvalidArgument, where + ": truncated block");
+    }
+    auto block = Block::decode(bytes);
+    if (!block.is_ok()) return block.status().with_context(where);
+    PEL_TRY(chain.import(*block).with_context(where));
+    if (on_block) on_block(*block);
+  }
+}
+
+}  // namespace pel

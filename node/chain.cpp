@@ -1,0 +1,362 @@
+#include "node/chain.hpp"
+
+#include <chrono>
+#include <filesystem>
+
+#include "engine/executor_common.hpp"
+
+namespace pel {
+namespace {
+
+constexpr std::uint32_t kFormatVersion = 1;
+constexpr std::string_view kMetaFormat = "format";
+constexpr std::string_view kMetaGenesis = "genesis";
+constexpr std::string_view kMetaHead = "head";
+
+Bytes u32_bytes(std::uint32_t v) {
+  Writer w;
+  w.u32(v);
+  return w.take();
+}
+
+Bytes head_record(std::uint64_t height, const Hash256& hash) {
+  Writer w;
+  w.u64(height);
+  w.array(hash.bytes);
+  return w.take();
+}
+
+void put_block(WriteBatch& batch, const Block& block, const Hash256& hash,
+               std::span<const ledger::Receipt> receipts) {
+  auto hk = height_key(block.header.height);
+  batch.put(Table::kBlock, hk, block.encode());
+  batch.put(Table::kBlockHash, hash.view(), hk);
+  batch.put(Table::kReceipts, hk, encode_receipts(receipts));
+  batch.put(Table::kMeta, as_bytes(kMetaHead), head_record(block.header.height, hash));
+}
+
+std::string height_context(const std::string& path, std::uint64_t height) {
+  return path + ": height " + std::to_string(height);
+}
+
+}  // namespace
+
+Bytes encode_genesis_params(const ledger::GenesisParams& p) {
+  Writer w;
+  w.u64(p.seed);
+  w.u32(p.accounts);
+  w.u64(p.initial_balance);
+  w.u32(p.tokens);
+  w.u32(p.pools);
+  w.u32(p.collections);
+  w.u32(p.validators);
+  w.u32(p.proposals);
+  w.u32(p.chain_id);
+  return w.take();
+}
+
+Result<ledger::GenesisParams> decode_genesis_params(ByteView bytes) {
+  Reader r(bytes);
+  ledger::GenesisParams p;
+  r.u64(p.seed);
+  r.u32(p.accounts);
+  r.u64(p.initial_balance);
+  r.u32(p.tokens);
+  r.u32(p.pools);
+  r.u32(p.collections);
+  r.u32(p.validators);
+  r.u32(p.proposals);
+  r.u32(p.chain_id);
+  PEL_TRY(r.finish("genesis parameters"));
+  return p;
+}
+
+Result<std::vector<ledger::Receipt>> receipts_of(const BlockResult& result, std::uint64_t height) {
+  std::vector<ledger::Receipt> receipts;
+  receipts.reserve(result.outputs.size());
+  for (std::size_t i = 0; i < result.outputs.size(); ++i) {
+    const TxnOutput& out = result.outputs[i];
+    if (!out.vm_error.empty()) {
+      // The VM broke its own contract; the transaction changed nothing, and says why.
+      ledger::Receipt r;
+      r.status = ledger::TxStatus::kDiscarded;
+      r.reason = out.vm_error;
+      receipts.push_back(std::move(r));
+      continue;
+    }
+    auto r = ledger::Receipt::decode(as_bytes(out.receipt));
+    if (!r.is_ok()) {
+      return r.status().with_context("height " + std::to_string(height) + " transaction " +
+                                     std::to_string(i) + ": receipt");
+    }
+    receipts.push_back(std::move(r).value());
+  }
+  return receipts;
+}
+
+Chain::Chain(ChainOptions options, std::unique_ptr<Database> db)
+    : options_(std::move(options)),
+      db_(std::move(db)),
+      executor_(ParallelOptions{.threads = options_.threads}) {}
+
+Chain::~Chain() = default;
+
+Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
+                                             const ledger::GenesisParams& genesis) {
+  ChainOptions opts = options;
+  opts.database.path = options.datadir;
+  opts.database.create_if_missing = true;
+  std::error_code ec;
+  std::filesystem::create_directories(options.datadir, ec);
+  if (ec) return error(ErrorCode::kIo, options.datadir + ": cannot create directory: " + ec.message());
+  auto db = Database::open(opts.database);
+  if (!db.is_ok()) return db.status();
+  auto format = (*db)->get(Table::kMeta, as_bytes(kMetaFormat));
+  if (!format.is_ok()) return format.status();
+  if (format->has_value()) {
+    return error(ErrorCode::kInvalidArgument, options.datadir + ": already holds a pel chain");
+  }
+  std::unique_ptr<Chain> chain(new Chain(opts, std::move(db).value()));
+  auto store = StateStore::open(*chain->db_);
+  if (!store.is_ok()) return store.status();
+  chain->state_ = std::move(store).value();
+  chain->genesis_ = genesis;
+
+  WriteSet state = ledger::build_genesis(genesis);
+  LatticeHash acc = chain->state_->accumulator_after(state);
+  Block block;
+  block.header.transactions_root = transactions_root({});
+  block.header.receipts_root = receipts_root({});
+  block.header.state_root = acc.digest();
+  WriteBatch batch;
+  PEL_TRY(chain->state_->stage(state, 0, acc, batch));
+  Hash256 hash = block.header.hash();
+  put_block(batch, block, hash, {});
+  batch.put(Table::kMeta, as_bytes(kMetaFormat), u32_bytes(kFormatVersion));
+  batch.put(Table::kMeta, as_bytes(kMetaGenesis), encode_genesis_params(genesis));
+  PEL_TRY(chain->db_->write(batch, /*sync=*/true));
+  chain->state_->publish(state, acc);
+  chain->head_ = block.header;
+  chain->head_hash_ = hash;
+  return chain;
+}
+
+Result<std::unique_ptr<Chain>> Chain::open(const ChainOptions& options) {
+  if (!std::filesystem::exists(std::filesystem::path(options.datadir) / "CURRENT")) {
+    return error(ErrorCode::kNotFound, options.datadir + ": no pel chain here (run `pel init` first)");
+  }
+  ChainOptions opts = options;
+  opts.database.path = options.datadir;
+  opts.database.create_if_missing = false;
+  auto db = Database::open(opts.database);
+  if (!db.is_ok()) return db.status();
+  std::unique_ptr<Chain> chain(new Chain(opts, std::move(db).value()));
+  PEL_TRY(chain->load_head());
+  return chain;
+}
+
+Status Chain::load_head() {
+  const std::string& path = options_.datadir;
+  auto format = db_->get(Table::kMeta, as_bytes(kMetaFormat));
+  if (!format.is_ok()) return format.status();
+  if (!format->has_value()) return error(ErrorCode::kNotFound, path + ": not a pel chain (no format record)");
+  Reader fr(**format);
+  std::uint32_t version = 0;
+  fr.u32(version);
+  if (!fr.finish("format record").is_ok() || version != kFormatVersion) {
+    return error(ErrorCode::kInvalidArgument, path + ": database format version " + std::to_string(version) +
+                                                  ", this pel reads version " + std::to_string(kFormatVersion));
+  }
+  auto genesis = db_->get(Table::kMeta, as_bytes(kMetaGenesis));
+  if (!genesis.is_ok()) return genesis.status();
+  if (!genesis->has_value()) return error(ErrorCode::kCorruption, path + ": genesis parameters missing");
+  auto params = decode_genesis_params(**genesis);
+  if (!params.is_ok()) return error(ErrorCode::kCorruption, path + ": " + params.status().message());
+  genesis_ = *params;
+
+  auto head = db_->get(Table::kMeta, as_bytes(kMetaHead));
+  if (!head.is_ok()) return head.status();
+  if (!head->has_value()) return error(ErrorCode::kCorruption, path + ": head record missing");
+  Reader hr(**head);
+  std::uint64_t height = 0;
+  Hash256 hash;
+  hr.u64(height);
+  hr.array(hash.bytes);
+  if (!hr.finish("head record").is_ok()) return error(ErrorCode::kCorruption, path + ": head record damaged");
+  auto block = block_at(height);
+  if (!block.is_ok()) return block.status();
+  if (block->header.hash() != hash) {
+    return error(ErrorCode::kCorruption, height_context(path, height) + ": head hash does not match the stored block");
+  }
+  head_ = block->header;
+  head_hash_ = hash;
+
+  auto store = StateStore::open(*db_);
+  if (!store.is_ok()) return store.status();
+  state_ = std::move(store).value();
+  if (state_->state_root() != head_.state_root) {
+    return error(ErrorCode::kCorruption,
+                 height_context(path, height) + ": stored state commitment does not match the head's state root");
+  }
+  return Status::ok();
+}
+
+Result<ExecutedBlock> Chain::execute(std::vector<ledger::Transaction> txns, std::uint64_t timestamp,
+                                     const Address& beneficiary) {
+  if (broken_) return error(ErrorCode::kAborted, options_.datadir + ": an earlier commit failed; reopen the chain");
+  const std::uint64_t height = head_.height + 1;
+  ExecutedBlock out;
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::uint8_t> signature_ok =
+      options_.check_signatures ? ledger::verify_signatures(txns, options_.threads)
+                                : std::vector<std::uint8_t>(txns.size(), 1);
+  out.timings.signatures_ns = elapsed_ns(t0);
+
+  auto t1 = std::chrono::steady_clock::now();
+  ledger::BlockContext ctx{.height = height, .timestamp = timestamp, .beneficiary = beneficiary,
+                           .chain_id = genesis_.chain_id};
+  ledger::LedgerVm vm(ctx, txns, signature_ok, options_.ledger);
+  BlockResult result = executor_.execute(vm, txns.size(), *state_);
+  PEL_TRY(state_->take_read_error().with_context(height_context(options_.datadir, height)));
+  out.timings.execution_ns = elapsed_ns(t1);
+
+  auto t2 = std::chrono::steady_clock::now();
+  auto receipts = receipts_of(result, height);
+  if (!receipts.is_ok()) return receipts.status();
+  out.receipts = std::move(receipts).value();
+  out.accumulator = state_->accumulator_after(result.writes);
+  PEL_TRY(state_->take_read_error().with_context(height_context(options_.datadir, height)));
+  BlockHeader& h = out.block.header;
+  h.height = height;
+  h.parent_hash = head_hash_;
+  h.timestamp = timestamp;
+  h.beneficiary = beneficiary;
+  h.transactions_root = transactions_root(txns);
+  h.receipts_root = receipts_root(out.receipts);
+  h.state_root = out.accumulator.digest();
+  for (const auto& r : out.receipts) h.gas_used += r.gas_used;
+  h.transaction_count = static_cast<std::uint32_t>(txns.size());
+  out.timings.roots_ns = elapsed_ns(t2);
+
+  out.block.transactions = std::move(txns);
+  out.writes = std::move(result.writes);
+  out.stats = result.stats;
+  return out;
+}
+
+Status Chain::commit(ExecutedBlock& executed) {
+  const BlockHeader& h = executed.block.header;
+  const std::string ctx = height_context(options_.datadir, h.height);
+  if (broken_) return error(ErrorCode::kAborted, ctx + ": an earlier commit failed; reopen the chain");
+  if (h.height != head_.height + 1 || h.parent_hash != head_hash_) {
+    return error(ErrorCode::kInvalidArgument, ctx + ": block does not extend the head (head is " +
+                                                  std::to_string(head_.height) + ")");
+  }
+  if (options_.fail_commit_at && *options_.fail_commit_at == h.height) {
+    return error(ErrorCode::kIo, ctx + ": injected write failure (nothing written)");
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  WriteBatch batch;
+  PEL_TRY(state_->stage(executed.writes, h.height, executed.accumulator, batch).with_context(ctx));
+  Hash256 hash = h.hash();
+  put_block(batch, executed.block, hash, executed.receipts);
+  const std::uint32_t every = std::max<std::uint32_t>(1, options_.database.sync_every_blocks);
+  Status written = db_->write(batch, /*sync=*/h.height % every == 0);
+  if (!written.is_ok()) {
+    broken_ = true;  // LevelDB may have failed after logging part of it: reopen to recover
+    return written.with_context(ctx);
+  }
+  state_->publish(executed.writes, executed.accumulator);
+  head_ = h;
+  head_hash_ = hash;
+  executed.timings.commit_ns = elapsed_ns(t0);
+  return Status::ok();
+}
+
+Status Chain::import(const Block& block) {
+  const BlockHeader& h = block.header;
+  const std::string ctx = height_context(options_.datadir, h.height);
+  if (h.height != head_.height + 1) {
+    return error(ErrorCode::kInvalidArgument, ctx + ": out of order, expected height " + std::to_string(head_.height + 1));
+  }
+  if (h.parent_hash != head_hash_) {
+    return error(ErrorCode::kVerification, ctx + ": parent hash " + h.parent_hash.hex() +
+                                               " does not match head " + head_hash_.hex());
+  }
+  if (h.transaction_count != block.transactions.size() ||
+      transactions_root(block.transactions) != h.transactions_root) {
+    return error(ErrorCode::kVerification, ctx + ": transactions root mismatch");
+  }
+  auto executed = execute(block.transactions, h.timestamp, h.beneficiary);
+  if (!executed.is_ok()) return executed.status();
+  const BlockHeader& got = executed->block.header;
+  if (got.state_root != h.state_root) {
+    return error(ErrorCode::kVerification, ctx + ": state root mismatch: header " + h.state_root.hex() +
+                                               ", executed " + got.state_root.hex());
+  }
+  if (got.receipts_root != h.receipts_root) {
+    return error(ErrorCode::kVerification, ctx + ": receipts root mismatch: header " + h.receipts_root.hex() +
+                                               ", executed " + got.receipts_root.hex());
+  }
+  if (got.gas_used != h.gas_used) {
+    return error(ErrorCode::kVerification, ctx + ": gas used mismatch: header " + std::to_string(h.gas_used) +
+                                               ", executed " + std::to_string(got.gas_used));
+  }
+  if (!(got == h)) return error(ErrorCode::kVerification, ctx + ": header mismatch");
+  return commit(*executed);
+}
+
+Result<Block> Chain::block_at(std::uint64_t height) const {
+  auto bytes = db_->get(Table::kBlock, height_key(height));
+  if (!bytes.is_ok()) return bytes.status();
+  const std::string ctx = height_context(options_.datadir, height);
+  if (!bytes->has_value()) return error(ErrorCode::kNotFound, ctx + ": no such block");
+  auto block = Block::decode(**bytes);
+  if (!block.is_ok()) return error(ErrorCode::kCorruption, ctx + ": stored block: " + block.status().message());
+  return block;
+}
+
+Result<std::vector<ledger::Receipt>> Chain::receipts_at(std::uint64_t height) const {
+  auto bytes = db_->get(Table::kReceipts, height_key(height));
+  if (!bytes.is_ok()) return bytes.status();
+  const std::string ctx = height_context(options_.datadir, height);
+  if (!bytes->has_value()) return error(ErrorCode::kNotFound, ctx + ": no receipts");
+  auto receipts = decode_receipts(**bytes);
+  if (!receipts.is_ok()) return error(ErrorCode::kCorruption, ctx + ": stored receipts: " + receipts.status().message());
+  return receipts;
+}
+
+Result<MemoryState> Chain::state_at(std::uint64_t height) const {
+  if (height > head_.height) {
+    return error(ErrorCode::kNotFound, height_context(options_.datadir, height) + ": beyond the head");
+  }
+  auto entries = state_->entries();
+  if (!entries.is_ok()) return entries.status();
+  MemoryState state;
+  state.apply(*entries);
+  for (std::uint64_t h = head_.height; h > height; --h) {
+    auto undo = db_->get(Table::kUndo, height_key(h));
+    if (!undo.is_ok()) return undo.status();
+    if (!undo->has_value()) {
+      return error(ErrorCode::kCorruption, height_context(options_.datadir, h) + ": undo record missing");
+    }
+    auto writes = StateStore::decode_undo(**undo);
+    if (!writes.is_ok()) return writes.status().with_context(height_context(options_.datadir, h));
+    state.apply(*writes);
+  }
+  return state;
+}
+
+Status Chain::verify_state() const {
+  auto full = state_->recompute_accumulator();
+  if (!full.is_ok()) return full.status();
+  if (!(*full == state_->accumulator())) {
+    return error(ErrorCode::kVerification, options_.datadir + ": recomputed state commitment differs from the incremental one");
+  }
+  if (full->digest() != head_.state_root) {
+    return error(ErrorCode::kVerification, height_context(options_.datadir, head_.height) + ": state root mismatch");
+  }
+  return Status::ok();
+}
+
+}  // namespace pel

@@ -1,0 +1,108 @@
+// The embedding API: a chain directory with its LevelDB store, and the operations a node needs —
+// execute a block in parallel, commit it atomically, import a block made elsewhere, read state.
+// Thread-safety: one Chain is used from one thread at a time (it runs its own workers inside).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/block_result.hpp"
+#include "engine/ledger/genesis.hpp"
+#include "engine/ledger/ledger_vm.hpp"
+#include "engine/ledger/receipt.hpp"
+#include "engine/parallel_executor.hpp"
+#include "node/block.hpp"
+#include "state/database.hpp"
+#include "state/state_store.hpp"
+
+namespace pel {
+
+struct ChainOptions {
+  std::string datadir;
+  int threads = 2;                 // Block-STM workers (and signature checking workers)
+  DatabaseOptions database;        // path is taken from datadir
+  ledger::LedgerOptions ledger;    // VM knobs (the benchmark's --work)
+  bool check_signatures = true;    // false trusts signatures checked before ("assume valid")
+  /// Tests only: fail the commit of this height before anything is written.
+  std::optional<std::uint64_t> fail_commit_at;
+};
+
+/// Wall time of each stage of one block, in nanoseconds.
+struct BlockTimings {
+  std::uint64_t signatures_ns = 0;
+  std::uint64_t execution_ns = 0;  // Block-STM run plus write-set collection
+  std::uint64_t roots_ns = 0;      // state commitment and Merkle roots
+  std::uint64_t commit_ns = 0;     // building and writing the LevelDB batch
+};
+
+/// A block executed on top of the head but not committed: its header carries every root.
+struct ExecutedBlock {
+  Block block;
+  std::vector<ledger::Receipt> receipts;
+  WriteSet writes;
+  ExecutionStats stats;
+  BlockTimings timings;
+  LatticeHash accumulator;  // the state commitment after the block
+};
+
+class Chain {
+ public:
+  /// Creates a new chain directory with the genesis built from `genesis`. Fails when the
+  /// directory already holds a chain.
+  static Result<std::unique_ptr<Chain>> create(const ChainOptions& options,
+                                               const ledger::GenesisParams& genesis);
+  /// Opens an existing chain directory; errors name the path and the problem (missing, locked,
+  /// corrupted, another format version).
+  static Result<std::unique_ptr<Chain>> open(const ChainOptions& options);
+  ~Chain();
+
+  const ledger::GenesisParams& genesis() const { return genesis_; }
+  const BlockHeader& head() const { return head_; }
+  Hash256 head_hash() const { return head_hash_; }
+
+  /// Executes `txns` as the next block, in parallel, and fills in its header; commits nothing.
+  Result<ExecutedBlock> execute(std::vector<ledger::Transaction> txns, std::uint64_t timestamp,
+                                const Address& beneficiary);
+  /// Writes the block, its receipts, its state changes and the new head in one synced batch.
+  Status commit(ExecutedBlock& executed);
+  /// Imports a block made elsewhere: checks height, parent and transaction root, re-executes,
+  /// compares every root, and commits only if all match.
+  Status import(const Block& block);
+
+  /// Reads at the head.
+  std::optional<Value> get_state(const StateKey& key) const { return state_->get(key); }
+  Result<Block> block_at(std::uint64_t height) const;
+  Result<std::vector<ledger::Receipt>> receipts_at(std::uint64_t height) const;
+  /// The whole state after block `height` (head state rolled back with undo records).
+  Result<MemoryState> state_at(std::uint64_t height) const;
+  /// Recomputes the state commitment from every stored pair and compares it with the head's.
+  Status verify_state() const;
+
+  const ChainOptions& options() const { return options_; }
+  StateStore& state() { return *state_; }
+
+ private:
+  Chain(ChainOptions options, std::unique_ptr<Database> db);
+  Status load_head();
+
+  ChainOptions options_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<StateStore> state_;
+  ledger::GenesisParams genesis_;
+  BlockHeader head_;
+  Hash256 head_hash_;
+  ParallelExecutor executor_;
+  bool broken_ = false;  // a commit failed half-way through: refuse further writes
+};
+
+/// Encodes genesis parameters as stored in the chain's metadata (and export files).
+Bytes encode_genesis_params(const ledger::GenesisParams& params);
+Result<ledger::GenesisParams> decode_genesis_params(ByteView bytes);
+
+/// The executor-independent part of a block: receipts decoded from outputs, roots and gas.
+Result<std::vector<ledger::Receipt>> receipts_of(const BlockResult& result, std::uint64_t height);
+
+}  // namespace pel

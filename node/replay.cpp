@@ -1,0 +1,91 @@
+#include "node/replay.hpp"
+
+#include <chrono>
+
+#include "engine/executor_common.hpp"
+#include "engine/sequential_executor.hpp"
+
+namespace pel {
+namespace {
+
+Status mismatch(std::uint64_t height, const char* root, const Hash256& header, const Hash256& computed) {
+  return error(ErrorCode::kVerification, "height " + std::to_string(height) + ": " + root +
+                                             " mismatch: header " + header.hex() + ", replay " + computed.hex());
+}
+
+}  // namespace
+
+Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
+  const std::uint64_t from = std::max<std::uint64_t>(1, options.from);
+  const std::uint64_t to = options.to.value_or(chain.head().height);
+  if (to > chain.head().height) {
+    return error(ErrorCode::kInvalidArgument, "replay --to " + std::to_string(to) + " is beyond the head " +
+                                                  std::to_string(chain.head().height));
+  }
+  auto start = std::chrono::steady_clock::now();
+  ReplaySummary summary;
+  summary.signatures_skipped = options.skip_signatures;
+
+  auto scratch_or = chain.state_at(from - 1);
+  if (!scratch_or.is_ok()) return scratch_or.status();
+  MemoryState scratch = std::move(scratch_or).value();
+  LatticeHash accumulator = commitment_of(scratch.sorted_entries());
+  auto parent = chain.block_at(from - 1);
+  if (!parent.is_ok()) return parent.status();
+  if (accumulator.digest() != parent->header.state_root) {
+    return mismatch(from - 1, "starting state root", parent->header.state_root, accumulator.digest());
+  }
+  Hash256 parent_hash = parent->header.hash();
+
+  ParallelExecutor executor(ParallelOptions{.threads = options.threads});
+  for (std::uint64_t height = from; height <= to; ++height) {
+    auto block = chain.block_at(height);
+    if (!block.is_ok()) return block.status();
+    const BlockHeader& h = block->header;
+    const auto& txns = block->transactions;
+    if (h.parent_hash != parent_hash) return mismatch(height, "parent hash", h.parent_hash, parent_hash);
+    Hash256 tx_root = transactions_root(txns);
+    if (tx_root != h.transactions_root) return mismatch(height, "transactions root", h.transactions_root, tx_root);
+
+    std::vector<std::uint8_t> signature_ok = options.skip_signatures
+                                                 ? std::vector<std::uint8_t>(txns.size(), 1)
+                                                 : ledger::verify_signatures(txns, options.threads);
+    ledger::BlockContext ctx{.height = height, .timestamp = h.timestamp, .beneficiary = h.beneficiary,
+                             .chain_id = chain.genesis().chain_id};
+    ledger::LedgerVm vm(ctx, txns, signature_ok, chain.options().ledger);
+    auto t0 = std::chrono::steady_clock::now();
+    BlockResult result = executor.execute(vm, txns.size(), scratch);
+    summary.parallel_exec_s += static_cast<double>(elapsed_ns(t0)) * 1e-9;
+    summary.stats += result.stats;
+    if (options.compare_sequential) {
+      auto t1 = std::chrono::steady_clock::now();
+      BlockResult seq = execute_sequential(vm, txns.size(), scratch);
+      summary.sequential_exec_s += static_cast<double>(elapsed_ns(t1)) * 1e-9;
+      if (seq.outputs != result.outputs || seq.writes != result.writes) {
+        return error(ErrorCode::kVerification,
+                     "height " + std::to_string(height) + ": parallel and sequential execution differ");
+      }
+    }
+
+    auto receipts = receipts_of(result, height);
+    if (!receipts.is_ok()) return receipts.status();
+    Hash256 r_root = receipts_root(*receipts);
+    if (r_root != h.receipts_root) return mismatch(height, "receipts root", h.receipts_root, r_root);
+    accumulator.combine(commitment_delta(result.writes, scratch));
+    Hash256 s_root = accumulator.digest();
+    if (s_root != h.state_root) return mismatch(height, "state root", h.state_root, s_root);
+    scratch.apply(result.writes);
+
+    parent_hash = h.hash();
+    summary.blocks += 1;
+    summary.transactions += txns.size();
+    if (options.on_block) {
+      options.on_block({height, from, to, summary.transactions,
+                        static_cast<double>(elapsed_ns(start)) * 1e-9});
+    }
+  }
+  summary.seconds = static_cast<double>(elapsed_ns(start)) * 1e-9;
+  return summary;
+}
+
+}  // namespace pel
