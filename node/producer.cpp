@@ -1,0 +1,40 @@
+#include "node/producer.hpp"
+
+#include "engine/ledger/genesis.hpp"
+
+namespace pel {
+
+Address producer_beneficiary(const ledger::GenesisParams& genesis) {
+  return ledger::account_address(genesis.seed, 0);
+}
+
+Result<ProduceSummary> produce(Chain& chain, const ProduceParams& params,
+                               const std::function<void(const ExecutedBlock&)>& on_block) {
+  const ledger::GenesisParams& genesis = chain.genesis();
+  ledger::WorkloadParams wp = params.workload;
+  // A different stream per starting height, so successive runs do not repeat themselves.
+  wp.seed = params.workload.seed * 0x9E3779B97F4A7C15ull + chain.head().height;
+  PEL_TRY(ledger::WorkloadGenerator::check(genesis, wp));
+  ledger::WorkloadGenerator generator(genesis, wp);
+  // Continue from what the chain holds: nonces, NFT owners, delegations (a fresh generator
+  // assumes the genesis).
+  generator.sync_with_state(chain.state());
+
+  ProduceSummary summary;
+  const Address beneficiary = producer_beneficiary(genesis);
+  for (std::uint64_t i = 0; i < params.blocks; ++i) {
+    std::vector<ledger::Transaction> txns = generator.next_block();
+    auto executed = chain.execute(std::move(txns), chain.head().timestamp + 1, beneficiary);
+    if (!executed.is_ok()) return executed.status();
+    PEL_TRY(chain.commit(*executed));
+    const BlockTimings& t = executed->timings;
+    summary.seconds += static_cast<double>(t.signatures_ns + t.execution_ns + t.roots_ns + t.commit_ns) * 1e-9;
+    summary.blocks += 1;
+    summary.transactions += executed->block.transactions.size();
+    summary.stats += executed->stats;
+    if (on_block) on_block(*executed);
+  }
+  return summary;
+}
+
+}  // namespace pel

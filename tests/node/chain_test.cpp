@@ -1,0 +1,330 @@
+// The embedding API end to end: produce, reopen, export, import elsewhere, replay, and every way
+// a block file or a stored block can be bad.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "node/block_file.hpp"
+#include "node/chain.hpp"
+#include "node/producer.hpp"
+#include "node/replay.hpp"
+#include "state/database.hpp"
+#include "tests/node/temp_dir.hpp"
+
+namespace pel {
+namespace {
+
+ledger::GenesisParams small_genesis() {
+  ledger::GenesisParams g;
+  g.accounts = 100;
+  g.seed = 11;
+  return g;
+}
+
+std::unique_ptr<Chain> make_chain(const std::string& dir, int blocks, const std::string& workload = "mix") {
+  ChainOptions o;
+  o.datadir = dir;
+  auto chain = Chain::create(o, small_genesis());
+  EXPECT_TRUE(chain.is_ok()) << chain.status().to_string();
+  if (blocks > 0) {
+    ProduceParams p;
+    p.workload.name = workload;
+    p.workload.accounts = 100;
+    p.workload.block_size = 60;
+    p.workload.invalid_fraction = 0.05;
+    p.blocks = static_cast<std::uint64_t>(blocks);
+    auto s = produce(**chain, p);
+    EXPECT_TRUE(s.is_ok()) << s.status().to_string();
+  }
+  return std::move(chain).value();
+}
+
+std::unique_ptr<Chain> open_chain(const std::string& dir) {
+  ChainOptions o;
+  o.datadir = dir;
+  auto chain = Chain::open(o);
+  EXPECT_TRUE(chain.is_ok()) << chain.status().to_string();
+  return chain.is_ok() ? std::move(chain).value() : nullptr;
+}
+
+TEST(Chain, ProduceReopenAndVerify) {
+  testing::TempDir dir;
+  Hash256 head_hash;
+  {
+    auto chain = make_chain(dir.path(), 6);
+    EXPECT_EQ(chain->head().height, 6u);
+    head_hash = chain->head_hash();
+    EXPECT_TRUE(chain->verify_state().is_ok());
+    auto receipts = chain->receipts_at(3);
+    ASSERT_TRUE(receipts.is_ok());
+    EXPECT_EQ(receipts->size(), 60u);
+  }
+  auto chain = open_chain(dir.path());
+  ASSERT_TRUE(chain);
+  EXPECT_EQ(chain->head_hash(), head_hash);
+  EXPECT_TRUE(chain->verify_state().is_ok());
+  // Producing continues from the head with the right nonces.
+  ProduceParams p;
+  p.workload.name = "p2p";
+  p.workload.accounts = 100;
+  p.workload.block_size = 50;
+  p.blocks = 2;
+  auto s = produce(*chain, p);
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  auto receipts = chain->receipts_at(8);
+  ASSERT_TRUE(receipts.is_ok());
+  for (const auto& r : *receipts) EXPECT_NE(r.status, ledger::TxStatus::kDiscarded) << r.reason;
+}
+
+TEST(Chain, CreateRefusesAnExistingChainAndOpenRefusesAnEmptyDir) {
+  testing::TempDir dir;
+  auto chain = make_chain(dir.path() + "/a", 0);
+  ChainOptions o;
+  o.datadir = dir.path() + "/a";
+  chain.reset();
+  EXPECT_FALSE(Chain::create(o, small_genesis()).is_ok());
+  o.datadir = dir.path() + "/empty";
+  auto missing = Chain::open(o);
+  ASSERT_FALSE(missing.is_ok());
+  EXPECT_NE(missing.status().message().find("pel init"), std::string::npos);
+}
+
+TEST(Chain, SecondOpenIsLocked) {
+  testing::TempDir dir;
+  auto chain = make_chain(dir.path(), 0);
+  ChainOptions o;
+  o.datadir = dir.path();
+  auto second = Chain::open(o);
+  ASSERT_FALSE(second.is_ok());
+  EXPECT_EQ(second.status().code(), ErrorCode::kBusy);
+}
+
+TEST(Chain, StateAtRollsBackWithUndoRecords) {
+  testing::TempDir dir;
+  auto chain = make_chain(dir.path(), 4);
+  for (std::uint64_t h = 0; h <= 4; ++h) {
+    auto state = chain->state_at(h);
+    ASSERT_TRUE(state.is_ok());
+    auto block = chain->block_at(h);
+    ASSERT_TRUE(block.is_ok());
+    EXPECT_EQ(commitment_of(state->sorted_entries()).digest(), block->header.state_root) << "height " << h;
+  }
+}
+
+TEST(Chain, ExportImportGivesTheSameChainAndReplayVerifies) {
+  testing::TempDir dir;
+  auto source = make_chain(dir.path() + "/src", 5);
+  const std::string file = dir.path() + "/blocks.pel";
+  ASSERT_TRUE(export_blocks(*source, file, 1, 5).is_ok());
+  ChainOptions o;
+  o.datadir = dir.path() + "/dst";
+  auto dst = Chain::create(o, small_genesis());
+  ASSERT_TRUE(dst.is_ok());
+  Status s = import_blocks(**dst, file);
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  EXPECT_EQ((*dst)->head_hash(), source->head_hash());
+  EXPECT_EQ((*dst)->head().state_root, source->head().state_root);
+
+  for (bool compare : {false, true}) {
+    ReplayOptions ro;
+    ro.compare_sequential = compare;
+    auto summary = replay(**dst, ro);
+    ASSERT_TRUE(summary.is_ok()) << summary.status().to_string();
+    EXPECT_EQ(summary->blocks, 5u);
+    EXPECT_EQ(summary->transactions, 300u);
+  }
+  ReplayOptions from3;
+  from3.from = 3;
+  from3.skip_signatures = true;
+  auto resumed = replay(**dst, from3);
+  ASSERT_TRUE(resumed.is_ok()) << resumed.status().to_string();
+  EXPECT_EQ(resumed->blocks, 3u);
+  EXPECT_TRUE(resumed->signatures_skipped);
+}
+
+// Rewrites one stored block in place, the way disk damage or an attacker would.
+void tamper_stored_block(const std::string& dir, std::uint64_t height, const std::function<void(Block&)>& change) {
+  auto db = Database::open({.path = dir, .create_if_missing = false});
+  ASSERT_TRUE(db.is_ok());
+  auto bytes = (*db)->get(Table::kBlock, height_key(height));
+  ASSERT_TRUE(bytes.is_ok() && bytes->has_value());
+  auto block = Block::decode(**bytes);
+  ASSERT_TRUE(block.is_ok());
+  change(*block);
+  WriteBatch batch;
+  batch.put(Table::kBlock, height_key(height), block->encode());
+  ASSERT_TRUE((*db)->write(batch, true).is_ok());
+}
+
+TEST(Chain, ReplayDetectsATamperedStoredBlock) {
+  testing::TempDir dir;
+  make_chain(dir.path(), 4).reset();
+  tamper_stored_block(dir.path(), 3, [](Block& b) { b.transactions[5].payload.back() ^= 1; });
+  auto chain = open_chain(dir.path());
+  ASSERT_TRUE(chain);
+  auto r = replay(*chain, {});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("height 3"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("transactions root"), std::string::npos) << r.status().message();
+}
+
+TEST(Chain, ReplayDetectsAWrongStateRoot) {
+  testing::TempDir dir;
+  make_chain(dir.path(), 4).reset();
+  tamper_stored_block(dir.path(), 2, [](Block& b) { b.header.state_root.bytes[0] ^= 1; });
+  auto chain = open_chain(dir.path());
+  ASSERT_TRUE(chain);
+  auto r = replay(*chain, {});
+  ASSERT_FALSE(r.is_ok());
+  // Block 2's own state root is checked before block 3's parent link notices the change.
+  EXPECT_NE(r.status().message().find("height 2: state root mismatch"), std::string::npos) << r.status().message();
+}
+
+class ImportFailures : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    source_ = make_chain(dir_.path() + "/src", 4);
+    for (std::uint64_t h = 1; h <= 4; ++h) blocks_.push_back(source_->block_at(h).value());
+    // The real file header, taken from an export of block 1 alone.
+    const std::string one = dir_.path() + "/one";
+    ASSERT_TRUE(export_blocks(*source_, one, 1, 1).is_ok());
+    std::ifstream in(one, std::ios::binary);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    header_ = all.substr(0, all.size() - blocks_[0].encode().size() - 4);
+  }
+
+  // A block file with the real header and these block records, cut short by `truncate_by`.
+  std::string write_file(const std::vector<Bytes>& records, std::size_t truncate_by = 0) {
+    const std::string file = dir_.path() + "/f" + std::to_string(files_++);
+    {
+      std::ofstream out(file, std::ios::binary | std::ios::trunc);
+      out.write(header_.data(), static_cast<std::streamsize>(header_.size()));
+      for (const Bytes& bytes : records) {
+        std::uint32_t len = static_cast<std::uint32_t>(bytes.size());
+        char l[4] = {static_cast<char>(len), static_cast<char>(len >> 8), static_cast<char>(len >> 16),
+                     static_cast<char>(len >> 24)};
+        out.write(l, 4);
+        out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      }
+    }
+    if (truncate_by) std::filesystem::resize_file(file, std::filesystem::file_size(file) - truncate_by);
+    return file;
+  }
+
+  Status import(const std::vector<Block>& blocks, std::size_t truncate_by = 0) {
+    std::vector<Bytes> records;
+    for (const Block& b : blocks) records.push_back(b.encode());
+    return import_file(write_file(records, truncate_by));
+  }
+
+  // Imports into a fresh chain with the same genesis; remembers where its head stopped.
+  Status import_file(const std::string& file) {
+    ChainOptions o;
+    o.datadir = file + ".chain";
+    auto dst = Chain::create(o, small_genesis());
+    EXPECT_TRUE(dst.is_ok());
+    Status s = import_blocks(**dst, file);
+    imported_head_ = (*dst)->head().height;
+    return s;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Chain> source_;
+  std::vector<Block> blocks_;
+  std::string header_;
+  int files_ = 0;
+  std::uint64_t imported_head_ = 0;
+};
+
+TEST_F(ImportFailures, GoodFileImportsEverything) {
+  ASSERT_TRUE(import(blocks_).is_ok());
+  EXPECT_EQ(imported_head_, 4u);
+}
+
+TEST_F(ImportFailures, TruncatedFileStopsAtTheLastWholeBlock) {
+  Status s = import(blocks_, 10);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("block record 3"), std::string::npos) << s.message();
+  EXPECT_EQ(imported_head_, 3u);
+}
+
+TEST_F(ImportFailures, ChangedTransactionByte) {
+  auto bad = blocks_;
+  bad[2].transactions[0].payload[0] ^= 0x40;
+  Status s = import(bad);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("height 3"), std::string::npos) << s.message();
+  EXPECT_EQ(imported_head_, 2u);
+}
+
+TEST_F(ImportFailures, WrongStateRoot) {
+  auto bad = blocks_;
+  bad[1].header.state_root.bytes[7] ^= 1;
+  Status s = import(bad);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("state root mismatch"), std::string::npos) << s.message();
+  EXPECT_EQ(imported_head_, 1u);
+}
+
+TEST_F(ImportFailures, BlocksOutOfOrder) {
+  std::vector<Block> bad{blocks_[0], blocks_[2], blocks_[1]};
+  Status s = import(bad);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("out of order"), std::string::npos) << s.message();
+  EXPECT_EQ(imported_head_, 1u);
+}
+
+TEST_F(ImportFailures, ParentHashMismatch) {
+  auto bad = blocks_;
+  bad[3].header.parent_hash.bytes[0] ^= 1;
+  Status s = import(bad);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("parent hash"), std::string::npos) << s.message();
+  EXPECT_EQ(imported_head_, 3u);
+}
+
+TEST_F(ImportFailures, CorruptedRecordBytes) {
+  // A whole record whose block encoding stops in the middle of a transaction.
+  Bytes cut = blocks_[0].encode();
+  cut.resize(cut.size() / 2);
+  Status s = import_file(write_file({cut}));
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("block record 0"), std::string::npos) << s.message();
+  EXPECT_EQ(imported_head_, 0u);
+}
+
+TEST_F(ImportFailures, OtherGenesisIsRefused) {
+  const std::string file = write_file({});
+  ChainOptions o;
+  o.datadir = dir_.path() + "/other";
+  ledger::GenesisParams other = small_genesis();
+  other.seed = 12;
+  auto dst = Chain::create(o, other);
+  ASSERT_TRUE(dst.is_ok());
+  Status s = import_blocks(**dst, file);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("genesis"), std::string::npos) << s.message();
+}
+
+TEST(Chain, ParallelAndSequentialChainsAgree) {
+  testing::TempDir dir;
+  auto make = [&](const std::string& sub, int threads) {
+    ChainOptions o;
+    o.datadir = dir.path() + "/" + sub;
+    o.threads = threads;
+    auto chain = Chain::create(o, small_genesis());
+    ProduceParams p;
+    p.workload.name = "mix";
+    p.workload.accounts = 20;  // high contention
+    p.workload.block_size = 120;
+    p.blocks = 3;
+    EXPECT_TRUE(produce(**chain, p).is_ok());
+    return std::move(chain).value();
+  };
+  auto seq = make("seq", 1);
+  auto par = make("par", 4);
+  EXPECT_EQ(seq->head_hash(), par->head_hash());
+}
+
+}  // namespace
+}  // namespace pel

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Every `pel` subcommand end to end at small sizes, error paths and exit codes included.
+#   usage: cli_test.sh PATH_TO_PEL
+set -uo pipefail
+pel=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+# expect CODE DESCRIPTION -- COMMAND...: runs the command, checks its exit status.
+expect() {
+  local want=$1 what=$2
+  shift 3
+  "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  if [ "$got" -eq "$want" ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $what: exit $got, expected $want"
+    sed 's/^/  stdout: /' "$work/out" | head -20
+    sed 's/^/  stderr: /' "$work/err" | head -20
+  fi
+}
+# contains FILE TEXT DESCRIPTION
+contains() {
+  if grep -q -- "$2" "$1"; then passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL: $3: '$2' not in output"; sed 's/^/  /' "$1" | head -20; fi
+}
+
+a="$work/a"
+b="$work/b"
+
+expect 0 "top-level help" -- "$pel" --help
+expect 2 "no command" -- "$pel"
+expect 2 "unknown command" -- "$pel" frobnicate
+for cmd in init produce export import replay inspect bench demo; do
+  expect 0 "$cmd --help" -- "$pel" "$cmd" --help
+  contains "$work/out" "pel $cmd" "$cmd --help names the command"
+done
+expect 2 "init without --datadir" -- "$pel" init
+expect 2 "bad option value" -- "$pel" init --datadir "$a" --accounts many
+
+expect 0 "init" -- "$pel" init --datadir "$a" --accounts 300 --seed 5
+expect 1 "init twice" -- "$pel" init --datadir "$a" --accounts 300 --seed 5
+contains "$work/err" "already holds a pel chain" "init twice says why"
+
+expect 0 "produce p2p" -- "$pel" produce --datadir "$a" --workload p2p --blocks 3 --block-size 80 --threads 2
+contains "$work/out" "produced 3 blocks" "produce summary"
+expect 0 "produce mix" -- "$pel" produce --datadir "$a" --workload mix --blocks 2 --block-size 80 --accounts 50 --seed 9 --invalid-fraction 0.1
+expect 1 "produce unknown workload" -- "$pel" produce --datadir "$a" --workload nosuch --blocks 1
+contains "$work/err" "nosuch" "unknown workload is named"
+expect 1 "produce into a missing chain" -- "$pel" produce --datadir "$work/none" --workload p2p
+contains "$work/err" "pel init" "missing chain hints at pel init"
+
+expect 0 "inspect head" -- "$pel" inspect --datadir "$a" head --json
+contains "$work/out" '"height": 5' "head height"
+contains "$work/out" '"state_root"' "head state_root"
+contains "$work/out" '"hash"' "head hash"
+expect 0 "inspect block" -- "$pel" inspect --datadir "$a" block 2
+contains "$work/out" "transaction_count: 80" "block transaction count"
+expect 1 "inspect missing block" -- "$pel" inspect --datadir "$a" block 99
+expect 1 "inspect bad account" -- "$pel" inspect --datadir "$a" account xyz
+expect 1 "inspect nonsense" -- "$pel" inspect --datadir "$a" nonsense
+
+expect 0 "export" -- "$pel" export --datadir "$a" --out "$work/blocks.pel"
+expect 1 "export bad range" -- "$pel" export --datadir "$a" --out "$work/x.pel" --from 4 --to 2
+expect 0 "init b" -- "$pel" init --datadir "$b" --accounts 300 --seed 5
+expect 0 "import" -- "$pel" import --datadir "$b" --in "$work/blocks.pel" --threads 3
+head_a=$("$pel" inspect --datadir "$a" head --json | grep '"hash"')
+head_b=$("$pel" inspect --datadir "$b" head --json | grep '"hash"')
+if [ "$head_a" = "$head_b" ] && [ -n "$head_a" ]; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL: imported head differs: $head_a vs $head_b"; fi
+expect 1 "import again (out of order)" -- "$pel" import --datadir "$b" --in "$work/blocks.pel"
+contains "$work/err" "height 1" "import error names the height"
+expect 0 "init c (other genesis)" -- "$pel" init --datadir "$work/c" --accounts 300 --seed 6
+expect 1 "import into other genesis" -- "$pel" import --datadir "$work/c" --in "$work/blocks.pel"
+head -c 300 "$work/blocks.pel" >"$work/trunc.pel"
+expect 0 "init d" -- "$pel" init --datadir "$work/d" --accounts 300 --seed 5
+expect 1 "import truncated" -- "$pel" import --datadir "$work/d" --in "$work/trunc.pel"
+contains "$work/err" "truncated" "truncation is named"
+expect 1 "import missing file" -- "$pel" import --datadir "$work/d" --in "$work/nofile"
+
+expect 0 "replay" -- "$pel" replay --datadir "$b" --threads 2
+contains "$work/out" "replay verified 5 blocks" "replay summary"
+expect 0 "replay compare" -- "$pel" replay --datadir "$b" --compare-sequential --skip-signatures --from 2
+contains "$work/out" "speedup" "replay speedup"
+contains "$work/out" "NOT re-checked" "skip-signatures is reported"
+expect 1 "replay beyond head" -- "$pel" replay --datadir "$b" --to 50
+
+expect 0 "bench" -- "$pel" bench --workload p2p,swap --accounts 10,100 --block-size 200 --threads 1,2 --runs 1 --warmups 0
+contains "$work/out" "speedup" "bench table"
+expect 0 "bench json" -- "$pel" bench --workload all --accounts 50 --block-size 100 --threads 2 --runs 1 --warmups 0 --json --work 0,4
+contains "$work/out" '"validations_per_txn"' "bench json fields"
+expect 0 "bench end to end" -- "$pel" bench --workload mix --accounts 100 --block-size 100 --threads 2 --runs 1 --warmups 0 --end-to-end
+expect 2 "bench bad list" -- "$pel" bench --threads 1,x
+expect 1 "bench unknown workload" -- "$pel" bench --workload nosuch --runs 1
+
+expect 0 "demo" -- "$pel" demo --blocks 2 --block-size 200 --accounts 500
+contains "$work/out" "verified" "demo verifies"
+contains "$work/out" "speedup" "demo prints the speedup"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
