@@ -40,7 +40,12 @@ std::vector<T> parse_list(const std::string& text) {
   while (std::getline(ss, item, ',')) {
     if (item.empty()) continue;
     std::size_t used = 0;
-    long long v = std::stoll(item, &used);
+    long long v = -1;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
     if (used != item.size() || v < 0) throw po::error("not a non-negative number: '" + item + "'");
     out.push_back(static_cast<T>(v));
   }

@@ -3,6 +3,7 @@
 // equals, key by key, what the sequential executor computes for that height.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 #include <thread>
 
 #include "engine/ledger/ledger_vm.hpp"
+#include "engine/ledger/workload.hpp"
 #include "engine/sequential_executor.hpp"
 #include "node/chain.hpp"
 #include "tests/node/temp_dir.hpp"

@@ -1,0 +1,295 @@
+#include "bench/harness/bench.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "engine/executor_common.hpp"
+#include "engine/ledger/genesis.hpp"
+#include "engine/ledger/ledger_vm.hpp"
+#include "engine/ledger/workload.hpp"
+#include "engine/parallel_executor.hpp"
+#include "engine/sequential_executor.hpp"
+#include "node/chain.hpp"
+
+namespace pel::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double seconds(std::uint64_t ns) { return static_cast<double>(ns) * 1e-9; }
+
+ledger::GenesisParams genesis_for(const BenchConfig& c, std::uint32_t accounts) {
+  ledger::GenesisParams g;
+  g.seed = c.seed;
+  g.accounts = std::max<std::uint32_t>(accounts, 2);
+  return g;
+}
+
+struct Measured {
+  double seconds = 0;
+  ExecutionStats stats;
+  double commit_seconds = 0;
+};
+
+// In memory: the VM and the block are shared by both sides; only execution is timed.
+class MemoryCase {
+ public:
+  MemoryCase(const ledger::GenesisParams& genesis, std::vector<ledger::Transaction> txns, std::uint32_t work)
+      : txns_(std::move(txns)),
+        signature_ok_(ledger::verify_signatures(txns_, 2)),
+        vm_(ledger::BlockContext{.height = 1, .timestamp = 1, .beneficiary = {}, .chain_id = genesis.chain_id},
+            txns_, signature_ok_, ledger::LedgerOptions{.work = work}) {
+    base_.apply(ledger::build_genesis(genesis));
+  }
+
+  Measured run(int threads) {
+    Measured m;
+    auto t0 = std::chrono::steady_clock::now();
+    if (threads == 0) {
+      m.stats = execute_sequential(vm_, txns_.size(), base_).stats;
+    } else {
+      m.stats = executor(threads).execute(vm_, txns_.size(), base_).stats;
+    }
+    m.seconds = seconds(elapsed_ns(t0));
+    return m;
+  }
+
+ private:
+  ParallelExecutor& executor(int threads) {
+    auto& e = executors_[threads];
+    if (!e) e = std::make_unique<ParallelExecutor>(ParallelOptions{.threads = threads, .min_parallel_txns = 2});
+    return *e;
+  }
+  std::vector<ledger::Transaction> txns_;
+  std::vector<std::uint8_t> signature_ok_;
+  ledger::LedgerVm vm_;
+  MemoryState base_;
+  std::map<int, std::unique_ptr<ParallelExecutor>> executors_;
+};
+
+// End to end: signature checking, execution, roots and the synced LevelDB commit, each run on
+// a fresh chain directory made from the same genesis (its creation is not timed).
+class EndToEndCase {
+ public:
+  EndToEndCase(const ledger::GenesisParams& genesis, std::vector<ledger::Transaction> txns,
+               std::uint32_t work, std::string scratch)
+      : genesis_(genesis), txns_(std::move(txns)), work_(work), scratch_(std::move(scratch)) {}
+
+  Result<Measured> run(int threads) {
+    const std::string dir = scratch_ + "/chain-" + std::to_string(counter_++);
+    fs::remove_all(dir);
+    ChainOptions options;
+    options.datadir = dir;
+    options.threads = std::max(threads, 1);  // 0 = sequential: one worker takes the sequential path
+    options.ledger.work = work_;
+    Measured m;
+    {
+      auto chain = Chain::create(options, genesis_);
+      if (!chain.is_ok()) return chain.status();
+      auto t0 = std::chrono::steady_clock::now();
+      auto executed = (*chain)->execute(txns_, 1, Address{});
+      if (!executed.is_ok()) return executed.status();
+      PEL_TRY((*chain)->commit(*executed));
+      m.seconds = seconds(elapsed_ns(t0));
+      m.stats = executed->stats;
+      m.commit_seconds = seconds(executed->timings.commit_ns + executed->timings.roots_ns);
+    }
+    fs::remove_all(dir);
+    return m;
+  }
+
+ private:
+  ledger::GenesisParams genesis_;
+  std::vector<ledger::Transaction> txns_;
+  std::uint32_t work_;
+  std::string scratch_;
+  int counter_ = 0;
+};
+
+}  // namespace
+
+nlohmann::json BenchRow::to_json() const {
+  return {{"workload", workload},
+          {"accounts", accounts},
+          {"block_size", block_size},
+          {"work", work},
+          {"threads", threads},
+          {"end_to_end", end_to_end},
+          {"seq_tps", seq_tps},
+          {"par_tps", par_tps},
+          {"speedup", speedup},
+          {"seq_ns_per_txn", seq_ns_per_txn},
+          {"par_ns_per_txn", par_ns_per_txn},
+          {"executions_per_txn", executions_per_txn},
+          {"validations_per_txn", validations_per_txn},
+          {"aborts", aborts},
+          {"suspensions", suspensions},
+          {"commit_share", commit_share}};
+}
+
+Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
+                                        const std::function<void(const BenchRow&)>& on_row) {
+  std::vector<BenchRow> rows;
+  std::string scratch = config.scratch_dir;
+  bool own_scratch = false;
+  if (config.end_to_end && scratch.empty()) {
+    scratch = (fs::temp_directory_path() / ("pel-bench-" + std::to_string(::getpid()))).string();
+    own_scratch = true;
+  }
+  for (const std::string& workload : config.workloads) {
+    for (std::uint32_t accounts : config.accounts) {
+      for (std::uint32_t block_size : config.block_sizes) {
+        ledger::GenesisParams genesis = genesis_for(config, accounts);
+        ledger::WorkloadParams wp;
+        wp.name = workload;
+        wp.accounts = std::max<std::uint32_t>(accounts, 2);
+        wp.block_size = block_size;
+        wp.skew = config.skew;
+        wp.seed = config.seed;
+        PEL_TRY(ledger::WorkloadGenerator::check(genesis, wp));
+        ledger::WorkloadGenerator generator(genesis, wp);
+        std::vector<ledger::Transaction> txns = generator.next_block();
+        for (std::uint32_t work : config.works) {
+          std::unique_ptr<MemoryCase> memory;
+          std::unique_ptr<EndToEndCase> e2e;
+          if (config.end_to_end) {
+            e2e = std::make_unique<EndToEndCase>(genesis, txns, work, scratch);
+          } else {
+            memory = std::make_unique<MemoryCase>(genesis, txns, work);
+          }
+          auto measure = [&](int threads) -> Result<Measured> {
+            if (e2e) return e2e->run(threads);
+            return memory->run(threads);
+          };
+          for (int threads : config.threads) {
+            // Alternate sequential and parallel runs so both see the same machine conditions.
+            std::vector<double> seq_s, par_s, ratios;
+            Measured last;
+            double commit_share = 0;
+            for (int run = -config.warmups; run < config.runs; ++run) {
+              auto seq = measure(0);
+              if (!seq.is_ok()) return seq.status();
+              auto par = measure(threads);
+              if (!par.is_ok()) return par.status();
+              if (run < 0) continue;
+              seq_s.push_back(seq->seconds);
+              par_s.push_back(par->seconds);
+              ratios.push_back(seq->seconds / par->seconds);
+              last = *par;
+              commit_share = par->commit_seconds / par->seconds;
+            }
+            BenchRow row;
+            row.workload = workload;
+            row.accounts = accounts;
+            row.block_size = block_size;
+            row.work = work;
+            row.threads = threads;
+            row.end_to_end = config.end_to_end;
+            const double n = static_cast<double>(txns.size());
+            row.seq_tps = n / median(seq_s);
+            row.par_tps = n / median(par_s);
+            row.speedup = median(ratios);
+            row.seq_ns_per_txn = median(seq_s) * 1e9 / n;
+            row.par_ns_per_txn = median(par_s) * 1e9 / n;
+            row.executions_per_txn = static_cast<double>(last.stats.executions) / n;
+            row.validations_per_txn = static_cast<double>(last.stats.validations) / n;
+            row.aborts = last.stats.aborts;
+            row.suspensions = last.stats.suspensions;
+            row.commit_share = commit_share;
+            if (on_row) on_row(row);
+            rows.push_back(row);
+          }
+        }
+      }
+    }
+  }
+  if (own_scratch) fs::remove_all(scratch);
+  return rows;
+}
+
+std::string format_header() {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "%-8s %8s %6s %5s %4s %11s %11s %8s %8s %8s %8s %8s", "workload",
+                "accounts", "block", "work", "thr", "seq tps", "par tps", "speedup", "exec/tx",
+                "valid/tx", "aborts", "suspend");
+  return buf;
+}
+
+std::string format_row(const BenchRow& r) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "%-8s %8u %6u %5u %4d %11.0f %11.0f %7.2fx %8.2f %8.2f %8llu %8llu",
+                r.workload.c_str(), r.accounts, r.block_size, r.work, r.threads, r.seq_tps, r.par_tps,
+                r.speedup, r.executions_per_txn, r.validations_per_txn,
+                static_cast<unsigned long long>(r.aborts), static_cast<unsigned long long>(r.suspensions));
+  return buf;
+}
+
+std::string format_table(const std::vector<BenchRow>& rows) {
+  std::string out = format_header() + "\n";
+  for (const BenchRow& r : rows) out += format_row(r) + "\n";
+  return out;
+}
+
+Status plot(const std::vector<BenchRow>& rows, const std::string& png_path) {
+  // One data block per (workload, accounts, work) series: threads -> speedup; and one per
+  // (workload, accounts, threads): work -> speedup.
+  const std::string data_path = png_path + ".dat";
+  std::ofstream data(data_path);
+  if (!data) return error(ErrorCode::kIo, data_path + ": cannot write");
+  std::map<std::string, std::vector<std::pair<double, double>>> by_threads, by_work;
+  for (const BenchRow& r : rows) {
+    std::string series = r.workload + " A=" + std::to_string(r.accounts) + " n=" + std::to_string(r.block_size);
+    by_threads[series + " work=" + std::to_string(r.work)].push_back({r.threads, r.speedup});
+    by_work[series + " threads=" + std::to_string(r.threads)].push_back({r.work, r.speedup});
+  }
+  auto write_blocks = [&](const auto& series_map) {
+    std::vector<std::string> titles;
+    for (const auto& [title, points] : series_map) {
+      auto sorted = points;
+      std::sort(sorted.begin(), sorted.end());
+      for (auto [x, y] : sorted) data << x << " " << y << "\n";
+      data << "\n\n";
+      titles.push_back(title);
+    }
+    return titles;
+  };
+  std::vector<std::string> t_titles = write_blocks(by_threads);
+  std::vector<std::string> w_titles = write_blocks(by_work);
+  data.close();
+
+  const std::string script_path = png_path + ".gp";
+  std::ofstream gp(script_path);
+  gp << "set terminal pngcairo size 1400,600 noenhanced\nset output '" << png_path << "'\n"
+     << "set multiplot layout 1,2\nset key outside below\nset grid\n"
+     << "set title 'speedup over sequential vs threads'\nset xlabel 'threads'\nset ylabel 'speedup'\n"
+     << "plot ";
+  for (std::size_t i = 0; i < t_titles.size(); ++i) {
+    gp << (i ? ", " : "") << "'" << data_path << "' index " << i << " with linespoints title '" << t_titles[i] << "'";
+  }
+  gp << "\nset title 'speedup vs work per transaction (SHA-256 rounds)'\nset xlabel 'work'\nplot ";
+  for (std::size_t i = 0; i < w_titles.size(); ++i) {
+    gp << (i ? ", " : "") << "'" << data_path << "' index " << t_titles.size() + i
+       << " with linespoints title '" << w_titles[i] << "'";
+  }
+  gp << "\nunset multiplot\n";
+  gp.close();
+  const std::string cmd = "gnuplot '" + script_path + "' 2>&1";
+  if (std::system(cmd.c_str()) != 0) {
+    return error(ErrorCode::kIo, "gnuplot failed on " + script_path + " (is gnuplot installed?)");
+  }
+  return Status::ok();
+}
+
+}  // namespace pel::bench

@@ -1,0 +1,99 @@
+#include "engine/ledger/genesis.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <vector>
+
+#include <oneapi/tbb/parallel_for.h>
+
+#include "crypto/hash.hpp"
+#include "engine/ledger/records.hpp"
+#include "engine/ledger/state_keys.hpp"
+
+namespace pel::ledger {
+
+KeyPair account_key(std::uint64_t seed, std::uint32_t index) {
+  Writer w(Bytes{'p', 'e', 'l', '.', 'a', 'c', 'c', 'o', 'u', 'n', 't'});
+  w.u64(seed);
+  w.u32(index);
+  Result<KeyPair> key = KeyPair::from_seed(sha256(w.data()).bytes);
+  if (!key) throw std::runtime_error("account key: " + key.status().to_string());  // OpenSSL failure
+  return std::move(key).value();
+}
+
+Address account_address(std::uint64_t seed, std::uint32_t index) {
+  return address_of(account_key(seed, index).public_key());
+}
+
+std::uint64_t pool_reserve(const GenesisParams& params) { return params.initial_balance * 100; }
+std::uint64_t genesis_lp_shares(const GenesisParams& params) {
+  return params.accounts == 0 ? 0 : pool_reserve(params) / params.accounts;
+}
+std::uint32_t proposal_choices(std::uint32_t proposal) { return 2 + proposal % 3; }
+
+WriteSet build_genesis(const GenesisParams& p) {
+  // Key derivation (an Ed25519 key and a SHA-256 each) dominates: do it in parallel.
+  std::vector<Address> addr(p.accounts);
+  tbb::parallel_for(std::uint32_t{0}, p.accounts, [&](std::uint32_t i) { addr[i] = account_address(p.seed, i); });
+
+  WriteSet out;
+  auto put = [&](const StateKey& key, Value v) { out.push_back({key, std::move(v)}); };
+  AmountRecord token_balance;
+  token_balance.amount = p.initial_balance;
+  AmountRecord lp;
+  lp.amount = genesis_lp_shares(p);
+  for (std::uint32_t i = 0; i < p.accounts; ++i) {
+    AccountRecord a;
+    a.balance = p.initial_balance;
+    put(account_key(addr[i]), a.encode());
+    for (std::uint32_t t = 1; t <= p.tokens; ++t) put(token_balance_key(t, addr[i]), token_balance.encode());
+    if (p.tokens > 0) {
+      for (std::uint32_t q = 0; q < p.pools; ++q) put(lp_balance_key(q, addr[i]), lp.encode());
+    }
+    NftRecord nft;
+    nft.owner = addr[i];
+    for (std::uint32_t c = 0; c < p.collections; ++c) put(nft_key(c, i), nft.encode());
+  }
+  const std::uint32_t pools = p.tokens > 0 ? p.pools : 0;
+  for (std::uint32_t t = 1; t <= p.tokens; ++t) {
+    TokenInfoRecord info;
+    const std::uint32_t pools_of_t = pools / p.tokens + (t - 1 < pools % p.tokens ? 1 : 0);
+    info.total_supply = p.initial_balance * p.accounts + pool_reserve(p) * pools_of_t;
+    if (p.accounts > 0) info.issuer = addr[(t - 1) % p.accounts];
+    put(token_info_key(t), info.encode());
+  }
+  for (std::uint32_t q = 0; q < pools; ++q) {
+    PoolRecord pool;
+    pool.token = q % p.tokens + 1;
+    pool.reserve_native = pool.reserve_token = pool_reserve(p);
+    pool.fee_bps = 30;
+    pool.lp_supply = genesis_lp_shares(p) * p.accounts;
+    put(pool_key(q), pool.encode());
+  }
+  for (std::uint32_t c = 0; c < p.collections; ++c) {
+    CollectionRecord coll;
+    if (p.accounts > 0) coll.creator = addr[c % p.accounts];
+    coll.royalty_bps = 250;
+    coll.next_id = p.accounts;
+    put(collection_key(c), coll.encode());
+  }
+  for (std::uint32_t v = 0; v < p.validators; ++v) {
+    ValidatorRecord val;
+    val.reward_pool = p.initial_balance * 100;
+    val.reward_rate_ppm = 10 + v;
+    put(validator_key(v), val.encode());
+  }
+  for (std::uint32_t q = 0; q < p.proposals; ++q) {
+    ProposalRecord prop;
+    prop.token = p.tokens > 0 ? q % p.tokens + 1 : 0;
+    prop.tallies.assign(proposal_choices(q), 0);
+    put(proposal_key(q), prop.encode());
+  }
+  // Distinct addresses give distinct keys (a 2^-80 collision would only merge two accounts).
+  std::sort(out.begin(), out.end(), [](const Write& a, const Write& b) { return a.key < b.key; });
+  out.erase(std::unique(out.begin(), out.end(), [](const Write& a, const Write& b) { return a.key == b.key; }),
+            out.end());
+  return out;
+}
+
+}  // namespace pel::ledger

@@ -1,0 +1,46 @@
+// The initial state of a ledger chain, built deterministically from a few parameters, and the
+// account keys the workload generator signs with.
+// Thread-safety: pure functions (build_genesis parallelises internally with oneTBB).
+#pragma once
+
+#include <cstdint>
+
+#include "crypto/address.hpp"
+#include "crypto/ed25519.hpp"
+#include "state/types.hpp"
+
+namespace pel::ledger {
+
+struct GenesisParams {
+  std::uint64_t seed = 1;
+  std::uint32_t accounts = 1000;
+  std::uint64_t initial_balance = 1'000'000'000;
+  std::uint32_t tokens = 4;
+  std::uint32_t pools = 4;        // needs tokens > 0
+  std::uint32_t collections = 4;
+  std::uint32_t validators = 8;
+  std::uint32_t proposals = 4;
+  std::uint32_t chain_id = 1;
+};
+
+/// KeyPair::from_seed(sha256("pel.account" || seed (u64 LE) || index (u32 LE))).
+KeyPair account_key(std::uint64_t seed, std::uint32_t index);
+Address account_address(std::uint64_t seed, std::uint32_t index);
+
+// What genesis holds (ids: tokens 1..tokens, everything else from 0):
+//   - account i: initial_balance native coin; initial_balance of every token;
+//     genesis_lp_shares(params) LP shares of every pool; NFT (c, i) of every collection c;
+//   - token t: issuer account (t - 1) % accounts;
+//   - pool p: native coin against token p % tokens + 1, pool_reserve(params) of each, 30 bps,
+//     LP supply the accounts' shares (about the reserve, as a first deposit would mint);
+//   - collection c: creator account c % accounts, 250 bps royalty, next id = accounts;
+//   - validator v: no stake, reward pool 100 * initial_balance, (10 + v) ppm per block;
+//   - proposal q: proposal_choices(q) choices, weight in token q % tokens + 1 (native if none).
+std::uint64_t pool_reserve(const GenesisParams& params);
+std::uint64_t genesis_lp_shares(const GenesisParams& params);
+std::uint32_t proposal_choices(std::uint32_t proposal);
+
+/// The genesis write set: sorted by key, one write per key, no deletions.
+WriteSet build_genesis(const GenesisParams& params);
+
+}  // namespace pel::ledger

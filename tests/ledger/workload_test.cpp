@@ -1,0 +1,336 @@
+// Random blocks of every workload: the parallel executor equals the sequential one byte for byte
+// (threads 1, 2, 4, 8; several seeds, contention levels, skew and invalid transactions), and the
+// ledger's invariants hold after every block: native and token supplies conserved (fees
+// included), stakes, LP shares and tallies equal the sums they stand for, NFT ids dense with one
+// owner each, and on the swap workload no pool's x*y ever falls.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <sstream>
+
+#include "engine/ledger/workload.hpp"
+#include "engine/parallel_executor.hpp"
+#include "tests/ledger/ledger_fixture.hpp"
+#include "tests/support/watchdog.hpp"
+
+namespace pel::ledger::testing {
+namespace {
+
+__extension__ using u128 = unsigned __int128;
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr std::uint32_t kBlockSize = 120;
+constexpr int kBlocks = 2;
+constexpr int kSeeds = 2;
+#else
+constexpr std::uint32_t kBlockSize = 400;
+constexpr int kBlocks = 3;
+constexpr int kSeeds = 4;
+#endif
+
+// Everything the invariants compare, summed from a full state dump.
+struct Totals {
+  u128 native = 0;
+  std::map<std::uint32_t, u128> token_held;     // balances + pool reserves, per token
+  std::map<std::uint32_t, u128> token_supply;   // token info
+  std::map<std::uint32_t, u128> stake_sum;      // delegations, per validator
+  std::map<std::uint32_t, u128> stake_total;    // validator records
+  std::map<std::uint32_t, u128> lp_sum;         // LP balances, per pool
+  std::map<std::uint32_t, PoolRecord> pools;
+  std::map<std::uint32_t, std::uint64_t> nft_count;
+  std::map<std::uint32_t, std::uint64_t> nft_max_id;
+  std::map<std::uint32_t, std::uint64_t> next_id;
+  std::map<std::uint32_t, std::vector<u128>> vote_sum;
+  std::map<std::uint32_t, std::vector<std::uint64_t>> tallies;
+};
+
+std::uint32_t id_at(const StateKey& k) {
+  return static_cast<std::uint32_t>(k.bytes[1] | k.bytes[2] << 8 | k.bytes[3] << 16 | k.bytes[4] << 24);
+}
+
+template <typename R>
+R decode_or_fail(const Write& w) {
+  Result<R> r = R::decode(as_bytes(*w.value));
+  EXPECT_TRUE(r.is_ok()) << w.key.hex() << ": " << r.status().to_string();
+  return r.is_ok() ? *r : R{};
+}
+
+Totals totals(const MemoryState& state) {
+  Totals t;
+  for (const Write& w : state.sorted_entries()) {
+    const std::uint32_t id = id_at(w.key);
+    switch (static_cast<Table>(w.key.tag())) {
+      case Table::kAccount: t.native += decode_or_fail<AccountRecord>(w).balance; break;
+      case Table::kTokenBalance: t.token_held[id] += decode_or_fail<AmountRecord>(w).amount; break;
+      case Table::kTokenInfo: t.token_supply[id] = decode_or_fail<TokenInfoRecord>(w).total_supply; break;
+      case Table::kPool: {
+        PoolRecord p = decode_or_fail<PoolRecord>(w);
+        t.native += p.reserve_native;
+        t.token_held[p.token] += p.reserve_token;
+        t.pools[id] = p;
+        break;
+      }
+      case Table::kLpBalance: t.lp_sum[id] += decode_or_fail<AmountRecord>(w).amount; break;
+      case Table::kCollection: t.next_id[id] = decode_or_fail<CollectionRecord>(w).next_id; break;
+      case Table::kNft: {
+        decode_or_fail<NftRecord>(w);
+        std::uint64_t nft = 0;
+        for (int i = 0; i < 8; ++i) nft |= static_cast<std::uint64_t>(w.key.bytes[5 + i]) << (8 * i);
+        t.nft_count[id] += 1;
+        t.nft_max_id[id] = std::max(t.nft_max_id[id], nft);
+        break;
+      }
+      case Table::kValidator: {
+        ValidatorRecord v = decode_or_fail<ValidatorRecord>(w);
+        t.native += static_cast<u128>(v.total_stake) + v.reward_pool;
+        t.stake_total[id] = v.total_stake;
+        break;
+      }
+      case Table::kDelegation: t.stake_sum[id] += decode_or_fail<DelegationRecord>(w).amount; break;
+      case Table::kProposal: t.tallies[id] = decode_or_fail<ProposalRecord>(w).tallies; break;
+      case Table::kVote: {
+        VoteRecord v = decode_or_fail<VoteRecord>(w);
+        auto& sums = t.vote_sum[id];
+        if (sums.size() <= v.choice) sums.resize(v.choice + 1);
+        sums[v.choice] += v.weight;
+        break;
+      }
+      default: ADD_FAILURE() << "unknown table in key " << w.key.hex();
+    }
+  }
+  return t;
+}
+
+// Checks the invariants of `now` against the genesis totals (and the previous block's pools).
+void check_invariants(const Totals& genesis, const Totals& before, const Totals& now, bool swaps_only,
+                      const std::string& what) {
+  EXPECT_TRUE(now.native == genesis.native) << what << ": native supply changed";
+  EXPECT_EQ(now.token_supply.size(), genesis.token_supply.size()) << what;
+  for (const auto& [token, supply] : now.token_supply) {
+    auto held = now.token_held.find(token);
+    EXPECT_TRUE(held != now.token_held.end() && held->second == supply) << what << ": token " << token;
+  }
+  for (const auto& [v, total] : now.stake_total) {
+    auto sum = now.stake_sum.find(v);
+    EXPECT_TRUE(total == (sum == now.stake_sum.end() ? 0 : sum->second)) << what << ": validator " << v;
+  }
+  for (const auto& [id, pool] : now.pools) {
+    auto lp = now.lp_sum.find(id);
+    EXPECT_TRUE(lp != now.lp_sum.end() && lp->second == pool.lp_supply) << what << ": LP of pool " << id;
+    const PoolRecord& old = before.pools.at(id);
+    if (swaps_only) {
+      EXPECT_TRUE(static_cast<u128>(pool.reserve_native) * pool.reserve_token >=
+                  static_cast<u128>(old.reserve_native) * old.reserve_token)
+          << what << ": x*y of pool " << id << " fell";
+    }
+  }
+  for (const auto& [c, next] : now.next_id) {
+    // Ids 0..next-1 each hold exactly one owner record, and no other id exists.
+    EXPECT_EQ(now.nft_count.at(c), next) << what << ": collection " << c;
+    EXPECT_EQ(now.nft_max_id.at(c), next - 1) << what << ": collection " << c;
+  }
+  for (const auto& [p, tallies] : now.tallies) {
+    std::vector<u128> sums = now.vote_sum.count(p) ? now.vote_sum.at(p) : std::vector<u128>{};
+    sums.resize(std::max(sums.size(), tallies.size()));
+    for (std::size_t c = 0; c < sums.size(); ++c) {
+      EXPECT_TRUE(c < tallies.size() && tallies[c] == sums[c]) << what << ": proposal " << p << " choice " << c;
+    }
+  }
+}
+
+void expect_same(const BlockResult& seq, const BlockResult& par, const std::string& what) {
+  ASSERT_EQ(seq.outputs.size(), par.outputs.size()) << what;
+  for (std::size_t i = 0; i < seq.outputs.size(); ++i) ASSERT_EQ(seq.outputs[i], par.outputs[i]) << what << " txn " << i;
+  ASSERT_EQ(seq.writes.size(), par.writes.size()) << what;
+  for (std::size_t i = 0; i < seq.writes.size(); ++i) {
+    ASSERT_EQ(seq.writes[i], par.writes[i]) << what << " write " << i << " key " << seq.writes[i].key.hex();
+  }
+}
+
+struct Block {
+  std::vector<Transaction> txns;
+  std::vector<std::uint8_t> signature_ok;
+  BlockContext ctx;
+};
+
+class WorkloadTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(WorkloadTest, ParallelEqualsSequentialAndInvariantsHold) {
+  const std::string name = GetParam();
+  for (int s = 0; s < kSeeds; ++s) {
+    GenesisParams g;
+    g.seed = 11 + s;
+    g.accounts = 300;
+    WorkloadParams w;
+    w.name = name;
+    w.seed = 1000 + s;
+    // Low, high, extreme and total contention (two accounts: every p2p transaction conflicts).
+    w.accounts = std::vector<std::uint32_t>{300, 20, 3, 2}[s];
+    w.skew = s == 1 ? 1.0 : 0.0;
+    w.block_size = kBlockSize;
+    w.invalid_fraction = s == 2 ? 0.2 : 0.05;
+    ASSERT_TRUE(WorkloadGenerator::check(g, w).is_ok()) << WorkloadGenerator::check(g, w).to_string();
+    WorkloadGenerator gen(g, w);
+    Address beneficiary;
+    beneficiary.bytes.fill(0xbe);
+    std::vector<Block> blocks(kBlocks);
+    for (int b = 0; b < kBlocks; ++b) {
+      blocks[b].txns = gen.next_block();
+      blocks[b].signature_ok = verify_signatures(blocks[b].txns, 2);
+      blocks[b].ctx = {.height = 1 + static_cast<std::uint64_t>(b) * 5, .timestamp = 0, .beneficiary = beneficiary,
+                       .chain_id = g.chain_id};
+    }
+
+    // The sequential oracle, with the invariants after each block.
+    MemoryState seq_state;
+    seq_state.apply(build_genesis(g));
+    const Totals genesis = totals(seq_state);
+    Totals before = genesis;
+    std::vector<BlockResult> oracle;
+    std::size_t admitted = 0, succeeded = 0, discarded = 0;
+    for (int b = 0; b < kBlocks; ++b) {
+      LedgerVm vm(blocks[b].ctx, blocks[b].txns, blocks[b].signature_ok);
+      oracle.push_back(execute_sequential(vm, blocks[b].txns.size(), seq_state));
+      for (const Receipt& r : decode_receipts(oracle.back())) {
+        discarded += r.status == TxStatus::kDiscarded;
+        admitted += r.status != TxStatus::kDiscarded;
+        succeeded += r.status == TxStatus::kSuccess;
+      }
+      seq_state.apply(oracle.back().writes);
+      Totals now = totals(seq_state);
+      std::ostringstream what;
+      what << name << " seed " << s << " block " << b;
+      check_invariants(genesis, before, now, name == "swap", what.str());
+      before = std::move(now);
+    }
+    // The generator's valid transactions are valid: few fail (swap: 5% slippage on purpose).
+    EXPECT_GE(succeeded * 100, admitted * 85) << name << " seed " << s << ": " << succeeded << "/" << admitted;
+    EXPECT_GT(discarded, 0u) << name << " seed " << s;
+
+    for (int threads : {1, 2, 4, 8}) {
+      ParallelExecutor executor({.threads = threads, .min_parallel_txns = 2});
+      MemoryState state;
+      state.apply(build_genesis(g));
+      for (int b = 0; b < kBlocks; ++b) {
+        std::ostringstream what;
+        what << name << " seed " << s << " threads " << threads << " block " << b;
+        pel::testing::Watchdog dog(std::chrono::seconds(60), what.str());
+        LedgerVm vm(blocks[b].ctx, blocks[b].txns, blocks[b].signature_ok);
+        BlockResult par = executor.execute(vm, blocks[b].txns.size(), state);
+        expect_same(oracle[b], par, what.str());
+        if (HasFatalFailure()) return;
+        state.apply(par.writes);
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllWorkloads, WorkloadTest, ::testing::ValuesIn(workload_names()),
+                         [](const auto& param_info) { return param_info.param; });
+
+TEST(WorkloadGenerator, SameSeedSameBytes) {
+  GenesisParams g;
+  g.accounts = 100;
+  for (const std::string& name : workload_names()) {
+    WorkloadParams w;
+    w.name = name;
+    w.accounts = 50;
+    w.block_size = 200;
+    w.skew = 0.7;
+    w.invalid_fraction = 0.1;
+    WorkloadGenerator a(g, w), b(g, w);
+    w.seed = 2;
+    WorkloadGenerator c(g, w);
+    for (int block = 0; block < 2; ++block) {
+      std::vector<Transaction> ta = a.next_block(), tb = b.next_block(), tc = c.next_block();
+      ASSERT_EQ(ta.size(), 200u);
+      bool differs = false;
+      for (std::size_t i = 0; i < ta.size(); ++i) {
+        ASSERT_EQ(ta[i].encode(), tb[i].encode()) << name << " block " << block << " txn " << i;
+        differs |= ta[i].encode() != tc[i].encode();
+      }
+      EXPECT_TRUE(differs) << name << ": another seed gave the same block";
+    }
+  }
+}
+
+// A generator that resumes from a chain's state (another generator's blocks applied) produces
+// valid transactions: nonces, NFT owners and delegations come from the state, not the genesis.
+TEST(WorkloadGenerator, SyncWithStateContinuesAChain) {
+  GenesisParams g;
+  g.accounts = 60;
+  for (const char* name : {"mix", "nft", "staking"}) {
+    WorkloadParams w;
+    w.name = name;
+    w.accounts = 40;
+    w.block_size = 300;
+    MemoryState state;
+    state.apply(build_genesis(g));
+    auto run = [&](std::vector<Transaction> txns, std::uint64_t height) {
+      std::vector<std::uint8_t> ok = verify_signatures(txns, 2);
+      LedgerVm vm(BlockContext{.height = height, .timestamp = 0, .beneficiary = {}, .chain_id = g.chain_id}, txns, ok);
+      BlockResult r = execute_sequential(vm, txns.size(), state);
+      state.apply(r.writes);
+      return decode_receipts(r);
+    };
+    WorkloadGenerator first(g, w);
+    run(first.next_block(), 1);
+    run(first.next_block(), 2);
+    w.seed = 99;
+    WorkloadGenerator resumed(g, w);
+    resumed.sync_with_state(state);
+    std::size_t succeeded = 0;
+    std::vector<Receipt> receipts = run(resumed.next_block(), 3);
+    for (const Receipt& r : receipts) {
+      EXPECT_NE(r.status, TxStatus::kDiscarded) << name << ": " << r.reason;
+      succeeded += r.status == TxStatus::kSuccess;
+    }
+    EXPECT_GE(succeeded * 100, receipts.size() * 85) << name;
+  }
+}
+
+TEST(WorkloadGenerator, CheckRejectsBadParameters) {
+  GenesisParams g;
+  g.accounts = 10;
+  auto check = [&](auto edit) {
+    WorkloadParams w;
+    w.accounts = 10;
+    edit(w);
+    return WorkloadGenerator::check(g, w);
+  };
+  EXPECT_TRUE(check([](WorkloadParams&) {}).is_ok());
+  EXPECT_FALSE(check([](WorkloadParams& w) { w.name = "nope"; }).is_ok());
+  EXPECT_FALSE(check([](WorkloadParams& w) { w.accounts = 11; }).is_ok());
+  EXPECT_FALSE(check([](WorkloadParams& w) { w.accounts = 1; }).is_ok());  // p2p needs two
+  EXPECT_FALSE(check([](WorkloadParams& w) { w.block_size = 0; }).is_ok());
+  EXPECT_FALSE(check([](WorkloadParams& w) { w.invalid_fraction = 1.5; }).is_ok());
+  EXPECT_FALSE(check([](WorkloadParams& w) { w.skew = -1; }).is_ok());
+  EXPECT_FALSE(check([](WorkloadParams& w) { w.mix_weights = {{"swap", 1}}; }).is_ok());  // not "mix"
+  EXPECT_FALSE(check([](WorkloadParams& w) { w.name = "mix"; w.mix_weights = {{"teleport", 1}}; }).is_ok());
+  EXPECT_FALSE(check([](WorkloadParams& w) { w.name = "mix"; w.mix_weights = {{"swap", 0}}; }).is_ok());
+  EXPECT_TRUE(check([](WorkloadParams& w) { w.name = "mix"; w.mix_weights = {{"swap", 2}, {"vote", 1}}; }).is_ok());
+  g.pools = 0;
+  EXPECT_FALSE(check([](WorkloadParams& w) { w.name = "swap"; }).is_ok());
+  WorkloadParams swap;
+  swap.name = "swap";
+  swap.accounts = 10;
+  EXPECT_THROW(WorkloadGenerator(g, swap), std::invalid_argument);
+}
+
+TEST(Genesis, SortedUniqueAndQuick) {
+  GenesisParams g;
+  g.accounts = 10'000;
+  const auto start = std::chrono::steady_clock::now();
+  WriteSet w = build_genesis(g);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  for (std::size_t i = 1; i < w.size(); ++i) ASSERT_LT(w[i - 1].key, w[i].key);
+  EXPECT_EQ(account_address(g.seed, 3), address_of(account_key(g.seed, 3).public_key()));
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  EXPECT_LT(ms, 3000) << "genesis of 10,000 accounts took " << ms << " ms";
+#endif
+  RecordProperty("genesis_ms", static_cast<int>(ms));
+}
+
+}  // namespace
+}  // namespace pel::ledger::testing
