@@ -2,18 +2,26 @@
 
 #include <algorithm>
 #include <exception>
-#include <map>
 
 namespace pel {
 namespace {
 
-class BaseStateReader final : public StateReader {
+bool key_less(const Write& w, const StateKey& key) { return w.key < key; }
+
+// The state after the block: the block's sorted writes, then the base state. A binary search
+// instead of a hash map built for one or two reads.
+class AfterBlockReader final : public StateReader {
  public:
-  explicit BaseStateReader(const BaseState& state) : state_(state) {}
-  std::optional<Value> read(const StateKey& key) override { return state_.get(key); }
+  AfterBlockReader(const BaseState& base, const WriteSet& writes) : base_(base), writes_(writes) {}
+  std::optional<Value> read(const StateKey& key) override {
+    auto it = std::lower_bound(writes_.begin(), writes_.end(), key, key_less);
+    if (it != writes_.end() && it->key == key) return it->value;
+    return base_.get(key);
+  }
 
  private:
-  const BaseState& state_;
+  const BaseState& base_;
+  const WriteSet& writes_;
 };
 
 }  // namespace
@@ -37,26 +45,22 @@ TxnOutput call_vm(const Vm& vm, TxnIndex txn, StateReader& reader) {
 }
 
 void finish_block(const Vm& vm, const BaseState& base, BlockResult& result) {
-  OverlayState after(base, result.writes);
-  BaseStateReader reader(after);
+  AfterBlockReader reader(base, result.writes);
   WriteSet extra;
   try {
     extra = vm.finish_block(result.outputs, reader);
   } catch (...) {
     extra.clear();  // a VM whose block hook throws adds nothing, on both executors alike
   }
-  if (extra.empty()) return;
-  std::map<StateKey, std::optional<Value>> last;
-  for (Write& w : extra) last[w.key] = std::move(w.value);
-  for (Write& w : result.writes) {
-    auto it = last.find(w.key);
-    if (it == last.end()) continue;
-    w.value = std::move(it->second);
-    last.erase(it);
+  // Usually one or two writes (the fee credit): update in place or insert at the sorted spot.
+  for (Write& w : extra) {
+    auto it = std::lower_bound(result.writes.begin(), result.writes.end(), w.key, key_less);
+    if (it != result.writes.end() && it->key == w.key) {
+      it->value = std::move(w.value);
+    } else {
+      result.writes.insert(it, std::move(w));
+    }
   }
-  for (auto& [key, value] : last) result.writes.push_back({key, std::move(value)});
-  std::sort(result.writes.begin(), result.writes.end(),
-            [](const Write& a, const Write& b) { return a.key < b.key; });
 }
 
 }  // namespace pel

@@ -19,6 +19,8 @@ struct ParallelOptions {
   /// Blocks with fewer transactions than this (and than `threads`) run on the sequential path,
   /// where the multi-version machinery cannot pay for itself.
   std::size_t min_parallel_txns = 16;
+  /// Run Block-STM even with one thread or a small block: measures the engine's own overhead.
+  bool always_block_stm = false;
 };
 
 /// Owns the workers: one oneTBB task_arena of `threads` slots, reused across blocks, so the

@@ -1,6 +1,9 @@
 #include "state/mv_memory.hpp"
 
 #include <algorithm>
+#include <iterator>
+
+#include "state/parallel_for.hpp"
 
 namespace pel {
 namespace {
@@ -8,12 +11,8 @@ namespace {
 using Entry = KeyCell::Entry;
 
 // First entry with txn >= `txn` (entries are sorted by txn).
-std::vector<Entry>::const_iterator lower_bound_txn(const std::vector<Entry>& entries, TxnIndex txn) {
-  return std::lower_bound(entries.begin(), entries.end(), txn,
-                          [](const Entry& e, TxnIndex t) { return e.txn < t; });
-}
-
-std::vector<Entry>::iterator lower_bound_txn(std::vector<Entry>& entries, TxnIndex txn) {
+template <typename Entries>
+auto lower_bound_txn(Entries& entries, TxnIndex txn) {
   return std::lower_bound(entries.begin(), entries.end(), txn,
                           [](const Entry& e, TxnIndex t) { return e.txn < t; });
 }
@@ -25,14 +24,48 @@ bool contains(const std::vector<KeyCell*>& cells, const KeyCell* cell) {
 }  // namespace
 
 MVMemory::MVMemory(std::size_t block_size) : slots_(block_size) {
-  cells_.rehash(block_size * 4 + 16);
+  // About 8 slots per transaction: ledger transactions touch 2-6 keys, so probes stay short.
+  std::size_t capacity = 1024;
+  while (capacity < block_size * 8) capacity *= 2;
+  mask_ = capacity - 1;
+  table_ = std::make_unique<std::atomic<KeyCell*>[]>(capacity);  // value-initialised: all null
+}
+
+MVMemory::~MVMemory() {
+  parallel_ranges(mask_ + 1, 4096, [this](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) delete table_[i].load(std::memory_order_relaxed);
+  });
 }
 
 KeyCell* MVMemory::cell(const StateKey& key) {
-  auto it = cells_.find(key);
-  if (it != cells_.end()) return it->second.get();
-  // Two threads may race to create the cell; emplace keeps exactly one.
-  return cells_.emplace(key, std::make_unique<KeyCell>(key)).first->second.get();
+  const std::size_t hash = StateKeyHash{}(key);
+  KeyCell* fresh = nullptr;
+  for (std::size_t probe = 0; probe < kMaxProbe; ++probe) {
+    std::atomic<KeyCell*>& slot = table_[(hash + probe) & mask_];
+    // acquire: pairs with the release of the compare-exchange that published the cell, so its
+    // key is visible before we compare it.
+    KeyCell* c = slot.load(std::memory_order_acquire);
+    if (c == nullptr) {
+      if (fresh == nullptr) fresh = new KeyCell(key);
+      if (slot.compare_exchange_strong(c, fresh, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        return fresh;
+      }
+      // Lost the race for this slot: `c` now holds the winner, which may be our key.
+    }
+    if (c->key == key) {
+      delete fresh;
+      return c;
+    }
+  }
+  delete fresh;
+  return overflow_cell(key);
+}
+
+KeyCell* MVMemory::overflow_cell(const StateKey& key) {
+  tbb::spin_mutex::scoped_lock lock(overflow_mutex_);
+  auto& c = overflow_[key];
+  if (!c) c = std::make_unique<KeyCell>(key);
+  return c.get();
 }
 
 MVRead MVMemory::read(const KeyCell& cell, TxnIndex txn) {
@@ -120,15 +153,30 @@ void MVMemory::convert_writes_to_estimates(TxnIndex txn) {
 }
 
 WriteSet MVMemory::snapshot() const {
+  // Each key is emitted by its last writer, found from the transactions' written cells (no scan
+  // of cells that were only read). Chunks fill their own parts, then one parallel sort.
+  constexpr std::size_t kChunk = 256;
+  const std::size_t chunks = (slots_.size() + kChunk - 1) / kChunk;
+  std::vector<WriteSet> parts(chunks);
+  parallel_ranges(chunks, 1, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t chunk = begin; chunk < end; ++chunk) {
+      const std::size_t last = std::min(slots_.size(), (chunk + 1) * kChunk);
+      for (std::size_t txn = chunk * kChunk; txn < last; ++txn) {
+        for (const KeyCell* c : slots_[txn].written) {
+          const Entry& top = c->entries.back();
+          if (top.txn != txn) continue;
+          PEL_ASSERT(!top.estimate, "an ESTIMATE survived a completed block");
+          parts[chunk].push_back({c->key, top.value});
+        }
+      }
+    }
+  });
+  std::size_t total = 0;
+  for (const WriteSet& p : parts) total += p.size();
   WriteSet out;
-  out.reserve(cells_.size());
-  for (const auto& [key, cell] : cells_) {
-    if (cell->entries.empty()) continue;  // only read, or only written by aborted incarnations
-    const Entry& last = cell->entries.back();
-    PEL_ASSERT(!last.estimate, "an ESTIMATE survived a completed block");
-    out.push_back({key, last.value});
-  }
-  std::sort(out.begin(), out.end(), [](const Write& a, const Write& b) { return a.key < b.key; });
+  out.reserve(total);
+  for (WriteSet& p : parts) std::move(p.begin(), p.end(), std::back_inserter(out));
+  sort_writes(out);
   return out;
 }
 

@@ -2,12 +2,13 @@
 // transactions, indexed by transaction, so that transaction j reads what the highest i < j wrote.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
-#include <span>
+#include <unordered_map>
 #include <vector>
 
-#include <oneapi/tbb/concurrent_unordered_map.h>
+#include <boost/container/small_vector.hpp>
 #include <oneapi/tbb/spin_mutex.h>
 
 #include "state/types.hpp"
@@ -35,7 +36,9 @@ struct KeyCell {
 
   const StateKey key;
   mutable tbb::spin_mutex mutex;  // guards entries; held for a search or one update, never across calls
-  std::vector<Entry> entries;     // sorted by txn, at most one entry per transaction
+  /// Sorted by txn, at most one entry per transaction. Most keys see one or two writers in a
+  /// block, so those live inline without an allocation.
+  boost::container::small_vector<Entry, 2> entries;
 };
 
 /// What a read of one key by one transaction observed.
@@ -61,10 +64,11 @@ struct ReadDescriptor {
 class MVMemory {
  public:
   explicit MVMemory(std::size_t block_size);
+  ~MVMemory();
   MVMemory(const MVMemory&) = delete;
   MVMemory& operator=(const MVMemory&) = delete;
 
-  /// The cell of `key`, created empty on first use.
+  /// The cell of `key`, created empty on first use. Lock-free unless the table overflows.
   KeyCell* cell(const StateKey& key);
 
   /// What transaction `txn` sees under `cell`: the entry of the highest lower transaction.
@@ -81,7 +85,8 @@ class MVMemory {
   /// Turns the last writes of `txn` into ESTIMATE markers (after its validation failed).
   void convert_writes_to_estimates(TxnIndex txn);
 
-  /// The block's final writes, one per key, sorted by key.
+  /// The block's final writes, one per key, sorted by key. Runs data-parallel on the calling
+  /// thread's TBB arena.
   WriteSet snapshot() const;
 
  private:
@@ -91,7 +96,16 @@ class MVMemory {
     std::vector<KeyCell*> written;  // cells written by the last recorded incarnation
   };
 
-  tbb::concurrent_unordered_map<StateKey, std::unique_ptr<KeyCell>, StateKeyHash> cells_;
+  KeyCell* overflow_cell(const StateKey& key);
+
+  // Open addressing over cell pointers, sized for the block; a slot goes from null to a cell
+  // exactly once (compare-exchange), so lookups never lock. Keys that find no free slot within
+  // kMaxProbe go to the locked overflow map.
+  static constexpr std::size_t kMaxProbe = 32;
+  std::size_t mask_;
+  std::unique_ptr<std::atomic<KeyCell*>[]> table_;
+  tbb::spin_mutex overflow_mutex_;
+  std::unordered_map<StateKey, std::unique_ptr<KeyCell>, StateKeyHash> overflow_;
   std::vector<TxnSlot> slots_;
 };
 

@@ -69,7 +69,7 @@ class MemoryCase {
  private:
   ParallelExecutor& executor(int threads) {
     auto& e = executors_[threads];
-    if (!e) e = std::make_unique<ParallelExecutor>(ParallelOptions{.threads = threads, .min_parallel_txns = 2});
+    if (!e) e = std::make_unique<ParallelExecutor>(ParallelOptions{.threads = threads, .always_block_stm = true});
     return *e;
   }
   std::vector<ledger::Transaction> txns_;
