@@ -2,10 +2,9 @@
 function(pel_add_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(${name} STATIC ${ARG_SOURCES})
-  add_library(pel::${name} ALIAS ${name})
   target_include_directories(${name} PUBLIC
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
-    $<INSTALL_INTERFACE:include/pel>)
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}/pel>)
   target_link_libraries(${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS} $<BUILD_INTERFACE:pel_build_flags>)
 endfunction()
 
@@ -31,4 +30,11 @@ function(pel_add_microbench name)
     add_test(NAME ${name}_smoke COMMAND ${name} --benchmark_min_time=0 --benchmark_repetitions=1)
     set_tests_properties(${name}_smoke PROPERTIES LABELS "bench;smoke" TIMEOUT 300)
   endif()
+endfunction()
+
+# pel_export_library(TARGET NAME): installs a layer library as pel::NAME for find_package(pel).
+function(pel_export_library target name)
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${name})
+  add_library(pel::${name} ALIAS ${target})
+  install(TARGETS ${target} EXPORT pelTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 endfunction()

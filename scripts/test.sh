@@ -11,6 +11,13 @@ scripts/setup.sh build -DPEL_BUILD_TESTS=ON -DPEL_BUILD_BENCH=ON
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
+echo "== Embedding example: build against the installed package, run"
+rm -rf build/install build/embed
+cmake --install build --prefix build/install >/dev/null
+cmake -S tests/embed -B build/embed -G Ninja -DCMAKE_PREFIX_PATH="$PWD/build/install" >/dev/null
+cmake --build build/embed -j"$jobs"
+build/embed/embed_example
+
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer: all tests"
 scripts/setup.sh build-asan -DPEL_SANITIZE=address -DPEL_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build-asan -j"$jobs"
