@@ -18,6 +18,7 @@ struct ExecutionStats {
   std::uint64_t suspensions = 0;  // executions parked on a dependency (ESTIMATE met)
   int threads = 1;
   bool sequential = false;        // ran on the sequential path (small block or 1 thread)
+  bool fell_back = false;         // Block-STM met too many conflicts and the block ran sequentially
   std::uint64_t execute_ns = 0;   // wall time of the execution phase
   std::uint64_t finalize_ns = 0;  // wall time to collect the write set and finish the block
 

@@ -92,13 +92,19 @@ struct alignas(64) WorkerCounters {
 /// One block's parallel run: the state every worker shares.
 class BlockRun {
  public:
-  BlockRun(const Vm& vm, std::size_t num_txns, const BaseState& base)
-      : vm_(vm), base_(base), memory_(num_txns), scheduler_(num_txns), outputs_(num_txns) {}
+  BlockRun(const Vm& vm, std::size_t num_txns, const BaseState& base, double fallback_abort_ratio)
+      : vm_(vm),
+        base_(base),
+        memory_(num_txns),
+        scheduler_(num_txns),
+        outputs_(num_txns),
+        fallback_abort_ratio_(fallback_abort_ratio) {}
 
   void work(WorkerCounters& counters) {
     Backoff backoff;
     std::optional<SchedulerTask> task;
-    while (!scheduler_.done()) {
+    // relaxed: abandoning only makes workers stop early; the caller joins them before reading it.
+    while (!scheduler_.done() && !abandoned_.load(std::memory_order_relaxed)) {
       if (task && task->kind == SchedulerTask::Kind::kExecution) {
         task = try_execute(task->version, counters);
       } else if (task) {
@@ -116,6 +122,7 @@ class BlockRun {
   }
 
   std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
+  bool abandoned() const { return abandoned_.load(std::memory_order_relaxed); }
   WriteSet snapshot() const { return memory_.snapshot(); }
 
  private:
@@ -145,15 +152,31 @@ class BlockRun {
     if (aborted) {
       ++counters.aborts;
       memory_.convert_writes_to_estimates(version.txn);
+      note_abort();
     }
     return scheduler_.finish_validation(version.txn, aborted);
   }
 
+  // The contention fallback: a block where most transactions abort is effectively serial, and
+  // Block-STM on it costs more than a plain loop. Only aborts touch this shared counter.
+  void note_abort() {
+    if (fallback_abort_ratio_ <= 0) return;
+    const std::size_t aborts = aborts_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (aborts > kMinAbortsBeforeFallback &&
+        static_cast<double>(aborts) > fallback_abort_ratio_ * static_cast<double>(scheduler_.executions_started())) {
+      abandoned_.store(true, std::memory_order_relaxed);
+    }
+  }
+
+  static constexpr std::size_t kMinAbortsBeforeFallback = 32;
   const Vm& vm_;
   const BaseState& base_;
   MVMemory memory_;
   Scheduler scheduler_;
   std::vector<TxnOutput> outputs_;
+  const double fallback_abort_ratio_;
+  alignas(64) std::atomic<std::size_t> aborts_{0};
+  std::atomic<bool> abandoned_{false};
 };
 
 }  // namespace
@@ -180,7 +203,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   }
 
   auto start = std::chrono::steady_clock::now();
-  auto run = std::make_unique<BlockRun>(vm, num_txns, base);
+  auto run = std::make_unique<BlockRun>(vm, num_txns, base, options_.fallback_abort_ratio);
   std::vector<WorkerCounters> counters(static_cast<std::size_t>(threads));
 #if defined(__SANITIZE_THREAD__)
   // Debian's libtbb is not built with ThreadSanitizer, so the hand-over of a task to a TBB worker
@@ -202,7 +225,28 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   });
 #endif
 
+  ExecutionStats parallel_stats;
+  for (const WorkerCounters& c : counters) {
+    parallel_stats.executions += c.executions;
+    parallel_stats.validations += c.validations;
+    parallel_stats.aborts += c.aborts;
+    parallel_stats.suspensions += c.suspensions;
+  }
+  if (run->abandoned()) {
+    arena_->execute([&] { run.reset(); });
+    BlockResult result = execute_sequential(vm, num_txns, base);
+    result.stats.executions += parallel_stats.executions;  // the abandoned work counts too
+    result.stats.validations = parallel_stats.validations;
+    result.stats.aborts = parallel_stats.aborts;
+    result.stats.suspensions = parallel_stats.suspensions;
+    result.stats.execute_ns = elapsed_ns(start);
+    result.stats.threads = threads;
+    result.stats.fell_back = true;
+    return result;
+  }
+
   BlockResult result;
+  result.stats = parallel_stats;
   result.stats.execute_ns = elapsed_ns(start);
   auto finalize_start = std::chrono::steady_clock::now();
   result.outputs = run->take_outputs();
@@ -216,12 +260,6 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
 
   result.stats.transactions = num_txns;
   result.stats.threads = threads;
-  for (const WorkerCounters& c : counters) {
-    result.stats.executions += c.executions;
-    result.stats.validations += c.validations;
-    result.stats.aborts += c.aborts;
-    result.stats.suspensions += c.suspensions;
-  }
   return result;
 }
 

@@ -17,7 +17,7 @@ void check_all_thread_counts(const Vm& vm, std::size_t size, const BaseState& ba
   BlockResult seq = execute_sequential(vm, size, base);
   for (int threads : {1, 2, 3, 4, 8}) {
     Watchdog dog(std::chrono::seconds(60), what + " threads=" + std::to_string(threads));
-    ParallelExecutor executor({.threads = threads, .min_parallel_txns = 2});
+    ParallelExecutor executor({.threads = threads, .min_parallel_txns = 2, .fallback_abort_ratio = 0});
     BlockResult par = executor.execute(vm, size, base);
     ASSERT_EQ(seq.outputs, par.outputs) << what << " threads=" << threads;
     ASSERT_EQ(seq.writes, par.writes) << what << " threads=" << threads;
@@ -96,7 +96,7 @@ TEST(Adversarial, DeletesAndRecreations) {
 TEST(Adversarial, EmptyBlock) {
   MemoryState base;
   ToyVm vm({});
-  ParallelExecutor executor({.threads = 2, .min_parallel_txns = 0});
+  ParallelExecutor executor({.threads = 2, .min_parallel_txns = 0, .fallback_abort_ratio = 0});
   Watchdog dog(std::chrono::seconds(10), "empty block");
   BlockResult r = executor.execute(vm, 0, base);
   EXPECT_TRUE(r.outputs.empty());
@@ -107,7 +107,7 @@ TEST(Adversarial, OneTransactionBlock) {
   MemoryState base;
   std::vector<ToyTxn> txns{read_write(3, 4)};
   ToyVm vm(txns);
-  ParallelExecutor executor({.threads = 2, .min_parallel_txns = 0});
+  ParallelExecutor executor({.threads = 2, .min_parallel_txns = 0, .fallback_abort_ratio = 0});
   Watchdog dog(std::chrono::seconds(10), "one transaction");
   BlockResult par = executor.execute(vm, 1, base);
   EXPECT_EQ(par.outputs, execute_sequential(vm, 1, base).outputs);
@@ -156,6 +156,39 @@ TEST(Adversarial, FinishBlockSeesTheFinalState) {
   ASSERT_EQ(seq.writes.back().key, toy_key(999));
   EXPECT_EQ(*seq.writes.back().value, "260" + std::string(20, 'x'));
   check_all_thread_counts(vm, 260, base, "finish block");
+}
+
+}  // namespace
+}  // namespace pel::testing
+
+namespace pel::testing {
+namespace {
+
+TEST(ContentionFallback, FullySerialBlockFallsBackEarlyAndAgrees) {
+  std::vector<ToyTxn> txns(2000, read_write(0, 0));
+  MemoryState base;
+  ToyVm vm(txns);
+  ParallelExecutor executor({.threads = 2});
+  Watchdog dog(std::chrono::seconds(60), "fallback");
+  BlockResult par = executor.execute(vm, txns.size(), base);
+  BlockResult seq = execute_sequential(vm, txns.size(), base);
+  EXPECT_EQ(seq.outputs, par.outputs);
+  EXPECT_EQ(seq.writes, par.writes);
+  EXPECT_TRUE(par.stats.fell_back);
+  // Bounded cost: the parallel attempt gave up long before the end of the block.
+  EXPECT_LT(par.stats.executions, txns.size() + txns.size() / 2);
+}
+
+TEST(ContentionFallback, IndependentBlockStaysParallel) {
+  std::vector<ToyTxn> txns;
+  for (std::uint64_t i = 0; i < 2000; ++i) txns.push_back(read_write(i, i));
+  MemoryState base;
+  ToyVm vm(txns);
+  ParallelExecutor executor({.threads = 2});
+  BlockResult par = executor.execute(vm, txns.size(), base);
+  EXPECT_FALSE(par.stats.fell_back);
+  EXPECT_FALSE(par.stats.sequential);
+  EXPECT_EQ(par.writes, execute_sequential(vm, txns.size(), base).writes);
 }
 
 }  // namespace
