@@ -165,18 +165,29 @@ namespace pel::testing {
 namespace {
 
 TEST(ContentionFallback, FullySerialBlockFallsBackEarlyAndAgrees) {
-  std::vector<ToyTxn> txns(2000, read_write(0, 0));
+  // Every transaction reads and writes key 0 (after reading a few others, so executions overlap).
+  ToyTxn serial{{{ToyOp::Kind::kRead, 1}, {ToyOp::Kind::kRead, 2}, {ToyOp::Kind::kRead, 3},
+                 {ToyOp::Kind::kRead, 0}, {ToyOp::Kind::kWrite, 0}}};
+  std::vector<ToyTxn> txns(4000, serial);
   MemoryState base;
   ToyVm vm(txns);
-  ParallelExecutor executor({.threads = 2});
-  Watchdog dog(std::chrono::seconds(60), "fallback");
-  BlockResult par = executor.execute(vm, txns.size(), base);
   BlockResult seq = execute_sequential(vm, txns.size(), base);
-  EXPECT_EQ(seq.outputs, par.outputs);
-  EXPECT_EQ(seq.writes, par.writes);
-  EXPECT_TRUE(par.stats.fell_back);
-  // Bounded cost: the parallel attempt gave up long before the end of the block.
-  EXPECT_LT(par.stats.executions, txns.size() + txns.size() / 2);
+  ParallelExecutor executor({.threads = 2});
+  // Whether the workers overlap enough to conflict depends on scheduling (a worker may finish
+  // the block alone before the other starts), so allow a few attempts to see the fallback.
+  bool fell_back = false;
+  for (int attempt = 0; attempt < 10 && !fell_back; ++attempt) {
+    Watchdog dog(std::chrono::seconds(60), "fallback attempt " + std::to_string(attempt));
+    BlockResult par = executor.execute(vm, txns.size(), base);
+    ASSERT_EQ(seq.outputs, par.outputs);
+    ASSERT_EQ(seq.writes, par.writes);
+    if (par.stats.fell_back) {
+      fell_back = true;
+      // Bounded cost: the parallel attempt gave up long before the end of the block.
+      EXPECT_LT(par.stats.executions, txns.size() + txns.size() / 2);
+    }
+  }
+  EXPECT_TRUE(fell_back);
 }
 
 TEST(ContentionFallback, IndependentBlockStaysParallel) {
