@@ -92,13 +92,13 @@ struct alignas(64) WorkerCounters {
 /// One block's parallel run: the state every worker shares.
 class BlockRun {
  public:
-  BlockRun(const Vm& vm, std::size_t num_txns, const BaseState& base, double fallback_abort_ratio)
+  BlockRun(const Vm& vm, std::size_t num_txns, const BaseState& base, double fallback_conflict_ratio)
       : vm_(vm),
         base_(base),
         memory_(num_txns),
         scheduler_(num_txns),
         outputs_(num_txns),
-        fallback_abort_ratio_(fallback_abort_ratio) {}
+        fallback_conflict_ratio_(fallback_conflict_ratio) {}
 
   void work(WorkerCounters& counters) {
     Backoff backoff;
@@ -134,6 +134,7 @@ class BlockRun {
       if (reader.blocked()) {
         if (scheduler_.add_dependency(version.txn, reader.blocking_txn())) {
           ++counters.suspensions;
+          note_conflict();
           return std::nullopt;
         }
         continue;  // the dependency resolved meanwhile: run the same incarnation again
@@ -152,30 +153,31 @@ class BlockRun {
     if (aborted) {
       ++counters.aborts;
       memory_.convert_writes_to_estimates(version.txn);
-      note_abort();
+      note_conflict();
     }
     return scheduler_.finish_validation(version.txn, aborted);
   }
 
-  // The contention fallback: a block where most transactions abort is effectively serial, and
-  // Block-STM on it costs more than a plain loop. Only aborts touch this shared counter.
-  void note_abort() {
-    if (fallback_abort_ratio_ <= 0) return;
-    const std::size_t aborts = aborts_.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (aborts > kMinAbortsBeforeFallback &&
-        static_cast<double>(aborts) > fallback_abort_ratio_ * static_cast<double>(scheduler_.executions_started())) {
+  // The contention fallback: a block where most transactions abort or wait on a dependency is
+  // effectively serial, and Block-STM on it costs more than a plain loop. Only conflicts touch
+  // this shared counter.
+  void note_conflict() {
+    if (fallback_conflict_ratio_ <= 0) return;
+    const std::size_t conflicts = conflicts_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (conflicts > kMinConflictsBeforeFallback &&
+        static_cast<double>(conflicts) > fallback_conflict_ratio_ * static_cast<double>(scheduler_.executions_started())) {
       abandoned_.store(true, std::memory_order_relaxed);
     }
   }
 
-  static constexpr std::size_t kMinAbortsBeforeFallback = 32;
+  static constexpr std::size_t kMinConflictsBeforeFallback = 32;
   const Vm& vm_;
   const BaseState& base_;
   MVMemory memory_;
   Scheduler scheduler_;
   std::vector<TxnOutput> outputs_;
-  const double fallback_abort_ratio_;
-  alignas(64) std::atomic<std::size_t> aborts_{0};
+  const double fallback_conflict_ratio_;
+  alignas(64) std::atomic<std::size_t> conflicts_{0};
   std::atomic<bool> abandoned_{false};
 };
 
@@ -203,7 +205,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   }
 
   auto start = std::chrono::steady_clock::now();
-  auto run = std::make_unique<BlockRun>(vm, num_txns, base, options_.fallback_abort_ratio);
+  auto run = std::make_unique<BlockRun>(vm, num_txns, base, options_.fallback_conflict_ratio);
   std::vector<WorkerCounters> counters(static_cast<std::size_t>(threads));
 #if defined(__SANITIZE_THREAD__)
   // Debian's libtbb is not built with ThreadSanitizer, so the hand-over of a task to a TBB worker

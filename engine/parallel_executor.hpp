@@ -21,11 +21,12 @@ struct ParallelOptions {
   std::size_t min_parallel_txns = 16;
   /// Run Block-STM even with one thread or a small block: measures the engine's own overhead.
   bool always_block_stm = false;
-  /// Contention fallback: when more than this many aborts per transaction started have
-  /// happened (after a minimum of 32 aborts), the run is abandoned early and the block executes
-  /// sequentially. Bounded cost: the check fires within the first few dozen conflicts of a
-  /// fully serial block. 0 disables it (the tests do, to exercise Block-STM under any conflict).
-  double fallback_abort_ratio = 0.5;
+  /// Contention fallback: when conflicts (aborts plus executions parked on a dependency) exceed
+  /// this many per transaction started (after a minimum of 32), the run is abandoned and the
+  /// block executes sequentially. Bounded cost: in a fully serial block it fires within the
+  /// first few dozen conflicts. 0 disables it (the tests do, to exercise Block-STM under any
+  /// conflict).
+  double fallback_conflict_ratio = 0.5;
 };
 
 /// Owns the workers: one oneTBB task_arena of `threads` slots, reused across blocks, so the
