@@ -164,13 +164,16 @@ class BlockRun {
   void note_conflict() {
     if (fallback_conflict_ratio_ <= 0) return;
     const std::size_t conflicts = conflicts_.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (conflicts > kMinConflictsBeforeFallback &&
-        static_cast<double>(conflicts) > fallback_conflict_ratio_ * static_cast<double>(scheduler_.executions_started())) {
+    const std::size_t started = scheduler_.executions_started();
+    if (started >= kMinStartedBeforeFallback &&
+        static_cast<double>(conflicts) > fallback_conflict_ratio_ * static_cast<double>(started)) {
       abandoned_.store(true, std::memory_order_relaxed);
     }
   }
 
-  static constexpr std::size_t kMinConflictsBeforeFallback = 32;
+  // Judge only after this many transactions started: the first few dozen of a block with a
+  // handful of hot keys conflict more than the block as a whole does.
+  static constexpr std::size_t kMinStartedBeforeFallback = 256;
   const Vm& vm_;
   const BaseState& base_;
   MVMemory memory_;
