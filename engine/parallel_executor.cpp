@@ -81,26 +81,34 @@ class MVReader final : public StateReader {
   std::vector<ReadDescriptor> reads_;
 };
 
-/// Counters one worker keeps privately and adds up at the end (no shared cache line).
-struct alignas(64) WorkerCounters {
-  std::uint64_t executions = 0;
-  std::uint64_t validations = 0;
-  std::uint64_t aborts = 0;
-  std::uint64_t suspensions = 0;
+/// Counters one worker keeps on its own cache line and adds up at the end. Only the owner
+/// writes them (relaxed load + store, no locked instruction); the contention fallback reads the
+/// others' execution counts, hence atomics.
+class alignas(64) WorkerCounters {
+ public:
+  void bump(std::atomic<std::uint64_t>& c) { c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  static std::uint64_t get(const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); }
+
+  std::atomic<std::uint64_t> executions{0};
+  std::atomic<std::uint64_t> validations{0};
+  std::atomic<std::uint64_t> aborts{0};
+  std::atomic<std::uint64_t> suspensions{0};
 };
 
 /// One block's parallel run: the state every worker shares.
 class BlockRun {
  public:
-  BlockRun(const Vm& vm, std::size_t num_txns, const BaseState& base, double fallback_conflict_ratio)
+  BlockRun(const Vm& vm, std::size_t num_txns, const BaseState& base, int threads, double fallback_conflict_ratio)
       : vm_(vm),
         base_(base),
         memory_(num_txns),
         scheduler_(num_txns),
         outputs_(num_txns),
+        counters_(static_cast<std::size_t>(threads)),
         fallback_conflict_ratio_(fallback_conflict_ratio) {}
 
-  void work(WorkerCounters& counters) {
+  void work(int worker) {
+    WorkerCounters& counters = counters_[static_cast<std::size_t>(worker)];
     Backoff backoff;
     std::optional<SchedulerTask> task;
     // relaxed: abandoning only makes workers stop early; the caller joins them before reading it.
@@ -123,6 +131,18 @@ class BlockRun {
 
   std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
   bool abandoned() const { return abandoned_.load(std::memory_order_relaxed); }
+
+  /// Call after the workers stopped.
+  ExecutionStats counts() const {
+    ExecutionStats stats;
+    for (const WorkerCounters& c : counters_) {
+      stats.executions += WorkerCounters::get(c.executions);
+      stats.validations += WorkerCounters::get(c.validations);
+      stats.aborts += WorkerCounters::get(c.aborts);
+      stats.suspensions += WorkerCounters::get(c.suspensions);
+    }
+    return stats;
+  }
   WriteSet snapshot() const { return memory_.snapshot(); }
 
  private:
@@ -130,10 +150,10 @@ class BlockRun {
     for (;;) {
       MVReader reader(memory_, base_, version.txn);
       TxnOutput output = call_vm(vm_, version.txn, reader);
-      ++counters.executions;
+      counters.bump(counters.executions);
       if (reader.blocked()) {
         if (scheduler_.add_dependency(version.txn, reader.blocking_txn())) {
-          ++counters.suspensions;
+          counters.bump(counters.suspensions);
           note_conflict();
           return std::nullopt;
         }
@@ -147,38 +167,40 @@ class BlockRun {
   }
 
   std::optional<SchedulerTask> validate(Version version, WorkerCounters& counters) {
-    ++counters.validations;
+    counters.bump(counters.validations);
     bool valid = memory_.validate_read_set(version.txn);
     bool aborted = !valid && scheduler_.try_validation_abort(version);
     if (aborted) {
-      ++counters.aborts;
+      counters.bump(counters.aborts);
       memory_.convert_writes_to_estimates(version.txn);
       note_conflict();
     }
     return scheduler_.finish_validation(version.txn, aborted);
   }
 
-  // The contention fallback: a block where most transactions abort or wait on a dependency is
-  // effectively serial, and Block-STM on it costs more than a plain loop. Only conflicts touch
-  // this shared counter.
+  // The contention fallback: a block where most executions end in an abort or a wait on a
+  // dependency is effectively serial, and Block-STM on it costs more than a plain loop. Only
+  // conflicts touch the shared counter, and only they sum the workers' execution counts.
   void note_conflict() {
     if (fallback_conflict_ratio_ <= 0) return;
     const std::size_t conflicts = conflicts_.fetch_add(1, std::memory_order_relaxed) + 1;
-    const std::size_t started = scheduler_.executions_started();
-    if (started >= kMinStartedBeforeFallback &&
-        static_cast<double>(conflicts) > fallback_conflict_ratio_ * static_cast<double>(started)) {
+    std::uint64_t executions = 0;
+    for (const WorkerCounters& c : counters_) executions += WorkerCounters::get(c.executions);
+    if (executions >= kMinExecutionsBeforeFallback &&
+        static_cast<double>(conflicts) > fallback_conflict_ratio_ * static_cast<double>(executions)) {
       abandoned_.store(true, std::memory_order_relaxed);
     }
   }
 
-  // Judge only after this many transactions started: the first few dozen of a block with a
-  // handful of hot keys conflict more than the block as a whole does.
-  static constexpr std::size_t kMinStartedBeforeFallback = 256;
+  // Judge only after this many executions: the first few dozen of a block with a handful of hot
+  // keys conflict more than the block as a whole does.
+  static constexpr std::uint64_t kMinExecutionsBeforeFallback = 256;
   const Vm& vm_;
   const BaseState& base_;
   MVMemory memory_;
   Scheduler scheduler_;
   std::vector<TxnOutput> outputs_;
+  std::vector<WorkerCounters> counters_;
   const double fallback_conflict_ratio_;
   alignas(64) std::atomic<std::size_t> conflicts_{0};
   std::atomic<bool> abandoned_{false};
@@ -208,35 +230,28 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   }
 
   auto start = std::chrono::steady_clock::now();
-  auto run = std::make_unique<BlockRun>(vm, num_txns, base, options_.fallback_conflict_ratio);
-  std::vector<WorkerCounters> counters(static_cast<std::size_t>(threads));
+  auto run = std::make_unique<BlockRun>(vm, num_txns, base, threads, options_.fallback_conflict_ratio);
 #if defined(__SANITIZE_THREAD__)
   // Debian's libtbb is not built with ThreadSanitizer, so the hand-over of a task to a TBB worker
   // is invisible to it and reported as a race. Under TSan the same workers run on plain threads,
   // so what TSan checks is pel's own synchronisation: the scheduler and the multi-version memory.
   std::vector<std::thread> workers;
   for (int w = 1; w < threads; ++w) {
-    workers.emplace_back([&run, &counters, w] { run->work(counters[static_cast<std::size_t>(w)]); });
+    workers.emplace_back([&run, w] { run->work(w); });
   }
-  run->work(counters[0]);
+  run->work(0);
   for (std::thread& t : workers) t.join();
 #else
   arena_->execute([&] {
     tbb::task_group group;
     for (int w = 0; w < threads; ++w) {
-      group.run([&run, &counters, w] { run->work(counters[static_cast<std::size_t>(w)]); });
+      group.run([&run, w] { run->work(w); });
     }
     group.wait();
   });
 #endif
 
-  ExecutionStats parallel_stats;
-  for (const WorkerCounters& c : counters) {
-    parallel_stats.executions += c.executions;
-    parallel_stats.validations += c.validations;
-    parallel_stats.aborts += c.aborts;
-    parallel_stats.suspensions += c.suspensions;
-  }
+  const ExecutionStats parallel_stats = run->counts();
   if (run->abandoned()) {
     arena_->execute([&] { run.reset(); });
     BlockResult result = execute_sequential(vm, num_txns, base);

@@ -22,9 +22,9 @@ struct ParallelOptions {
   /// Run Block-STM even with one thread or a small block: measures the engine's own overhead.
   bool always_block_stm = false;
   /// Contention fallback: when conflicts (aborts plus executions parked on a dependency) exceed
-  /// this many per transaction started (judged once 256 have started), the run is abandoned and
-  /// the block executes sequentially. Bounded cost: in a fully serial block it fires within the
-  /// first few hundred transactions. 0 disables it (the tests do, to exercise Block-STM under
+  /// this many per execution (judged once 256 executions ran), the run is abandoned and the
+  /// block executes sequentially. Bounded cost: in a fully serial block it fires within the
+  /// first few hundred executions. 0 disables it (the tests do, to exercise Block-STM under
   /// any conflict).
   double fallback_conflict_ratio = 0.5;
 };

@@ -32,8 +32,6 @@ class Scheduler {
   /// The next task for an idle worker, or nullopt when none is available right now.
   std::optional<SchedulerTask> next_task();
   bool done() const { return done_marker_.load(); }
-  /// How many execution slots have been handed out so far (progress, for the fallback check).
-  std::size_t executions_started() const { return execution_idx_.load(std::memory_order_relaxed); }
 
   /// `txn` met an ESTIMATE of `blocking_txn`. Returns false when that dependency was resolved
   /// meanwhile (the caller re-executes at once); true when `txn` is parked until it resolves.
