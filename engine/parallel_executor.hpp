@@ -26,7 +26,7 @@ struct ParallelOptions {
   /// block executes sequentially. Bounded cost: in a fully serial block it fires within the
   /// first few hundred executions. 0 disables it (the tests do, to exercise Block-STM under
   /// any conflict).
-  double fallback_conflict_ratio = 0.5;
+  double fallback_conflict_ratio = 0.25;
 };
 
 /// Owns the workers: one oneTBB task_arena of `threads` slots, reused across blocks, so the

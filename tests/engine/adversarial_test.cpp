@@ -173,9 +173,10 @@ class OverlappingVm final : public Vm {
  public:
   explicit OverlappingVm(const Vm& inner) : inner_(inner) {}
   TxnOutput execute(TxnIndex txn, StateReader& reader) const override {
-    thread_local const OverlappingVm* registered = nullptr;
-    if (registered != this) {
-      registered = this;
+    // An id per instance, not its address: a later instance may reuse the same stack slot.
+    thread_local std::uint64_t registered = 0;
+    if (registered != id_) {
+      registered = id_;
       threads_seen_.fetch_add(1);
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
@@ -184,12 +185,20 @@ class OverlappingVm final : public Vm {
   }
 
  private:
+  static inline std::atomic<std::uint64_t> next_id_{1};
+  const std::uint64_t id_ = next_id_.fetch_add(1);
   const Vm& inner_;
   mutable std::atomic<int> threads_seen_{0};
 };
 
 TEST(ContentionFallback, FullySerialBlockFallsBackEarlyAndAgrees) {
-  std::vector<ToyTxn> txns(2000, read_write(0, 0));
+  // Every transaction reads and writes key 0 after reading 100 others, so each takes long
+  // enough for the workers' executions to overlap and collide.
+  ToyTxn serial;
+  for (std::uint64_t k = 1; k <= 100; ++k) serial.ops.push_back({ToyOp::Kind::kRead, k});
+  serial.ops.push_back({ToyOp::Kind::kRead, 0});
+  serial.ops.push_back({ToyOp::Kind::kWrite, 0});
+  std::vector<ToyTxn> txns(2000, serial);
   MemoryState base;
   ToyVm toy(txns);
   BlockResult seq = execute_sequential(toy, txns.size(), base);
