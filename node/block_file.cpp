@@ -1,6 +1,8 @@
 #include "node/block_file.hpp"
 
 #include <fstream>
+#include <future>
+#include <optional>
 
 namespace pel {
 namespace {
@@ -53,6 +55,48 @@ Status export_blocks(const Chain& chain, const std::string& path, std::uint64_t 
   return Status::ok();
 }
 
+namespace {
+
+// One block read from the file with its signatures already checked, or the end of the file
+// (no block), or the error that stopped reading.
+struct Prefetched {
+  Status status;
+  std::optional<Block> block;
+  std::vector<std::uint8_t> signature_ok;
+};
+
+Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint64_t index, int threads) {
+  Prefetched out;
+  const std::string where = path + ": block record " + std::to_string(index);
+  unsigned char word[4];
+  std::size_t got = read_exact(in, reinterpret_cast<char*>(word), 4);
+  if (got == 0) return out;  // clean end of file
+  if (got != 4) {
+    out.status = error(ErrorCode::kInvalidArgument, where + ": truncated length");
+    return out;
+  }
+  std::uint32_t len = le_u32(word);
+  if (len > kMaxRecordBytes) {
+    out.status = error(ErrorCode::kInvalidArgument, where + ": implausible length " + std::to_string(len));
+    return out;
+  }
+  Bytes bytes(len);
+  if (read_exact(in, reinterpret_cast<char*>(bytes.data()), len) != len) {
+    out.status = error(ErrorCode::kInvalidArgument, where + ": truncated block");
+    return out;
+  }
+  auto block = Block::decode(bytes);
+  if (!block.is_ok()) {
+    out.status = block.status().with_context(where);
+    return out;
+  }
+  out.signature_ok = ledger::verify_signatures(block->transactions, threads);
+  out.block = std::move(block).value();
+  return out;
+}
+
+}  // namespace
+
 Status import_blocks(Chain& chain, const std::string& path, const std::function<void(const Block&)>& on_block) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return error(ErrorCode::kIo, path + ": cannot open");
@@ -75,21 +119,22 @@ Status import_blocks(Chain& chain, const std::string& path, const std::function<
     return error(ErrorCode::kInvalidArgument,
                  path + ": made from other genesis parameters than " + chain.options().datadir);
   }
+  // A two-stage pipeline: while block k executes and commits, a second thread reads block k+1
+  // and checks its signatures. Only that thread touches the stream until its result is taken.
+  const int threads = chain.options().threads;
+  Prefetched current = read_and_verify(in, path, 0, threads);
   for (std::uint64_t index = 0;; ++index) {
-    const std::string where = path + ": block record " + std::to_string(index);
-    std::size_t got = read_exact(in, reinterpret_cast<char*>(word), 4);
-    if (got == 0) return Status::ok();  // clean end of file
-    if (got != 4) return error(ErrorCode::kInvalidArgument, where + ": truncated length");
-    std::uint32_t len = le_u32(word);
-    if (len > kMaxRecordBytes) return error(ErrorCode::kInvalidArgument, where + ": implausible length " + std::to_string(len));
-    Bytes bytes(len);
-    if (read_exact(in, reinterpret_cast<char*>(bytes.data()), len) != len) {
-      return error(ErrorCode::kInvalidArgument, where + ": truncated block");
+    PEL_TRY(current.status);
+    if (!current.block) return Status::ok();
+    auto next = std::async(std::launch::async, read_and_verify, std::ref(in), std::cref(path), index + 1, threads);
+    Status imported = chain.import(*current.block, &current.signature_ok)
+                          .with_context(path + ": block record " + std::to_string(index));
+    if (!imported.is_ok()) {
+      next.wait();
+      return imported;
     }
-    auto block = Block::decode(bytes);
-    if (!block.is_ok()) return block.status().with_context(where);
-    PEL_TRY(chain.import(*block).with_context(where));
-    if (on_block) on_block(*block);
+    if (on_block) on_block(*current.block);
+    current = next.get();
   }
 }
 

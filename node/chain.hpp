@@ -64,13 +64,16 @@ class Chain {
   Hash256 head_hash() const { return head_hash_; }
 
   /// Executes `txns` as the next block, in parallel, and fills in its header; commits nothing.
+  /// `signature_ok`, when given, holds verdicts already computed by verify_signatures (a
+  /// pipeline checks the next block's signatures while this one executes).
   Result<ExecutedBlock> execute(std::vector<ledger::Transaction> txns, std::uint64_t timestamp,
-                                const Address& beneficiary);
+                                const Address& beneficiary,
+                                const std::vector<std::uint8_t>* signature_ok = nullptr);
   /// Writes the block, its receipts, its state changes and the new head in one synced batch.
   Status commit(ExecutedBlock& executed);
   /// Imports a block made elsewhere: checks height, parent and transaction root, re-executes,
   /// compares every root, and commits only if all match.
-  Status import(const Block& block);
+  Status import(const Block& block, const std::vector<std::uint8_t>* signature_ok = nullptr);
 
   /// Reads at the head.
   std::optional<Value> get_state(const StateKey& key) const { return state_->get(key); }

@@ -1,12 +1,18 @@
 #include "node/replay.hpp"
 
 #include <chrono>
+#include <future>
 
 #include "engine/executor_common.hpp"
 #include "engine/sequential_executor.hpp"
 
 namespace pel {
 namespace {
+
+struct LoadedBlock {
+  Block block;
+  std::vector<std::uint8_t> signature_ok;
+};
 
 Status mismatch(std::uint64_t height, const char* root, const Hash256& header, const Hash256& computed) {
   return error(ErrorCode::kVerification, "height " + std::to_string(height) + ": " + root +
@@ -37,17 +43,13 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
   }
   Hash256 parent_hash = parent->header.hash();
 
-  ParallelExecutor executor(ParallelOptions{.threads = options.threads});
-  for (std::uint64_t height = from; height <= to; ++height) {
+  // A two-stage pipeline: while block h executes and its roots are checked, a second thread
+  // loads block h+1 and checks its signatures (or reads the stored verdicts).
+  auto load = [&chain, &options](std::uint64_t height) -> Result<LoadedBlock> {
     auto block = chain.block_at(height);
     if (!block.is_ok()) return block.status();
-    const BlockHeader& h = block->header;
-    const auto& txns = block->transactions;
-    if (h.parent_hash != parent_hash) return mismatch(height, "parent hash", h.parent_hash, parent_hash);
-    Hash256 tx_root = transactions_root(txns);
-    if (tx_root != h.transactions_root) return mismatch(height, "transactions root", h.transactions_root, tx_root);
-
-    std::vector<std::uint8_t> signature_ok;
+    LoadedBlock loaded{std::move(block).value(), {}};
+    const auto& txns = loaded.block.transactions;
     if (options.skip_signatures) {
       // Assume valid: the verdicts of the signature check made at import, as its receipts kept them.
       auto stored = chain.receipts_at(height);
@@ -56,11 +58,36 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
         return error(ErrorCode::kCorruption, "height " + std::to_string(height) + ": stored receipts do not match the block");
       }
       for (const ledger::Receipt& r : *stored) {
-        signature_ok.push_back(r.status == ledger::TxStatus::kDiscarded && r.reason == ledger::kBadSignatureReason ? 0 : 1);
+        loaded.signature_ok.push_back(r.status == ledger::TxStatus::kDiscarded && r.reason == ledger::kBadSignatureReason ? 0 : 1);
       }
     } else {
-      signature_ok = ledger::verify_signatures(txns, options.threads);
+      loaded.signature_ok = ledger::verify_signatures(txns, options.threads);
     }
+    return loaded;
+  };
+
+  ParallelExecutor executor(ParallelOptions{.threads = options.threads});
+  Result<LoadedBlock> next = from <= to ? load(from) : Result<LoadedBlock>(error(ErrorCode::kNotFound, "empty range"));
+  for (std::uint64_t height = from; height <= to; ++height) {
+    if (!next.is_ok()) return next.status();
+    LoadedBlock current = std::move(next).value();
+    std::future<Result<LoadedBlock>> prefetch;
+    if (height < to) prefetch = std::async(std::launch::async, load, height + 1);
+    // Joins the prefetch on every path out of this iteration, errors included.
+    struct JoinPrefetch {
+      std::future<Result<LoadedBlock>>& f;
+      ~JoinPrefetch() {
+        if (f.valid()) f.wait();
+      }
+    } join{prefetch};
+
+    const BlockHeader& h = current.block.header;
+    const auto& txns = current.block.transactions;
+    const std::vector<std::uint8_t>& signature_ok = current.signature_ok;
+    if (h.parent_hash != parent_hash) return mismatch(height, "parent hash", h.parent_hash, parent_hash);
+    Hash256 tx_root = transactions_root(txns);
+    if (tx_root != h.transactions_root) return mismatch(height, "transactions root", h.transactions_root, tx_root);
+
     ledger::BlockContext ctx{.height = height, .timestamp = h.timestamp, .beneficiary = h.beneficiary,
                              .chain_id = chain.genesis().chain_id};
     ledger::LedgerVm vm(ctx, txns, signature_ok, chain.options().ledger);
@@ -88,6 +115,7 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
     scratch.apply(result.writes);
 
     parent_hash = h.hash();
+    if (prefetch.valid()) next = prefetch.get();
     summary.blocks += 1;
     summary.transactions += txns.size();
     if (options.on_block) {
