@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <new>
 
 namespace pel {
 namespace {
@@ -30,6 +31,8 @@ TxnOutput call_vm(const Vm& vm, TxnIndex txn, StateReader& reader) {
   TxnOutput out;
   try {
     out = vm.execute(txn, reader);
+  } catch (const std::bad_alloc&) {
+    throw;  // this node ran out of memory: not a property of the transaction, never a receipt
   } catch (const std::exception& e) {
     out = TxnOutput{};
     out.vm_error = std::string("vm threw: ") + e.what();

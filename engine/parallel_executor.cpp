@@ -1,6 +1,8 @@
 #include "engine/parallel_executor.hpp"
 
 #include <atomic>
+#include <exception>
+#include <mutex>
 #include <thread>
 
 #include <oneapi/tbb/global_control.h>
@@ -108,7 +110,42 @@ class BlockRun {
         fallback_conflict_ratio_(fallback_conflict_ratio) {}
 
   void work(int worker) {
-    WorkerCounters& counters = counters_[static_cast<std::size_t>(worker)];
+    try {
+      run_tasks(counters_[static_cast<std::size_t>(worker)]);
+    } catch (...) {
+      // Only the engine's own failures reach here (the VM's exceptions become outputs): out of
+      // memory, a broken invariant. Stop every worker instead of leaving them waiting on a task
+      // that will never finish, and rethrow after they joined.
+      std::lock_guard lock(failure_mutex_);
+      if (!failure_) failure_ = std::current_exception();
+      abandoned_.store(true, std::memory_order_relaxed);
+    }
+  }
+
+  /// The first exception a worker hit, after the workers stopped; null when none did.
+  std::exception_ptr failure() {
+    std::lock_guard lock(failure_mutex_);
+    return failure_;
+  }
+
+  std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
+  bool abandoned() const { return abandoned_.load(std::memory_order_relaxed); }
+
+  /// Call after the workers stopped.
+  ExecutionStats counts() const {
+    ExecutionStats stats;
+    for (const WorkerCounters& c : counters_) {
+      stats.executions += WorkerCounters::get(c.executions);
+      stats.validations += WorkerCounters::get(c.validations);
+      stats.aborts += WorkerCounters::get(c.aborts);
+      stats.suspensions += WorkerCounters::get(c.suspensions);
+    }
+    return stats;
+  }
+  WriteSet snapshot() const { return memory_.snapshot(); }
+
+ private:
+  void run_tasks(WorkerCounters& counters) {
     Backoff backoff;
     std::optional<SchedulerTask> task;
     // relaxed: abandoning only makes workers stop early; the caller joins them before reading it.
@@ -129,23 +166,6 @@ class BlockRun {
     }
   }
 
-  std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
-  bool abandoned() const { return abandoned_.load(std::memory_order_relaxed); }
-
-  /// Call after the workers stopped.
-  ExecutionStats counts() const {
-    ExecutionStats stats;
-    for (const WorkerCounters& c : counters_) {
-      stats.executions += WorkerCounters::get(c.executions);
-      stats.validations += WorkerCounters::get(c.validations);
-      stats.aborts += WorkerCounters::get(c.aborts);
-      stats.suspensions += WorkerCounters::get(c.suspensions);
-    }
-    return stats;
-  }
-  WriteSet snapshot() const { return memory_.snapshot(); }
-
- private:
   std::optional<SchedulerTask> try_execute(Version version, WorkerCounters& counters) {
     for (;;) {
       MVReader reader(memory_, base_, version.txn);
@@ -203,7 +223,9 @@ class BlockRun {
   std::vector<WorkerCounters> counters_;
   const double fallback_conflict_ratio_;
   alignas(64) std::atomic<std::size_t> conflicts_{0};
-  std::atomic<bool> abandoned_{false};
+  std::atomic<bool> abandoned_{false};  // stop: too many conflicts, or a worker failed
+  std::mutex failure_mutex_;
+  std::exception_ptr failure_;
 };
 
 }  // namespace
@@ -251,6 +273,10 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   });
 #endif
 
+  if (std::exception_ptr failure = run->failure()) {
+    arena_->execute([&] { run.reset(); });
+    std::rethrow_exception(failure);
+  }
   const ExecutionStats parallel_stats = run->counts();
   if (run->abandoned()) {
     arena_->execute([&] { run.reset(); });

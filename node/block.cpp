@@ -7,6 +7,10 @@ namespace {
 
 constexpr std::size_t kMaxTransactionBytes = 1u << 20;
 constexpr std::size_t kMaxReceiptBytes = 1u << 16;
+// The smallest possible encodings, length prefix included: a count larger than the input could
+// hold is rejected before anything is reserved for it.
+constexpr std::size_t kMinTransactionBytes = 1 + 32 + 8 + 8 + 8 + 4 + 1 + 1 + 64;
+constexpr std::size_t kMinReceiptBytes = 2;
 
 }  // namespace
 
@@ -61,7 +65,9 @@ Result<Block> Block::decode(ByteView bytes) {
                      std::to_string(b.header.transaction_count) + " transactions, body has " +
                      std::to_string(count));
   }
-  if (count > r.remaining()) return error(ErrorCode::kInvalidArgument, "block: truncated transaction list");
+  if (count > r.remaining() / kMinTransactionBytes) {
+    return error(ErrorCode::kInvalidArgument, "block: transaction count exceeds what the bytes can hold");
+  }
   b.transactions.reserve(count);
   for (std::uint64_t i = 0; i < count; ++i) {
     ByteView tx_bytes;
@@ -102,7 +108,7 @@ Result<std::vector<ledger::Receipt>> decode_receipts(ByteView bytes) {
   Reader r(bytes);
   std::uint64_t count = 0;
   r.varint(count);
-  if (count > bytes.size()) return error(ErrorCode::kCorruption, "receipts: impossible count");
+  if (count > bytes.size() / kMinReceiptBytes) return error(ErrorCode::kCorruption, "receipts: impossible count");
   std::vector<ledger::Receipt> out;
   out.reserve(count);
   for (std::uint64_t i = 0; i < count && !r.failed(); ++i) {

@@ -64,7 +64,10 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options)
   auto impl = std::make_unique<Impl>();
   leveldb::Options lo;
   lo.create_if_missing = options.create_if_missing;
-  lo.paranoid_checks = true;  // report damaged files at open instead of serving wrong data
+  // Not paranoid: after a power loss with unsynced blocks (sync_every_blocks > 1) the log's torn
+  // tail must be dropped, not refuse the open. Batches are atomic, and Chain::open cross-checks
+  // the head block and the state root, so a dropped tail reopens at an earlier whole block.
+  lo.paranoid_checks = false;
   lo.write_buffer_size = options.write_buffer_bytes;
   lo.compression = options.compression ? leveldb::kSnappyCompression : leveldb::kNoCompression;
   impl->cache.reset(leveldb::NewLRUCache(options.block_cache_bytes));

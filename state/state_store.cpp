@@ -113,7 +113,10 @@ Status StateStore::stage(const WriteSet& writes, std::uint64_t height, const Lat
   }
   if (has_read_error_.load(std::memory_order_acquire)) {
     std::lock_guard lock(error_mutex_);
-    return read_error_.with_context("staging block " + std::to_string(height));
+    Status s = read_error_.with_context("staging block " + std::to_string(height));
+    read_error_ = Status::ok();  // reported once: a later block's reads start clean
+    has_read_error_.store(false, std::memory_order_release);
+    return s;
   }
   batch.put(Table::kUndo, height_key(height), undo.data());
   batch.put(Table::kMeta, as_bytes(kMetaAccumulator), accumulator.to_bytes());
@@ -132,15 +135,20 @@ void StateStore::publish(const WriteSet& writes, const LatticeHash& accumulator)
 
 Result<WriteSet> StateStore::entries() const {
   WriteSet out;
+  bool bad_key = false;
   Status s = db_.iterate(Table::kState, [&](ByteView key, ByteView value) {
     Write w;
-    if (key.size() != StateKey::kSize) return false;
+    if (key.size() != StateKey::kSize) {
+      bad_key = true;
+      return false;
+    }
     std::copy(key.begin(), key.end(), w.key.bytes.begin());
     w.value = Value(value.begin(), value.end());
     out.push_back(std::move(w));
     return true;
   });
   if (!s.is_ok()) return s;
+  if (bad_key) return error(ErrorCode::kCorruption, db_.options().path + ": a state key of the wrong length");
   return out;
 }
 
@@ -154,7 +162,7 @@ Result<WriteSet> StateStore::decode_undo(ByteView undo) {
   Reader r(undo);
   std::uint64_t count = 0;
   r.varint(count);
-  if (count > undo.size()) return error(ErrorCode::kCorruption, "undo record: impossible count");
+  if (count > undo.size() / (StateKey::kSize + 1)) return error(ErrorCode::kCorruption, "undo record: impossible count");
   WriteSet out;
   out.reserve(count);
   for (std::uint64_t i = 0; i < count && !r.failed(); ++i) {

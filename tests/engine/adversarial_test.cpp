@@ -231,3 +231,34 @@ TEST(ContentionFallback, IndependentBlockStaysParallel) {
 
 }  // namespace
 }  // namespace pel::testing
+
+namespace pel::testing {
+namespace {
+
+// The engine's own failures (here: out of memory, as a VM allocation would report it) are not
+// turned into receipts; they stop every worker and reach the caller, never a hang.
+class OutOfMemoryVm final : public Vm {
+ public:
+  TxnOutput execute(TxnIndex txn, StateReader& reader) const override {
+    auto v = reader.read(toy_key(txn % 5));
+    if (txn == 700) throw std::bad_alloc();
+    return {{{toy_key(txn % 5), (v ? *v : "") + "+"}}, "ok", ""};
+  }
+};
+
+TEST(EngineFailure, OutOfMemoryPropagatesWithoutHanging) {
+  MemoryState base;
+  OutOfMemoryVm vm;
+  EXPECT_THROW((void)execute_sequential(vm, 1000, base), std::bad_alloc);
+  for (int threads : {2, 4}) {
+    Watchdog dog(std::chrono::seconds(60), "out of memory, threads=" + std::to_string(threads));
+    ParallelExecutor executor({.threads = threads, .fallback_conflict_ratio = 0});
+    EXPECT_THROW((void)executor.execute(vm, 1000, base), std::bad_alloc);
+    // The executor stays usable afterwards.
+    ToyVm ok(make_toy_block(threads, 300, ToyWorkload{}));
+    EXPECT_EQ(executor.execute(ok, 300, base).writes, execute_sequential(ok, 300, base).writes);
+  }
+}
+
+}  // namespace
+}  // namespace pel::testing

@@ -328,3 +328,21 @@ TEST(Chain, ParallelAndSequentialChainsAgree) {
 
 }  // namespace
 }  // namespace pel
+
+namespace pel {
+namespace {
+
+TEST(BlockCodec, ImpossibleTransactionCountIsRejectedBeforeAllocating) {
+  Block b;
+  b.header.transaction_count = 0xFFFFFFFF;
+  Writer w(b.header.encode());
+  w.varint(0xFFFFFFFF);  // a count no input of this size can hold
+  w.raw(Bytes(1000, 0));
+  auto decoded = Block::decode(w.data());
+  ASSERT_FALSE(decoded.is_ok());
+  EXPECT_NE(decoded.status().message().find("transaction count"), std::string::npos);
+  EXPECT_FALSE(decode_receipts(Bytes{0xff, 0xff, 0xff, 0x0f, 0x00}).is_ok());
+}
+
+}  // namespace
+}  // namespace pel
