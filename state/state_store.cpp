@@ -97,7 +97,7 @@ LatticeHash StateStore::accumulator_after(const WriteSet& writes) const {
 }
 
 Status StateStore::stage(const WriteSet& writes, std::uint64_t height, const LatticeHash& accumulator,
-                         WriteBatch& batch) const {
+                         WriteBatch& batch) {
   Writer undo;
   undo.varint(writes.size());
   for (const Write& w : writes) {
@@ -111,13 +111,8 @@ Status StateStore::stage(const WriteSet& writes, std::uint64_t height, const Lat
       batch.erase(Table::kState, w.key.view());
     }
   }
-  if (has_read_error_.load(std::memory_order_acquire)) {
-    std::lock_guard lock(error_mutex_);
-    Status s = read_error_.with_context("staging block " + std::to_string(height));
-    read_error_ = Status::ok();  // reported once: a later block's reads start clean
-    has_read_error_.store(false, std::memory_order_release);
-    return s;
-  }
+  // Reported once: a later block's reads start clean.
+  PEL_TRY(take_read_error().with_context("staging block " + std::to_string(height)));
   batch.put(Table::kUndo, height_key(height), undo.data());
   batch.put(Table::kMeta, as_bytes(kMetaAccumulator), accumulator.to_bytes());
   return Status::ok();

@@ -30,7 +30,7 @@ LatticeHash commitment_delta(const WriteSet& writes, const BaseState& before);
 LatticeHash commitment_of(const WriteSet& entries);
 
 /// Thread-safety: get() may be called concurrently with itself; stage() and publish() are
-/// called by the one committing thread, publish() never concurrently with get().
+/// called by the one committing thread, never concurrently with an execution's get().
 class StateStore final : public BaseState {
  public:
   /// Loads the accumulator from the database (empty for a new one).
@@ -47,7 +47,7 @@ class StateStore final : public BaseState {
   /// Adds the block's state writes, its undo record (the values it overwrote, to rebuild the
   /// state before it) and the accumulator after it to `batch`. Fails on a read error.
   Status stage(const WriteSet& writes, std::uint64_t height, const LatticeHash& accumulator,
-               WriteBatch& batch) const;
+               WriteBatch& batch);
   /// After `batch` is durably written: makes the new state visible to readers and the cache.
   void publish(const WriteSet& writes, const LatticeHash& accumulator);
 

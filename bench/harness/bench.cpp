@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
+#include <unistd.h>
 
 #include "engine/executor_common.hpp"
 #include "engine/ledger/genesis.hpp"
