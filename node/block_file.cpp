@@ -102,7 +102,8 @@ Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint
 
 }  // namespace
 
-Status import_blocks(Chain& chain, const std::string& path, const std::function<void(const Block&)>& on_block) {
+Status import_blocks(Chain& chain, const std::string& path, const std::function<void(const Block&)>& on_block,
+                     bool pipeline) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return error(ErrorCode::kIo, path + ": cannot open");
   char magic[8];
@@ -124,21 +125,35 @@ Status import_blocks(Chain& chain, const std::string& path, const std::function<
     return error(ErrorCode::kInvalidArgument,
                  path + ": made from other genesis parameters than " + chain.options().datadir);
   }
-  // A two-stage pipeline: while block k executes and commits, a second thread reads block k+1
-  // and checks its signatures. Only that thread touches the stream until its result is taken.
+  // A three-stage pipeline: while block k executes, a second thread reads block k+1 and checks
+  // its signatures, and block k-1 is written to the database in the background (pipeline on).
+  // Only the reading thread touches the stream until its result is taken.
   const int threads = chain.options().check_signatures ? chain.options().threads : 0;
+  auto durable = [&on_block](const ExecutedBlock& executed) {
+    if (on_block) on_block(executed.block);
+  };
   Prefetched current = read_and_verify(in, path, 0, threads);
   for (std::uint64_t index = 0;; ++index) {
-    PEL_TRY(current.status);
-    if (!current.block) return Status::ok();
+    if (!current.status.is_ok() || !current.block) {
+      // Whatever stopped the reading, the blocks before it are written out and reported.
+      PEL_TRY(chain.flush());
+      return current.status;
+    }
     auto next = std::async(std::launch::async, read_and_verify, std::ref(in), std::cref(path), index + 1, threads);
-    Status imported = chain.import(*current.block, threads > 0 ? &current.signature_ok : nullptr)
-                          .with_context(path + ": block record " + std::to_string(index));
+    const std::vector<std::uint8_t>* signature_ok = threads > 0 ? &current.signature_ok : nullptr;
+    Status imported;
+    if (pipeline) {
+      imported = chain.import_async(*current.block, signature_ok, durable);
+    } else {
+      imported = chain.import(*current.block, signature_ok);
+      if (imported.is_ok() && on_block) on_block(*current.block);
+    }
     if (!imported.is_ok()) {
       next.wait();
-      return imported;
+      // The blocks before this one are still written; a failure there came first.
+      PEL_TRY(chain.flush());
+      return imported.with_context(path + ": block record " + std::to_string(index));
     }
-    if (on_block) on_block(*current.block);
     current = next.get();
   }
 }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 
 #include "engine/executor_common.hpp"
 
@@ -94,12 +95,32 @@ Result<std::vector<ledger::Receipt>> receipts_of(const BlockResult& result, std:
   return receipts;
 }
 
+// A block handed to commit_async: the head state seen through its writes while a background
+// thread writes it to the database.
+struct Chain::PendingCommit {
+  PendingCommit(const StateStore& store, ExecutedBlock block, OnDurable callback)
+      : executed(std::move(block)), view(store, executed.writes), on_durable(std::move(callback)) {}
+  ExecutedBlock executed;
+  OverlayState view;  // refers to executed.writes: a PendingCommit never moves
+  OnDurable on_durable;
+  std::future<Status> written;
+};
+
 Chain::Chain(ChainOptions options, std::unique_ptr<Database> db)
     : options_(std::move(options)),
       db_(std::move(db)),
       executor_(ParallelOptions{.threads = options_.threads}) {}
 
-Chain::~Chain() = default;
+Chain::~Chain() { wait_for_pending(); }
+
+const BaseState& Chain::state() const {
+  if (pending_) return pending_->view;
+  return *state_;
+}
+
+void Chain::wait_for_pending() const {
+  if (pending_) pending_->written.wait();
+}
 
 Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
                                              const ledger::GenesisParams& genesis) {
@@ -225,7 +246,9 @@ Result<ExecutedBlock> Chain::execute(std::vector<ledger::Transaction> txns, std:
   ledger::BlockContext ctx{.height = height, .timestamp = timestamp, .beneficiary = beneficiary,
                            .chain_id = genesis_.chain_id};
   ledger::LedgerVm vm(ctx, txns, signature_ok, options_.ledger);
-  BlockResult result = executor_.execute(vm, txns.size(), *state_);
+  // While the previous block is still being written, its writes are read from memory.
+  const BaseState& base = state();
+  BlockResult result = executor_.execute(vm, txns.size(), base);
   PEL_TRY(state_->take_read_error().with_context(height_context(options_.datadir, height)));
   out.timings.execution_ns = elapsed_ns(t1);
 
@@ -233,7 +256,8 @@ Result<ExecutedBlock> Chain::execute(std::vector<ledger::Transaction> txns, std:
   auto receipts = receipts_of(result, height);
   if (!receipts.is_ok()) return receipts.status();
   out.receipts = std::move(receipts).value();
-  out.accumulator = state_->accumulator_after(result.writes);
+  out.accumulator = pending_ ? pending_->executed.accumulator : state_->accumulator();
+  out.accumulator.combine(commitment_delta(result.writes, base));
   PEL_TRY(state_->take_read_error().with_context(height_context(options_.datadir, height)));
   BlockHeader& h = out.block.header;
   h.height = height;
@@ -253,36 +277,71 @@ Result<ExecutedBlock> Chain::execute(std::vector<ledger::Transaction> txns, std:
   return out;
 }
 
-Status Chain::commit(ExecutedBlock& executed) {
-  const BlockHeader& h = executed.block.header;
+Status Chain::check_extends_head(const BlockHeader& h) const {
   const std::string ctx = height_context(options_.datadir, h.height);
   if (broken_) return error(ErrorCode::kAborted, ctx + ": an earlier commit failed; reopen the chain");
   if (h.height != head_.height + 1 || h.parent_hash != head_hash_) {
     return error(ErrorCode::kInvalidArgument, ctx + ": block does not extend the head (head is " +
                                                   std::to_string(head_.height) + ")");
   }
+  return Status::ok();
+}
+
+Status Chain::write_block(ExecutedBlock& executed) {
+  const BlockHeader& h = executed.block.header;
+  const std::string ctx = height_context(options_.datadir, h.height);
   if (options_.fail_commit_at && *options_.fail_commit_at == h.height) {
     return error(ErrorCode::kIo, ctx + ": injected write failure (nothing written)");
   }
   auto t0 = std::chrono::steady_clock::now();
   WriteBatch batch;
   PEL_TRY(state_->stage(executed.writes, h.height, executed.accumulator, batch).with_context(ctx));
-  Hash256 hash = h.hash();
-  put_block(batch, executed.block, hash, executed.receipts);
+  put_block(batch, executed.block, h.hash(), executed.receipts);
   const std::uint32_t every = std::max<std::uint32_t>(1, options_.database.sync_every_blocks);
-  Status written = db_->write(batch, /*sync=*/h.height % every == 0);
-  if (!written.is_ok()) {
-    broken_ = true;  // LevelDB may have failed after logging part of it: reopen to recover
-    return written.with_context(ctx);
-  }
+  PEL_TRY(db_->write(batch, /*sync=*/h.height % every == 0).with_context(ctx));
   state_->publish(executed.writes, executed.accumulator);
-  head_ = h;
-  head_hash_ = hash;
   executed.timings.commit_ns = elapsed_ns(t0);
   return Status::ok();
 }
 
-Status Chain::import(const Block& block, const std::vector<std::uint8_t>* signature_ok) {
+Status Chain::commit(ExecutedBlock& executed) {
+  PEL_TRY(flush());
+  PEL_TRY(check_extends_head(executed.block.header));
+  if (Status written = write_block(executed); !written.is_ok()) {
+    broken_ = true;  // LevelDB may have failed after logging part of it: reopen to recover
+    return written;
+  }
+  head_ = executed.block.header;
+  head_hash_ = head_.hash();
+  return Status::ok();
+}
+
+Status Chain::commit_async(ExecutedBlock executed, OnDurable on_durable) {
+  PEL_TRY(flush());
+  PEL_TRY(check_extends_head(executed.block.header));
+  pending_ = std::make_unique<PendingCommit>(*state_, std::move(executed), std::move(on_durable));
+  head_ = pending_->executed.block.header;
+  head_hash_ = head_.hash();
+  // A thread of its own rather than a TBB task: it mostly waits on the disk.
+  pending_->written = std::async(std::launch::async, [this, pending = pending_.get()] {
+    return write_block(pending->executed);
+  });
+  return Status::ok();
+}
+
+Status Chain::flush() {
+  if (!pending_) return Status::ok();
+  Status written = pending_->written.get();
+  std::unique_ptr<PendingCommit> done = std::move(pending_);
+  if (!written.is_ok()) {
+    broken_ = true;  // the head already moved past the durable chain
+    return written;
+  }
+  if (done->on_durable) done->on_durable(done->executed);
+  return Status::ok();
+}
+
+Result<ExecutedBlock> Chain::execute_import(const Block& block, const std::vector<std::uint8_t>* signature_ok) {
   const BlockHeader& h = block.header;
   const std::string ctx = height_context(options_.datadir, h.height);
   if (h.height != head_.height + 1) {
@@ -312,10 +371,23 @@ Status Chain::import(const Block& block, const std::vector<std::uint8_t>* signat
                                                ", executed " + std::to_string(got.gas_used));
   }
   if (!(got == h)) return error(ErrorCode::kVerification, ctx + ": header mismatch");
+  return executed;
+}
+
+Status Chain::import(const Block& block, const std::vector<std::uint8_t>* signature_ok) {
+  auto executed = execute_import(block, signature_ok);
+  if (!executed.is_ok()) return executed.status();
   return commit(*executed);
 }
 
+Status Chain::import_async(const Block& block, const std::vector<std::uint8_t>* signature_ok, OnDurable on_durable) {
+  auto executed = execute_import(block, signature_ok);
+  if (!executed.is_ok()) return executed.status();
+  return commit_async(std::move(executed).value(), std::move(on_durable));
+}
+
 Result<Block> Chain::block_at(std::uint64_t height) const {
+  wait_for_pending();
   auto bytes = db_->get(Table::kBlock, height_key(height));
   if (!bytes.is_ok()) return bytes.status();
   const std::string ctx = height_context(options_.datadir, height);
@@ -326,6 +398,7 @@ Result<Block> Chain::block_at(std::uint64_t height) const {
 }
 
 Result<std::vector<ledger::Receipt>> Chain::receipts_at(std::uint64_t height) const {
+  wait_for_pending();
   auto bytes = db_->get(Table::kReceipts, height_key(height));
   if (!bytes.is_ok()) return bytes.status();
   const std::string ctx = height_context(options_.datadir, height);
@@ -336,6 +409,7 @@ Result<std::vector<ledger::Receipt>> Chain::receipts_at(std::uint64_t height) co
 }
 
 Result<MemoryState> Chain::state_at(std::uint64_t height) const {
+  wait_for_pending();
   if (height > head_.height) {
     return error(ErrorCode::kNotFound, height_context(options_.datadir, height) + ": beyond the head");
   }
@@ -357,6 +431,7 @@ Result<MemoryState> Chain::state_at(std::uint64_t height) const {
 }
 
 Status Chain::verify_state() const {
+  wait_for_pending();
   auto full = state_->recompute_accumulator();
   if (!full.is_ok()) return full.status();
   if (!(*full == state_->accumulator())) {

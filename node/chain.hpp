@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +49,9 @@ struct ExecutedBlock {
   LatticeHash accumulator;  // the state commitment after the block
 };
 
+/// Called once a block committed with commit_async() is durable.
+using OnDurable = std::function<void(const ExecutedBlock&)>;
+
 class Chain {
  public:
   /// Creates a new chain directory with the genesis built from `genesis`. Fails when the
@@ -71,12 +75,23 @@ class Chain {
                                 const std::vector<std::uint8_t>* signature_ok = nullptr);
   /// Writes the block, its receipts, its state changes and the new head in one synced batch.
   Status commit(ExecutedBlock& executed);
+  /// The pipelined commit: moves the head to `executed` at once and writes it in the background,
+  /// so the next execute() overlaps the write (it reads the block's writes from memory). The
+  /// write's outcome comes from the next commit_async(), commit() or flush(), which call
+  /// `on_durable` on this thread once it succeeded. A failed write breaks the chain: reopen it.
+  Status commit_async(ExecutedBlock executed, OnDurable on_durable = {});
+  /// Waits for the background write, if any; its status.
+  Status flush();
   /// Imports a block made elsewhere: checks height, parent and transaction root, re-executes,
   /// compares every root, and commits only if all match.
   Status import(const Block& block, const std::vector<std::uint8_t>* signature_ok = nullptr);
+  /// import() with commit_async().
+  Status import_async(const Block& block, const std::vector<std::uint8_t>* signature_ok = nullptr,
+                      OnDurable on_durable = {});
 
-  /// Reads at the head.
-  std::optional<Value> get_state(const StateKey& key) const { return state_->get(key); }
+  /// The state at the head, including a block still being written in the background.
+  const BaseState& state() const;
+  std::optional<Value> get_state(const StateKey& key) const { return state().get(key); }
   Result<Block> block_at(std::uint64_t height) const;
   Result<std::vector<ledger::Receipt>> receipts_at(std::uint64_t height) const;
   /// The whole state after block `height` (head state rolled back with undo records).
@@ -85,11 +100,18 @@ class Chain {
   Status verify_state() const;
 
   const ChainOptions& options() const { return options_; }
-  StateStore& state() { return *state_; }
 
  private:
+  struct PendingCommit;
+
   Chain(ChainOptions options, std::unique_ptr<Database> db);
   Status load_head();
+  Result<ExecutedBlock> execute_import(const Block& block, const std::vector<std::uint8_t>* signature_ok);
+  Status check_extends_head(const BlockHeader& header) const;
+  /// Stages and writes one block; the durable half of commit and commit_async.
+  Status write_block(ExecutedBlock& executed);
+  /// Waits until nothing is being written in the background (readers of the database call it).
+  void wait_for_pending() const;
 
   ChainOptions options_;
   std::unique_ptr<Database> db_;
@@ -98,7 +120,8 @@ class Chain {
   BlockHeader head_;
   Hash256 head_hash_;
   ParallelExecutor executor_;
-  bool broken_ = false;  // a commit failed half-way through: refuse further writes
+  std::unique_ptr<PendingCommit> pending_;  // the block commit_async is writing, if any
+  bool broken_ = false;  // a commit failed: refuse further writes until the chain is reopened
 };
 
 /// Encodes genesis parameters as stored in the chain's metadata (and export files).

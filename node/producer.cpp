@@ -1,5 +1,8 @@
 #include "node/producer.hpp"
 
+#include <chrono>
+
+#include "engine/executor_common.hpp"
 #include "engine/ledger/genesis.hpp"
 
 namespace pel {
@@ -22,18 +25,31 @@ Result<ProduceSummary> produce(Chain& chain, const ProduceParams& params,
 
   ProduceSummary summary;
   const Address beneficiary = producer_beneficiary(genesis);
+  auto durable = [&](const ExecutedBlock& executed) {
+    summary.blocks += 1;
+    summary.transactions += executed.block.transactions.size();
+    summary.stats += executed.stats;
+    if (on_block) on_block(executed);
+  };
   for (std::uint64_t i = 0; i < params.blocks; ++i) {
     std::vector<ledger::Transaction> txns = generator.next_block();
+    auto t0 = std::chrono::steady_clock::now();
     auto executed = chain.execute(std::move(txns), chain.head().timestamp + 1, beneficiary);
-    if (!executed.is_ok()) return executed.status();
-    PEL_TRY(chain.commit(*executed));
-    const BlockTimings& t = executed->timings;
-    summary.seconds += static_cast<double>(t.signatures_ns + t.execution_ns + t.roots_ns + t.commit_ns) * 1e-9;
-    summary.blocks += 1;
-    summary.transactions += executed->block.transactions.size();
-    summary.stats += executed->stats;
-    if (on_block) on_block(*executed);
+    if (!executed.is_ok()) {
+      PEL_TRY(chain.flush());
+      return executed.status();
+    }
+    if (params.pipeline) {
+      PEL_TRY(chain.commit_async(std::move(executed).value(), durable));
+    } else {
+      PEL_TRY(chain.commit(*executed));
+      durable(*executed);
+    }
+    summary.seconds += static_cast<double>(elapsed_ns(t0)) * 1e-9;
   }
+  auto t0 = std::chrono::steady_clock::now();
+  PEL_TRY(chain.flush());
+  summary.seconds += static_cast<double>(elapsed_ns(t0)) * 1e-9;
   return summary;
 }
 

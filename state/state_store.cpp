@@ -15,7 +15,9 @@ LatticeHash commitment_delta(const WriteSet& writes, const BaseState& before) {
   auto add_range = [&](const tbb::blocked_range<std::size_t>& r, LatticeHash acc) {
     for (std::size_t i = r.begin(); i != r.end(); ++i) {
       const Write& w = writes[i];
-      if (auto old = before.get(w.key)) acc.remove(commitment_element(w.key, *old));
+      std::optional<Value> old = before.get(w.key);
+      if (old == w.value) continue;  // rewritten unchanged: removing and adding would cancel
+      if (old) acc.remove(commitment_element(w.key, *old));
       if (w.value) acc.add(commitment_element(w.key, *w.value));
     }
     return acc;
@@ -53,32 +55,31 @@ Result<std::unique_ptr<StateStore>> StateStore::open(Database& db) {
   return store;
 }
 
-std::optional<Value> StateStore::load(const StateKey& key) const {
-  auto r = db_.get(Table::kState, key.view());
-  if (!r.is_ok()) {
-    std::lock_guard lock(error_mutex_);
-    if (read_error_.is_ok()) read_error_ = r.status().with_context("state key " + key.hex());
-    has_read_error_.store(true, std::memory_order_release);
-    return std::nullopt;
-  }
-  if (!r->has_value()) return std::nullopt;
-  return Value((*r)->begin(), (*r)->end());
-}
-
-std::optional<Value> StateStore::get(const StateKey& key) const {
+Result<std::optional<Value>> StateStore::read(const StateKey& key) const {
   CacheShard& shard = cache_[StateKeyHash{}(key) % kShards];
   {
     tbb::spin_mutex::scoped_lock lock(shard.mutex);
     auto it = shard.entries.find(key);
     if (it != shard.entries.end()) return it->second;
   }
-  std::optional<Value> v = load(key);
-  if (has_read_error_.load(std::memory_order_acquire)) return v;  // never cache after an error
+  auto stored = db_.get(Table::kState, key.view());
+  if (!stored.is_ok()) return stored.status().with_context("state key " + key.hex());
+  std::optional<Value> v;
+  if (stored->has_value()) v = Value((*stored)->begin(), (*stored)->end());
   tbb::spin_mutex::scoped_lock lock(shard.mutex);
   // A full shard is simply emptied: bounded memory, no LRU bookkeeping on the read path.
   if (shard.entries.size() >= shard_capacity_) shard.entries.clear();
   shard.entries.emplace(key, v);
   return v;
+}
+
+std::optional<Value> StateStore::get(const StateKey& key) const {
+  auto r = read(key);
+  if (r.is_ok()) return std::move(r).value();
+  std::lock_guard lock(error_mutex_);
+  if (read_error_.is_ok()) read_error_ = r.status();
+  has_read_error_.store(true, std::memory_order_release);
+  return std::nullopt;
 }
 
 Status StateStore::take_read_error() {
@@ -101,7 +102,9 @@ Status StateStore::stage(const WriteSet& writes, std::uint64_t height, const Lat
   Writer undo;
   undo.varint(writes.size());
   for (const Write& w : writes) {
-    std::optional<Value> old = get(w.key);
+    auto old_or = read(w.key);
+    if (!old_or.is_ok()) return old_or.status().with_context("staging block " + std::to_string(height));
+    const std::optional<Value>& old = *old_or;
     undo.array(w.key.bytes);
     undo.u8(old ? 1 : 0);
     if (old) undo.bytes(as_bytes(*old));
@@ -111,8 +114,6 @@ Status StateStore::stage(const WriteSet& writes, std::uint64_t height, const Lat
       batch.erase(Table::kState, w.key.view());
     }
   }
-  // Reported once: a later block's reads start clean.
-  PEL_TRY(take_read_error().with_context("staging block " + std::to_string(height)));
   batch.put(Table::kUndo, height_key(height), undo.data());
   batch.put(Table::kMeta, as_bytes(kMetaAccumulator), accumulator.to_bytes());
   return Status::ok();

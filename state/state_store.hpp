@@ -29,8 +29,9 @@ LatticeHash commitment_delta(const WriteSet& writes, const BaseState& before);
 /// The commitment of a whole state given as sorted entries (genesis, full recomputation).
 LatticeHash commitment_of(const WriteSet& entries);
 
-/// Thread-safety: get() may be called concurrently with itself; stage() and publish() are
-/// called by the one committing thread, never concurrently with an execution's get().
+/// Thread-safety: get() may be called concurrently with itself and with one committing thread's
+/// stage() and publish(), as long as it never reads a key that the block being committed writes
+/// (a pipelined execution reads those from the pending block's overlay instead).
 class StateStore final : public BaseState {
  public:
   /// Loads the accumulator from the database (empty for a new one).
@@ -63,7 +64,8 @@ class StateStore final : public BaseState {
 
  private:
   explicit StateStore(Database& db);
-  std::optional<Value> load(const StateKey& key) const;
+  /// Reads through the cache, returning a database error instead of recording it.
+  Result<std::optional<Value>> read(const StateKey& key) const;
 
   struct alignas(64) CacheShard {
     mutable tbb::spin_mutex mutex;

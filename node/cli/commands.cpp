@@ -112,6 +112,7 @@ void produce_options(po::options_description& d) {
       ("skew", po::value<double>()->default_value(0.0), "hot-spot skew (Zipf exponent, 0 = uniform)")
       ("invalid-fraction", po::value<double>()->default_value(0.0), "share of deliberately invalid transactions")
       ("sync-every", po::value<std::uint32_t>()->default_value(1), "sync the database every N blocks")
+      ("no-pipeline", po::bool_switch(), "commit each block before executing the next")
       ("quiet", po::bool_switch(), "print only the summary");
 }
 
@@ -128,6 +129,7 @@ int produce_run(const po::variables_map& vm) {
   p.workload.skew = vm["skew"].as<double>();
   p.workload.invalid_fraction = vm["invalid-fraction"].as<double>();
   p.blocks = vm["blocks"].as<std::uint64_t>();
+  p.pipeline = !vm["no-pipeline"].as<bool>();
   const bool quiet = vm["quiet"].as<bool>();
   auto summary = produce(**chain, p, [&](const ExecutedBlock& b) {
     if (quiet) return;
@@ -174,12 +176,16 @@ void import_options(po::options_description& d) {
   add_datadir(d);
   d.add_options()("in", po::value<std::string>()->required(), "block file made by pel export")
       ("threads", po::value<int>()->default_value(2), "Block-STM workers")
-      ("sync-every", po::value<std::uint32_t>()->default_value(1), "sync the database every N blocks");
+      ("sync-every", po::value<std::uint32_t>()->default_value(1), "sync the database every N blocks")
+      ("skip-signatures", po::bool_switch(),
+       "trust the file's signatures (assume valid); a block with a discarded bad signature then fails its receipts root")
+      ("no-pipeline", po::bool_switch(), "commit each block before executing the next");
 }
 
 int import_run(const po::variables_map& vm) {
   ChainOptions options = chain_options(vm);
   options.database.sync_every_blocks = vm["sync-every"].as<std::uint32_t>();
+  options.check_signatures = !vm["skip-signatures"].as<bool>();
   auto chain = Chain::open(options);
   if (!chain.is_ok()) return fail("import", chain.status());
   std::uint64_t blocks = 0, txns = 0;
@@ -187,7 +193,7 @@ int import_run(const po::variables_map& vm) {
   Status s = import_blocks(**chain, vm["in"].as<std::string>(), [&](const Block& b) {
     ++blocks;
     txns += b.transactions.size();
-  });
+  }, /*pipeline=*/!vm["no-pipeline"].as<bool>());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!s.is_ok()) {
     std::cerr << "pel import: imported " << blocks << " blocks before the error; head stays at "

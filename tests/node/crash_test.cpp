@@ -117,9 +117,9 @@ TEST(CrashSafety, SigkillDuringCommitsNeverLosesOrMixesAState) {
                           txns, sig_ok);
       model.apply(execute_sequential(vm, txns.size(), model).writes);
     }
-    auto stored = (*chain)->state().entries();
+    auto stored = (*chain)->state_at(head);
     ASSERT_TRUE(stored.is_ok());
-    ASSERT_EQ(*stored, model.sorted_entries()) << "state differs from sequential execution at height " << head;
+    ASSERT_EQ(stored->sorted_entries(), model.sorted_entries()) << "state differs from sequential execution at height " << head;
   }
   EXPECT_GT(last_head, 0u) << "the child never committed a block";
   EXPECT_GE(killed_mid_run, kills / 2) << "most kills should land while the child runs";
@@ -157,6 +157,52 @@ TEST(FaultInjection, AFailedCommitWritesNothing) {
   }
   EXPECT_EQ((*chain)->head().height, 2u);
   chain = Result<std::unique_ptr<Chain>>(error(ErrorCode::kAborted, "closed"));
+  o.fail_commit_at.reset();
+  auto reopened = Chain::open(o);
+  ASSERT_TRUE(reopened.is_ok());
+  EXPECT_EQ((*reopened)->head().height, 2u);
+  EXPECT_EQ((*reopened)->head().state_root, root_at_2);
+  EXPECT_TRUE((*reopened)->verify_state().is_ok());
+}
+
+// A background write that fails is reported by the next call; the chain refuses further blocks
+// and reopens at the last block that was written.
+TEST(FaultInjection, AFailedBackgroundCommitIsReportedAndWritesNothing) {
+  testing::TempDir dir;
+  ChainOptions o;
+  o.datadir = dir.path();
+  ledger::GenesisParams genesis;
+  genesis.accounts = 50;
+  {
+    auto created = Chain::create(o, genesis);
+    ASSERT_TRUE(created.is_ok());
+  }
+  o.fail_commit_at = 3;
+  Hash256 root_at_2;
+  {
+    auto chain = Chain::open(o);
+    ASSERT_TRUE(chain.is_ok());
+    ledger::WorkloadParams wp;
+    wp.name = "mix";
+    wp.accounts = 50;
+    wp.block_size = 30;
+    ledger::WorkloadGenerator gen(genesis, wp);
+    std::vector<std::uint64_t> durable;
+    auto on_durable = [&](const ExecutedBlock& b) { durable.push_back(b.block.header.height); };
+    for (int h = 1; h <= 3; ++h) {
+      auto executed = (*chain)->execute(gen.next_block(), static_cast<std::uint64_t>(h), Address{});
+      ASSERT_TRUE(executed.is_ok());
+      if (h == 2) root_at_2 = executed->block.header.state_root;
+      ASSERT_TRUE((*chain)->commit_async(std::move(executed).value(), on_durable).is_ok()) << "height " << h;
+    }
+    Status s = (*chain)->flush();
+    ASSERT_FALSE(s.is_ok());
+    EXPECT_NE(s.message().find("height 3"), std::string::npos) << s.message();
+    EXPECT_EQ(durable, (std::vector<std::uint64_t>{1, 2}));
+    auto next = (*chain)->execute(gen.next_block(), 4, Address{});
+    ASSERT_FALSE(next.is_ok());
+    EXPECT_NE(next.status().message().find("reopen"), std::string::npos) << next.status().message();
+  }
   o.fail_commit_at.reset();
   auto reopened = Chain::open(o);
   ASSERT_TRUE(reopened.is_ok());
