@@ -26,8 +26,8 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 # libtbb is not TSan-instrumented: tests whose parallelism runs inside TBB algorithms (signing,
 # commitment hashing) would report its internal hand-overs; the engine runs plain threads there.
-echo "== ThreadSanitizer: multi-version memory and Block-STM engine tests"
+echo "== ThreadSanitizer: multi-version memory, Block-STM engine, pipelined commit tests"
 scripts/setup.sh build-tsan -DPEL_SANITIZE=thread -DPEL_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build-tsan -j"$jobs" --target state_test engine_test
-TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R 'MVMemory|Differential|Adversarial'
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R 'MVMemory|Differential|Adversarial|StateStorePipelined'
 echo "== all test suites passed"

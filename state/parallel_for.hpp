@@ -8,6 +8,7 @@
 
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/parallel_reduce.h>
 #include <oneapi/tbb/parallel_sort.h>
 
 #include "state/types.hpp"
@@ -23,6 +24,22 @@ void parallel_ranges(std::size_t n, std::size_t grain, Fn&& fn) {
 #else
   tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, grain),
                     [&fn](const tbb::blocked_range<std::size_t>& r) { fn(r.begin(), r.end()); });
+#endif
+}
+
+/// Folds [0, n) into one T: fn(begin, end, acc) folds a sub-range into acc, combine(a, b) joins
+/// two partial results (it must be associative and commutative), identity starts each part.
+template <typename T, typename Fn, typename Combine>
+T parallel_reduce_ranges(std::size_t n, std::size_t grain, const T& identity, Fn&& fn, Combine&& combine) {
+#if defined(__SANITIZE_THREAD__)
+  (void)grain;
+  (void)combine;
+  return fn(std::size_t{0}, n, identity);
+#else
+  return tbb::parallel_reduce(
+      tbb::blocked_range<std::size_t>(0, n, grain), identity,
+      [&fn](const tbb::blocked_range<std::size_t>& r, T acc) { return fn(r.begin(), r.end(), std::move(acc)); },
+      combine);
 #endif
 }
 

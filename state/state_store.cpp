@@ -1,7 +1,6 @@
 #include "state/state_store.hpp"
 
-#include <oneapi/tbb/blocked_range.h>
-#include <oneapi/tbb/parallel_reduce.h>
+#include "state/parallel_for.hpp"
 
 namespace pel {
 
@@ -12,8 +11,8 @@ Bytes commitment_element(const StateKey& key, const Value& value) {
 }
 
 LatticeHash commitment_delta(const WriteSet& writes, const BaseState& before) {
-  auto add_range = [&](const tbb::blocked_range<std::size_t>& r, LatticeHash acc) {
-    for (std::size_t i = r.begin(); i != r.end(); ++i) {
+  auto add_range = [&](std::size_t begin, std::size_t end, LatticeHash acc) {
+    for (std::size_t i = begin; i != end; ++i) {
       const Write& w = writes[i];
       std::optional<Value> old = before.get(w.key);
       if (old == w.value) continue;  // rewritten unchanged: removing and adding would cancel
@@ -22,12 +21,10 @@ LatticeHash commitment_delta(const WriteSet& writes, const BaseState& before) {
     }
     return acc;
   };
-  return tbb::parallel_reduce(
-      tbb::blocked_range<std::size_t>(0, writes.size(), 64), LatticeHash(), add_range,
-      [](LatticeHash a, const LatticeHash& b) {
-        a.combine(b);
-        return a;
-      });
+  return parallel_reduce_ranges(writes.size(), 64, LatticeHash(), add_range, [](LatticeHash a, const LatticeHash& b) {
+    a.combine(b);
+    return a;
+  });
 }
 
 LatticeHash commitment_of(const WriteSet& entries) {
