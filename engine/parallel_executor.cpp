@@ -148,6 +148,7 @@ class BlockRun {
   void run_tasks(WorkerCounters& counters) {
     Backoff backoff;
     std::optional<SchedulerTask> task;
+    Scheduler::WorkerClaims claims;
     // relaxed: abandoning only makes workers stop early; the caller joins them before reading it.
     while (!scheduler_.done() && !abandoned_.load(std::memory_order_relaxed)) {
       if (task && task->kind == SchedulerTask::Kind::kExecution) {
@@ -156,7 +157,7 @@ class BlockRun {
         task = validate(task->version, counters);
       }
       if (!task) {
-        task = scheduler_.next_task();
+        task = scheduler_.next_task(claims);
         if (task) {
           backoff.reset();
         } else {

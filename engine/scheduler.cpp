@@ -44,45 +44,55 @@ std::optional<Version> Scheduler::try_incarnate(TxnIndex txn) {
   return Version{txn, s.incarnation};
 }
 
-std::optional<SchedulerTask> Scheduler::next_version_to_execute() {
-  if (execution_idx_.load() >= num_txns_) {
-    check_done();
-    return std::nullopt;
-  }
-  num_active_tasks_.fetch_add(1);
-  std::size_t idx = execution_idx_.fetch_add(1);
+std::optional<SchedulerTask> Scheduler::claim_execution(std::size_t idx) {
   if (auto v = try_incarnate(static_cast<TxnIndex>(std::min(idx, num_txns_)))) {
     return SchedulerTask{SchedulerTask::Kind::kExecution, *v};
   }
-  num_active_tasks_.fetch_sub(1);
   return std::nullopt;
 }
 
-std::optional<SchedulerTask> Scheduler::next_version_to_validate() {
-  if (validation_idx_.load() >= num_txns_) {
-    check_done();
-    return std::nullopt;
-  }
-  num_active_tasks_.fetch_add(1);
-  std::size_t idx = validation_idx_.fetch_add(1);
-  if (idx < num_txns_) {
-    TxnState& s = txns_[idx];
-    tbb::spin_mutex::scoped_lock lock(s.mutex);
-    if (s.status == Status::kExecuted) {
-      return SchedulerTask{SchedulerTask::Kind::kValidation,
-                           Version{static_cast<TxnIndex>(idx), s.incarnation}};
+std::optional<SchedulerTask> Scheduler::claim_validation(std::size_t idx) {
+  if (idx >= num_txns_) return std::nullopt;
+  TxnState& s = txns_[idx];
+  tbb::spin_mutex::scoped_lock lock(s.mutex);
+  if (s.status != Status::kExecuted) return std::nullopt;
+  return SchedulerTask{SchedulerTask::Kind::kValidation, Version{static_cast<TxnIndex>(idx), s.incarnation}};
+}
+
+std::optional<SchedulerTask> Scheduler::next_task(WorkerClaims& w) {
+  for (;;) {
+    while (w.validate_next < w.validate_end) {
+      if (auto task = claim_validation(w.validate_next++)) return task;
+    }
+    while (w.execute_next < w.execute_end) {
+      if (auto task = claim_execution(w.execute_next++)) return task;
+    }
+    const bool validate = validation_idx_.load() < execution_idx_.load();
+    std::atomic<std::size_t>& index = validate ? validation_idx_ : execution_idx_;
+    if (index.load() >= num_txns_) break;
+    // Join before claiming: a done check that sees the index past the end must also see us.
+    if (!w.counted) {
+      num_active_tasks_.fetch_add(1);
+      w.counted = true;
+    }
+    // relaxed: the count only tunes the chunk size; a stale value is harmless.
+    const std::size_t chunk = conflicts_.load(std::memory_order_relaxed) < kChunkedUntil ? kChunk : 1;
+    const std::size_t idx = index.fetch_add(chunk);
+    if (idx >= num_txns_) break;
+    const std::size_t end = std::min(idx + chunk, num_txns_);
+    if (validate) {
+      w.validate_next = idx;
+      w.validate_end = end;
+    } else {
+      w.execute_next = idx;
+      w.execute_end = end;
     }
   }
-  num_active_tasks_.fetch_sub(1);
-  return std::nullopt;
-}
-
-std::optional<SchedulerTask> Scheduler::next_task() {
-  if (validation_idx_.load() < execution_idx_.load()) {
-    if (auto task = next_version_to_validate()) return task;
-  } else {
-    if (auto task = next_version_to_execute()) return task;
+  if (w.counted) {
+    num_active_tasks_.fetch_sub(1);
+    w.counted = false;
   }
+  check_done();
   return std::nullopt;
 }
 
@@ -101,7 +111,7 @@ bool Scheduler::add_dependency(TxnIndex txn, TxnIndex blocking_txn) {
     s.status = Status::kAborting;
   }
   blocking.dependents.push_back(txn);
-  num_active_tasks_.fetch_sub(1);
+  conflicts_.fetch_add(1, std::memory_order_relaxed);  // relaxed: see next_task
   return true;
 }
 
@@ -136,7 +146,6 @@ std::optional<SchedulerTask> Scheduler::finish_execution(Version version, bool w
     // A new key may invalidate higher transactions' reads: revalidate the whole suffix.
     decrease_validation_idx(version.txn);
   }
-  num_active_tasks_.fetch_sub(1);
   return std::nullopt;
 }
 
@@ -145,6 +154,7 @@ bool Scheduler::try_validation_abort(Version version) {
   tbb::spin_mutex::scoped_lock lock(s.mutex);
   if (s.incarnation == version.incarnation && s.status == Status::kExecuted) {
     s.status = Status::kAborting;
+    conflicts_.fetch_add(1, std::memory_order_relaxed);  // relaxed: see next_task
     return true;
   }
   return false;
@@ -158,7 +168,6 @@ std::optional<SchedulerTask> Scheduler::finish_validation(TxnIndex txn, bool abo
       if (auto v = try_incarnate(txn)) return SchedulerTask{SchedulerTask::Kind::kExecution, *v};
     }
   }
-  num_active_tasks_.fetch_sub(1);
   return std::nullopt;
 }
 

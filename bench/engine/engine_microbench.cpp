@@ -89,8 +89,9 @@ void BM_SchedulerHandOut(benchmark::State& state) {
   for (auto _ : state) {
     Scheduler s(kTxns);
     std::size_t handed = 0;
+    Scheduler::WorkerClaims claims;
     while (!s.done()) {
-      auto task = s.next_task();
+      auto task = s.next_task(claims);
       while (task) {
         ++handed;
         if (task->kind == SchedulerTask::Kind::kExecution) {

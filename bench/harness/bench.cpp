@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "engine/executor_common.hpp"
@@ -30,6 +31,14 @@ double median(std::vector<double> v) {
 
 double seconds(std::uint64_t ns) { return static_cast<double>(ns) * 1e-9; }
 
+// CPU time of the whole process (every thread), in seconds.
+double process_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
 ledger::GenesisParams genesis_for(const BenchConfig& c, std::uint32_t accounts) {
   ledger::GenesisParams g;
   g.seed = c.seed;
@@ -39,6 +48,7 @@ ledger::GenesisParams genesis_for(const BenchConfig& c, std::uint32_t accounts) 
 
 struct Measured {
   double seconds = 0;
+  double cpus = 0;  // process CPU time / wall time: the cores the machine actually gave the run
   ExecutionStats stats;
   double commit_seconds = 0;
 };
@@ -136,7 +146,8 @@ nlohmann::json BenchRow::to_json() const {
           {"validations_per_txn", validations_per_txn},
           {"aborts", aborts},
           {"suspensions", suspensions},
-          {"commit_share", commit_share}};
+          {"commit_share", commit_share},
+          {"par_cpus", par_cpus}};
 }
 
 Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
@@ -170,12 +181,16 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
             memory = std::make_unique<MemoryCase>(genesis, txns, work);
           }
           auto measure = [&](int threads) -> Result<Measured> {
-            if (e2e) return e2e->run(threads);
-            return memory->run(threads);
+            const double cpu0 = process_cpu_seconds();
+            Result<Measured> m = e2e ? e2e->run(threads) : memory->run(threads);
+            // Block-STM workers never sleep during a block, so CPU time over wall time is how
+            // many cores they really had (an over-committed host shows here, not in /proc).
+            if (m.is_ok() && m->seconds > 0) m->cpus = (process_cpu_seconds() - cpu0) / m->seconds;
+            return m;
           };
           for (int threads : config.threads) {
             // Alternate sequential and parallel runs so both see the same machine conditions.
-            std::vector<double> seq_s, par_s, ratios;
+            std::vector<double> seq_s, par_s, ratios, cpus;
             Measured last;
             double commit_share = 0;
             for (int run = -config.warmups; run < config.runs; ++run) {
@@ -187,6 +202,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
               seq_s.push_back(seq->seconds);
               par_s.push_back(par->seconds);
               ratios.push_back(seq->seconds / par->seconds);
+              cpus.push_back(par->cpus);
               last = *par;
               commit_share = par->commit_seconds / par->seconds;
             }
@@ -208,6 +224,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
             row.aborts = last.stats.aborts;
             row.suspensions = last.stats.suspensions;
             row.commit_share = commit_share;
+            row.par_cpus = median(cpus);
             if (on_row) on_row(row);
             rows.push_back(row);
           }
@@ -221,24 +238,38 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
 
 std::string format_header() {
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "%-8s %8s %6s %5s %4s %11s %11s %8s %8s %8s %8s %8s", "workload",
+  std::snprintf(buf, sizeof(buf), "%-8s %8s %6s %5s %4s %11s %11s %8s %8s %8s %8s %8s %5s", "workload",
                 "accounts", "block", "work", "thr", "seq tps", "par tps", "speedup", "exec/tx",
-                "valid/tx", "aborts", "suspend");
+                "valid/tx", "aborts", "suspend", "cpus");
   return buf;
 }
 
 std::string format_row(const BenchRow& r) {
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "%-8s %8u %6u %5u %4d %11.0f %11.0f %7.2fx %8.2f %8.2f %8llu %8llu",
+  std::snprintf(buf, sizeof(buf), "%-8s %8u %6u %5u %4d %11.0f %11.0f %7.2fx %8.2f %8.2f %8llu %8llu %5.2f%s",
                 r.workload.c_str(), r.accounts, r.block_size, r.work, r.threads, r.seq_tps, r.par_tps,
                 r.speedup, r.executions_per_txn, r.validations_per_txn,
-                static_cast<unsigned long long>(r.aborts), static_cast<unsigned long long>(r.suspensions));
+                static_cast<unsigned long long>(r.aborts), static_cast<unsigned long long>(r.suspensions),
+                r.par_cpus, r.starved() ? " !" : "");
   return buf;
+}
+
+bool BenchRow::starved() const {
+  return threads > 1 && par_cpus < kStarvedShare * static_cast<double>(threads);
+}
+
+std::string starvation_note(const std::vector<BenchRow>& rows) {
+  const auto starved = std::count_if(rows.begin(), rows.end(), [](const BenchRow& r) { return r.starved(); });
+  if (starved == 0) return {};
+  return "! " + std::to_string(starved) +
+         " row(s) got fewer cores than threads from the machine (cpus column): the host was busy, and "
+         "their speedups understate the engine. Re-run them on a quiet machine.";
 }
 
 std::string format_table(const std::vector<BenchRow>& rows) {
   std::string out = format_header() + "\n";
   for (const BenchRow& r : rows) out += format_row(r) + "\n";
+  if (std::string note = starvation_note(rows); !note.empty()) out += note + "\n";
   return out;
 }
 

@@ -45,9 +45,15 @@ struct BenchRow {
   std::uint64_t aborts = 0;
   std::uint64_t suspensions = 0;
   double commit_share = 0;      // end to end: commit time / block time on the parallel side
+  double par_cpus = 0;          // median cores the parallel runs really got (CPU time / wall time)
 
+  /// The parallel runs got well under one core per thread: the host was busy elsewhere.
+  bool starved() const;
   nlohmann::json to_json() const;
 };
+
+/// Below this share of a core per thread, a row counts as starved.
+inline constexpr double kStarvedShare = 0.85;
 
 /// Runs the grid; calls `on_row` as each row is measured (for streaming output).
 Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
@@ -57,6 +63,8 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
 std::string format_table(const std::vector<BenchRow>& rows);
 std::string format_header();
 std::string format_row(const BenchRow& row);
+/// A warning naming how many rows were starved of cores; empty when none were.
+std::string starvation_note(const std::vector<BenchRow>& rows);
 
 /// Draws speedup against threads per contention level (and against work) with gnuplot.
 Status plot(const std::vector<BenchRow>& rows, const std::string& png_path);

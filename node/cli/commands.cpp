@@ -382,6 +382,7 @@ int bench_run(const po::variables_map& vm) {
     std::cout << (json ? row.to_json().dump() : bench::format_row(row)) << std::endl;
   });
   if (!rows.is_ok()) return fail("bench", rows.status());
+  if (std::string note = bench::starvation_note(*rows); !note.empty() && !json) std::cout << note << "\n";
   if (vm.count("plot")) {
     Status s = bench::plot(*rows, vm["plot"].as<std::string>());
     if (!s.is_ok()) return fail("bench", s);
