@@ -1,11 +1,13 @@
 #include "bench/harness/bench.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -46,6 +48,21 @@ ledger::GenesisParams genesis_for(const BenchConfig& c, std::uint32_t accounts) 
   return g;
 }
 
+// Times one run: wall time and the cores it really had. Block-STM workers never sleep during a
+// block, so process CPU time over wall time shows a machine that gave them fewer cores.
+class RunTimer {
+ public:
+  double seconds() const { return static_cast<double>(elapsed_ns(wall_)) * 1e-9; }
+  double cpus() const {
+    const double wall = seconds();
+    return wall > 0 ? (process_cpu_seconds() - cpu_) / wall : 0;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point wall_ = std::chrono::steady_clock::now();
+  double cpu_ = process_cpu_seconds();
+};
+
 struct Measured {
   double seconds = 0;
   double cpus = 0;  // process CPU time / wall time: the cores the machine actually gave the run
@@ -66,13 +83,14 @@ class MemoryCase {
 
   Measured run(int threads) {
     Measured m;
-    auto t0 = std::chrono::steady_clock::now();
+    RunTimer timer;
     if (threads == 0) {
       m.stats = execute_sequential(vm_, txns_.size(), base_).stats;
     } else {
       m.stats = executor(threads).execute(vm_, txns_.size(), base_).stats;
     }
-    m.seconds = seconds(elapsed_ns(t0));
+    m.seconds = timer.seconds();
+    m.cpus = timer.cpus();
     return m;
   }
 
@@ -108,11 +126,12 @@ class EndToEndCase {
     {
       auto chain = Chain::create(options, genesis_);
       if (!chain.is_ok()) return chain.status();
-      auto t0 = std::chrono::steady_clock::now();
+      RunTimer timer;
       auto executed = (*chain)->execute(txns_, 1, Address{});
       if (!executed.is_ok()) return executed.status();
       PEL_TRY((*chain)->commit(*executed));
-      m.seconds = seconds(elapsed_ns(t0));
+      m.seconds = timer.seconds();
+      m.cpus = timer.cpus();
       m.stats = executed->stats;
       m.commit_seconds = seconds(executed->timings.commit_ns + executed->timings.roots_ns);
     }
@@ -128,7 +147,35 @@ class EndToEndCase {
   int counter_ = 0;
 };
 
+// One ping-pong run: `rounds` hand-overs of a flag there and back; ns per round trip.
+double ping_pong_ns(int rounds) {
+  alignas(64) std::atomic<int> ball{0};
+  std::thread partner([&] {
+    for (int i = 0; i < rounds; ++i) {
+      // Spin without backoff on purpose: the probe measures the line's latency. It lasts ~10 ms.
+      while (ball.load(std::memory_order_acquire) != 1) {
+      }
+      ball.store(0, std::memory_order_release);
+    }
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < rounds; ++i) {
+    ball.store(1, std::memory_order_release);
+    while (ball.load(std::memory_order_acquire) != 0) {
+    }
+  }
+  const double ns = static_cast<double>(elapsed_ns(t0));
+  partner.join();
+  return ns / rounds;
+}
+
 }  // namespace
+
+double core_round_trip_ns() {
+  std::vector<double> runs;
+  for (int i = 0; i < 5; ++i) runs.push_back(ping_pong_ns(20000));
+  return median(runs);
+}
 
 nlohmann::json BenchRow::to_json() const {
   return {{"workload", workload},
@@ -147,7 +194,9 @@ nlohmann::json BenchRow::to_json() const {
           {"aborts", aborts},
           {"suspensions", suspensions},
           {"commit_share", commit_share},
-          {"par_cpus", par_cpus}};
+          {"par_cpus", par_cpus},
+          {"fell_back", fell_back},
+          {"core_round_trip_ns", core_round_trip_ns}};
 }
 
 Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
@@ -181,12 +230,8 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
             memory = std::make_unique<MemoryCase>(genesis, txns, work);
           }
           auto measure = [&](int threads) -> Result<Measured> {
-            const double cpu0 = process_cpu_seconds();
-            Result<Measured> m = e2e ? e2e->run(threads) : memory->run(threads);
-            // Block-STM workers never sleep during a block, so CPU time over wall time is how
-            // many cores they really had (an over-committed host shows here, not in /proc).
-            if (m.is_ok() && m->seconds > 0) m->cpus = (process_cpu_seconds() - cpu0) / m->seconds;
-            return m;
+            if (e2e) return e2e->run(threads);
+            return memory->run(threads);
           };
           for (int threads : config.threads) {
             // Alternate sequential and parallel runs so both see the same machine conditions.
@@ -207,6 +252,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
               commit_share = par->commit_seconds / par->seconds;
             }
             BenchRow row;
+            row.core_round_trip_ns = core_round_trip_ns();
             row.workload = workload;
             row.accounts = accounts;
             row.block_size = block_size;
@@ -225,6 +271,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
             row.suspensions = last.stats.suspensions;
             row.commit_share = commit_share;
             row.par_cpus = median(cpus);
+            row.fell_back = last.stats.fell_back;
             if (on_row) on_row(row);
             rows.push_back(row);
           }
@@ -238,24 +285,24 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
 
 std::string format_header() {
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "%-8s %8s %6s %5s %4s %11s %11s %8s %8s %8s %8s %8s %5s", "workload",
+  std::snprintf(buf, sizeof(buf), "%-8s %8s %6s %5s %4s %11s %11s %8s %8s %8s %8s %8s %5s %6s", "workload",
                 "accounts", "block", "work", "thr", "seq tps", "par tps", "speedup", "exec/tx",
-                "valid/tx", "aborts", "suspend", "cpus");
+                "valid/tx", "aborts", "suspend", "cpus", "rtt ns");
   return buf;
 }
 
 std::string format_row(const BenchRow& r) {
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "%-8s %8u %6u %5u %4d %11.0f %11.0f %7.2fx %8.2f %8.2f %8llu %8llu %5.2f%s",
+  std::snprintf(buf, sizeof(buf), "%-8s %8u %6u %5u %4d %11.0f %11.0f %7.2fx %8.2f %8.2f %8llu %8llu %5.2f %6.0f%s",
                 r.workload.c_str(), r.accounts, r.block_size, r.work, r.threads, r.seq_tps, r.par_tps,
                 r.speedup, r.executions_per_txn, r.validations_per_txn,
                 static_cast<unsigned long long>(r.aborts), static_cast<unsigned long long>(r.suspensions),
-                r.par_cpus, r.starved() ? " !" : "");
+                r.par_cpus, r.core_round_trip_ns, r.fell_back ? " fallback" : r.starved() ? " !" : "");
   return buf;
 }
 
 bool BenchRow::starved() const {
-  return threads > 1 && par_cpus < kStarvedShare * static_cast<double>(threads);
+  return threads > 1 && !fell_back && par_cpus < kStarvedShare * static_cast<double>(threads);
 }
 
 std::string starvation_note(const std::vector<BenchRow>& rows) {

@@ -46,14 +46,23 @@ struct BenchRow {
   std::uint64_t suspensions = 0;
   double commit_share = 0;      // end to end: commit time / block time on the parallel side
   double par_cpus = 0;          // median cores the parallel runs really got (CPU time / wall time)
+  bool fell_back = false;       // the contention fallback ran the block sequentially (last run)
+  double core_round_trip_ns = 0;  // measured just before this row (see core_round_trip_ns())
 
-  /// The parallel runs got well under one core per thread: the host was busy elsewhere.
+  /// The parallel runs got well under one core per thread although Block-STM ran (no fallback):
+  /// the host was busy elsewhere.
   bool starved() const;
   nlohmann::json to_json() const;
 };
 
 /// Below this share of a core per thread, a row counts as starved.
 inline constexpr double kStarvedShare = 0.85;
+
+/// The round trip of one cache line between two threads, in nanoseconds (median of a few
+/// short ping-pong runs). Block-STM moves several lines between cores per transaction, so on
+/// cheap transactions its speedup follows this: a virtual machine whose two cores share a
+/// cache answers in under 100 ns, one whose cores sit on different dies in 300-400 ns.
+double core_round_trip_ns();
 
 /// Runs the grid; calls `on_row` as each row is measured (for streaming output).
 Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
