@@ -61,6 +61,7 @@ class Chain {
   /// Opens an existing chain directory; errors name the path and the problem (missing, locked,
   /// corrupted, another format version).
   static Result<std::unique_ptr<Chain>> open(const ChainOptions& options);
+  /// Waits for a background write; call flush() first to learn how it ended.
   ~Chain();
 
   const ledger::GenesisParams& genesis() const { return genesis_; }
@@ -89,7 +90,8 @@ class Chain {
   Status import_async(const Block& block, const std::vector<std::uint8_t>* signature_ok = nullptr,
                       OnDurable on_durable = {});
 
-  /// The state at the head, including a block still being written in the background.
+  /// The state at the head, including a block still being written in the background. Valid
+  /// until the next commit, commit_async or flush.
   const BaseState& state() const;
   std::optional<Value> get_state(const StateKey& key) const { return state().get(key); }
   Result<Block> block_at(std::uint64_t height) const;

@@ -48,7 +48,7 @@ contains "$work/err" "already holds a pel chain" "init twice says why"
 
 expect 0 "produce p2p" -- "$pel" produce --datadir "$a" --workload p2p --blocks 3 --block-size 80 --threads 2
 contains "$work/out" "produced 3 blocks" "produce summary"
-expect 0 "produce mix" -- "$pel" produce --datadir "$a" --workload mix --blocks 2 --block-size 80 --accounts 50 --seed 9 --invalid-fraction 0.1
+expect 0 "produce mix, not pipelined" -- "$pel" produce --datadir "$a" --workload mix --blocks 2 --block-size 80 --accounts 50 --seed 9 --invalid-fraction 0.1 --no-pipeline
 expect 1 "produce unknown workload" -- "$pel" produce --datadir "$a" --workload nosuch --blocks 1
 contains "$work/err" "nosuch" "unknown workload is named"
 expect 1 "produce into a missing chain" -- "$pel" produce --datadir "$work/none" --workload p2p
@@ -81,6 +81,15 @@ expect 0 "init d" -- "$pel" init --datadir "$work/d" --accounts 300 --seed 5
 expect 1 "import truncated" -- "$pel" import --datadir "$work/d" --in "$work/trunc.pel"
 contains "$work/err" "truncated" "truncation is named"
 expect 1 "import missing file" -- "$pel" import --datadir "$work/d" --in "$work/nofile"
+expect 0 "init e" -- "$pel" init --datadir "$work/e" --accounts 300 --seed 5
+expect 0 "import without the pipeline" -- "$pel" import --datadir "$work/e" --in "$work/blocks.pel" --no-pipeline
+head_e=$("$pel" inspect --datadir "$work/e" head --json | grep '"hash"')
+if [ "$head_a" = "$head_e" ]; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL: --no-pipeline import head differs: $head_a vs $head_e"; fi
+expect 0 "export valid p2p blocks" -- "$pel" export --datadir "$a" --out "$work/p2p.pel" --from 1 --to 3
+expect 0 "init f" -- "$pel" init --datadir "$work/f" --accounts 300 --seed 5
+expect 0 "import trusting signatures" -- "$pel" import --datadir "$work/f" --in "$work/p2p.pel" --skip-signatures
+contains "$work/out" "imported 3 blocks" "assume-valid import"
 
 expect 0 "replay" -- "$pel" replay --datadir "$b" --threads 2
 contains "$work/out" "replay verified 5 blocks" "replay summary"
