@@ -45,14 +45,13 @@ std::optional<Version> Scheduler::try_incarnate(TxnIndex txn) {
 }
 
 std::optional<SchedulerTask> Scheduler::claim_execution(std::size_t idx) {
-  if (auto v = try_incarnate(static_cast<TxnIndex>(std::min(idx, num_txns_)))) {
+  if (auto v = try_incarnate(static_cast<TxnIndex>(idx))) {
     return SchedulerTask{SchedulerTask::Kind::kExecution, *v};
   }
   return std::nullopt;
 }
 
 std::optional<SchedulerTask> Scheduler::claim_validation(std::size_t idx) {
-  if (idx >= num_txns_) return std::nullopt;
   TxnState& s = txns_[idx];
   tbb::spin_mutex::scoped_lock lock(s.mutex);
   if (s.status != Status::kExecuted) return std::nullopt;

@@ -125,68 +125,66 @@ TEST(CrashSafety, SigkillDuringCommitsNeverLosesOrMixesAState) {
   EXPECT_GE(killed_mid_run, kills / 2) << "most kills should land while the child runs";
 }
 
-TEST(FaultInjection, AFailedCommitWritesNothing) {
-  testing::TempDir dir;
-  ChainOptions o;
-  o.datadir = dir.path();
-  ledger::GenesisParams genesis;
-  genesis.accounts = 50;
-  auto created = Chain::create(o, genesis);
-  ASSERT_TRUE(created.is_ok());
-  created = Result<std::unique_ptr<Chain>>(error(ErrorCode::kAborted, "closed"));
-  o.fail_commit_at = 3;
-  auto chain = Chain::open(o);
-  ASSERT_TRUE(chain.is_ok());
-  ledger::WorkloadParams wp;
-  wp.name = "mix";
-  wp.accounts = 50;
-  wp.block_size = 30;
-  ledger::WorkloadGenerator gen(genesis, wp);
-  Hash256 root_at_2;
-  for (int h = 1; h <= 3; ++h) {
-    auto executed = (*chain)->execute(gen.next_block(), static_cast<std::uint64_t>(h), Address{});
-    ASSERT_TRUE(executed.is_ok());
-    Status s = (*chain)->commit(*executed);
-    if (h < 3) {
-      ASSERT_TRUE(s.is_ok()) << s.to_string();
-      root_at_2 = (*chain)->head().state_root;
-    } else {
-      ASSERT_FALSE(s.is_ok());
-      EXPECT_NE(s.message().find("height 3"), std::string::npos) << s.message();
-    }
+// A chain whose commit of height 3 fails before anything is written.
+class FaultInjection : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.datadir = dir_.path();
+    genesis_.accounts = 50;
+    ASSERT_TRUE(Chain::create(options_, genesis_).is_ok());
+    options_.fail_commit_at = 3;
+    wp_.name = "mix";
+    wp_.accounts = 50;
+    wp_.block_size = 30;
   }
-  EXPECT_EQ((*chain)->head().height, 2u);
-  chain = Result<std::unique_ptr<Chain>>(error(ErrorCode::kAborted, "closed"));
-  o.fail_commit_at.reset();
-  auto reopened = Chain::open(o);
-  ASSERT_TRUE(reopened.is_ok());
-  EXPECT_EQ((*reopened)->head().height, 2u);
-  EXPECT_EQ((*reopened)->head().state_root, root_at_2);
-  EXPECT_TRUE((*reopened)->verify_state().is_ok());
+
+  // After the chain is closed: it reopens at height 2 with the state it had there.
+  void expect_reopens_at_2(const Hash256& root_at_2) {
+    options_.fail_commit_at.reset();
+    auto reopened = Chain::open(options_);
+    ASSERT_TRUE(reopened.is_ok());
+    EXPECT_EQ((*reopened)->head().height, 2u);
+    EXPECT_EQ((*reopened)->head().state_root, root_at_2);
+    EXPECT_TRUE((*reopened)->verify_state().is_ok());
+  }
+
+  testing::TempDir dir_;
+  ChainOptions options_;
+  ledger::GenesisParams genesis_;
+  ledger::WorkloadParams wp_;
+};
+
+TEST_F(FaultInjection, AFailedCommitWritesNothing) {
+  Hash256 root_at_2;
+  {
+    auto chain = Chain::open(options_);
+    ASSERT_TRUE(chain.is_ok());
+    ledger::WorkloadGenerator gen(genesis_, wp_);
+    for (int h = 1; h <= 3; ++h) {
+      auto executed = (*chain)->execute(gen.next_block(), static_cast<std::uint64_t>(h), Address{});
+      ASSERT_TRUE(executed.is_ok());
+      Status s = (*chain)->commit(*executed);
+      if (h < 3) {
+        ASSERT_TRUE(s.is_ok()) << s.to_string();
+        root_at_2 = (*chain)->head().state_root;
+      } else {
+        ASSERT_FALSE(s.is_ok());
+        EXPECT_NE(s.message().find("height 3"), std::string::npos) << s.message();
+      }
+    }
+    EXPECT_EQ((*chain)->head().height, 2u);
+  }
+  expect_reopens_at_2(root_at_2);
 }
 
 // A background write that fails is reported by the next call; the chain refuses further blocks
 // and reopens at the last block that was written.
-TEST(FaultInjection, AFailedBackgroundCommitIsReportedAndWritesNothing) {
-  testing::TempDir dir;
-  ChainOptions o;
-  o.datadir = dir.path();
-  ledger::GenesisParams genesis;
-  genesis.accounts = 50;
-  {
-    auto created = Chain::create(o, genesis);
-    ASSERT_TRUE(created.is_ok());
-  }
-  o.fail_commit_at = 3;
+TEST_F(FaultInjection, AFailedBackgroundCommitIsReportedAndWritesNothing) {
   Hash256 root_at_2;
   {
-    auto chain = Chain::open(o);
+    auto chain = Chain::open(options_);
     ASSERT_TRUE(chain.is_ok());
-    ledger::WorkloadParams wp;
-    wp.name = "mix";
-    wp.accounts = 50;
-    wp.block_size = 30;
-    ledger::WorkloadGenerator gen(genesis, wp);
+    ledger::WorkloadGenerator gen(genesis_, wp_);
     std::vector<std::uint64_t> durable;
     auto on_durable = [&](const ExecutedBlock& b) { durable.push_back(b.block.header.height); };
     for (int h = 1; h <= 3; ++h) {
@@ -203,12 +201,7 @@ TEST(FaultInjection, AFailedBackgroundCommitIsReportedAndWritesNothing) {
     ASSERT_FALSE(next.is_ok());
     EXPECT_NE(next.status().message().find("reopen"), std::string::npos) << next.status().message();
   }
-  o.fail_commit_at.reset();
-  auto reopened = Chain::open(o);
-  ASSERT_TRUE(reopened.is_ok());
-  EXPECT_EQ((*reopened)->head().height, 2u);
-  EXPECT_EQ((*reopened)->head().state_root, root_at_2);
-  EXPECT_TRUE((*reopened)->verify_state().is_ok());
+  expect_reopens_at_2(root_at_2);
 }
 
 }  // namespace
