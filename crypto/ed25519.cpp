@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -48,6 +49,14 @@ Result<Signature> Signature::from_bytes(ByteView b) {
   }
   std::copy(b.begin(), b.end(), s.bytes.begin());
   return s;
+}
+
+Result<Seed> random_seed() {
+  Seed seed{};
+  if (RAND_bytes(seed.data(), static_cast<int>(seed.size())) != 1) {
+    return error(ErrorCode::kCrypto, "random seed: " + take_openssl_error());
+  }
+  return seed;
 }
 
 void KeyPair::PkeyFree::operator()(evp_pkey_st* key) const { EVP_PKEY_free(key); }

@@ -41,6 +41,9 @@ struct Signature {
   friend bool operator==(const Signature&, const Signature&) = default;
 };
 
+/// A fresh seed from OpenSSL's CSPRNG, for a key nobody else can derive.
+Result<Seed> random_seed();
+
 /// An Ed25519 key pair derived deterministically from a seed. Copies share one OpenSSL key.
 class KeyPair {
  public:

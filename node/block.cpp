@@ -14,7 +14,7 @@ constexpr std::size_t kMinReceiptBytes = 2;
 
 }  // namespace
 
-Bytes BlockHeader::encode() const {
+Bytes BlockHeader::encode_unsigned() const {
   Writer w;
   w.u64(height);
   w.array(parent_hash.bytes);
@@ -28,12 +28,18 @@ Bytes BlockHeader::encode() const {
   return w.take();
 }
 
+Bytes BlockHeader::encode() const {
+  Writer w(encode_unsigned());
+  w.array(producer_signature.bytes);
+  return w.take();
+}
+
 namespace {
 bool read_header(Reader& r, BlockHeader& h) {
   return r.u64(h.height) && r.array(h.parent_hash.bytes) && r.u64(h.timestamp) &&
          r.array(h.beneficiary.bytes) && r.array(h.transactions_root.bytes) &&
          r.array(h.receipts_root.bytes) && r.array(h.state_root.bytes) && r.u64(h.gas_used) &&
-         r.u32(h.transaction_count);
+         r.u32(h.transaction_count) && r.array(h.producer_signature.bytes);
 }
 }  // namespace
 
@@ -45,7 +51,14 @@ Result<BlockHeader> BlockHeader::decode(ByteView bytes) {
   return h;
 }
 
-Hash256 BlockHeader::hash() const { return sha256(encode()); }
+Hash256 BlockHeader::hash() const { return sha256(encode_unsigned()); }
+
+Status check_producer_signature(const BlockHeader& header, const PublicKey& producer) {
+  Status s = verify(producer, header.hash().view(), header.producer_signature);
+  if (s.is_ok()) return s;
+  return error(ErrorCode::kVerification, "header " + header.hash().hex() + " is not signed by the producer " +
+                                             producer.hex() + " (" + s.message() + ")");
+}
 
 Bytes Block::encode() const {
   Writer w(header.encode());

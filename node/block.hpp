@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "crypto/address.hpp"
+#include "crypto/ed25519.hpp"
 #include "crypto/hash.hpp"
 #include "engine/ledger/receipt.hpp"
 #include "engine/ledger/transaction.hpp"
@@ -23,14 +24,22 @@ struct BlockHeader {
   Hash256 state_root;         // digest of the state commitment after the block
   std::uint64_t gas_used = 0;
   std::uint32_t transaction_count = 0;
+  /// The producer's Ed25519 signature over hash() (all zero on the genesis block).
+  Signature producer_signature;
 
-  /// Canonical encoding: little-endian integers, fixed-size hashes, in the order above.
+  /// Canonical encoding of every field but the signature: little-endian integers, fixed-size
+  /// hashes, in the order above. What hash() and the signature cover.
+  Bytes encode_unsigned() const;
+  /// encode_unsigned(), then the signature: what blocks store and export files carry.
   Bytes encode() const;
   static Result<BlockHeader> decode(ByteView bytes);
-  /// SHA-256 of the canonical encoding.
+  /// SHA-256 of encode_unsigned(): the block's identity, chained by parent_hash.
   Hash256 hash() const;
   friend bool operator==(const BlockHeader&, const BlockHeader&) = default;
 };
+
+/// The default author check: `header` is signed by `producer` (every block after genesis).
+Status check_producer_signature(const BlockHeader& header, const PublicKey& producer);
 
 struct Block {
   BlockHeader header;

@@ -1,5 +1,6 @@
 #include "node/block_file.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <optional>
@@ -8,7 +9,8 @@ namespace pel {
 namespace {
 
 constexpr char kMagic[8] = {'P', 'E', 'L', 'B', 'L', 'O', 'C', 'K'};
-constexpr std::uint32_t kVersion = 1;
+// 2: headers carry the producer's signature, the genesis parameters name the producer.
+constexpr std::uint32_t kVersion = 2;
 constexpr std::uint32_t kMaxRecordBytes = 256u << 20;
 
 void write_u32(std::ofstream& out, std::uint32_t v) {
@@ -65,8 +67,10 @@ struct Prefetched {
   std::vector<std::uint8_t> signature_ok;
 };
 
-// threads == 0: signatures are trusted (the chain's check_signatures is off).
-Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint64_t index, int threads) {
+// threads == 0: signatures are trusted (the chain's check_signatures is off). `file_size` bounds
+// what a record's length prefix may claim before anything is allocated for it.
+Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint64_t file_size,
+                           std::uint64_t index, int threads) {
   Prefetched out;
   const std::string where = path + ": block record " + std::to_string(index);
   unsigned char word[4];
@@ -83,6 +87,13 @@ Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint
   std::uint32_t len = le_u32(word);
   if (len > kMaxRecordBytes) {
     out.status = error(ErrorCode::kInvalidArgument, where + ": implausible length " + std::to_string(len));
+    return out;
+  }
+  const auto position = static_cast<std::uint64_t>(in.tellg());
+  if (len > file_size - std::min(file_size, position)) {
+    out.status = error(ErrorCode::kInvalidArgument, where + ": truncated block (length " + std::to_string(len) +
+                                                        ", " + std::to_string(file_size - std::min(file_size, position)) +
+                                                        " bytes left in the file)");
     return out;
   }
   Bytes bytes(len);
@@ -102,17 +113,22 @@ Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint
 
 }  // namespace
 
-Status import_blocks(Chain& chain, const std::string& path, const std::function<void(const Block&)>& on_block,
-                     bool pipeline) {
+Status import_blocks(Chain& chain, const std::string& path, const ImportOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return error(ErrorCode::kIo, path + ": cannot open");
+  std::error_code size_error;
+  const std::uint64_t file_size = std::filesystem::file_size(path, size_error);
+  if (size_error) return error(ErrorCode::kIo, path + ": " + size_error.message());
   char magic[8];
   unsigned char word[4];
   if (read_exact(in, magic, 8) != 8 || !std::equal(magic, magic + 8, kMagic)) {
     return error(ErrorCode::kInvalidArgument, path + ": not a pel block file");
   }
-  if (read_exact(in, reinterpret_cast<char*>(word), 4) != 4 || le_u32(word) != kVersion) {
-    return error(ErrorCode::kInvalidArgument, path + ": unsupported block file version");
+  if (read_exact(in, reinterpret_cast<char*>(word), 4) != 4) return error(ErrorCode::kInvalidArgument, path + ": truncated header");
+  if (le_u32(word) != kVersion) {
+    return error(ErrorCode::kInvalidArgument, path + ": block file format version " + std::to_string(le_u32(word)) +
+                                                  ", this pel reads version " + std::to_string(kVersion) +
+                                                  " (export it again with this pel)");
   }
   if (read_exact(in, reinterpret_cast<char*>(word), 4) != 4 || le_u32(word) > 4096) {
     return error(ErrorCode::kInvalidArgument, path + ": truncated header");
@@ -129,30 +145,47 @@ Status import_blocks(Chain& chain, const std::string& path, const std::function<
   // its signatures, and block k-1 is written to the database in the background (pipeline on).
   // Only the reading thread touches the stream until its result is taken.
   const int threads = chain.options().check_signatures ? chain.options().threads : 0;
-  auto durable = [&on_block](const ExecutedBlock& executed) {
-    if (on_block) on_block(executed.block);
+  auto durable = [&options](const ExecutedBlock& executed) {
+    if (options.on_block) options.on_block(executed.block);
   };
-  Prefetched current = read_and_verify(in, path, 0, threads);
+  Prefetched current = read_and_verify(in, path, file_size, 0, threads);
   for (std::uint64_t index = 0;; ++index) {
     if (!current.status.is_ok() || !current.block) {
       // Whatever stopped the reading, the blocks before it are written out and reported.
       PEL_TRY(chain.flush());
       return current.status;
     }
-    auto next = std::async(std::launch::async, read_and_verify, std::ref(in), std::cref(path), index + 1, threads);
-    const std::vector<std::uint8_t>* signature_ok = threads > 0 ? &current.signature_ok : nullptr;
-    Status imported;
-    if (pipeline) {
-      imported = chain.import_async(*current.block, signature_ok, durable);
-    } else {
-      imported = chain.import(*current.block, signature_ok);
-      if (imported.is_ok() && on_block) on_block(*current.block);
+    auto next = std::async(std::launch::async, read_and_verify, std::ref(in), std::cref(path), file_size,
+                           index + 1, threads);
+    const Block& block = *current.block;
+    const std::string record = path + ": block record " + std::to_string(index);
+    if (block.header.height <= chain.head().height) {
+      // Already stored (an earlier import of the same file was interrupted): skip it if it is
+      // the same block, refuse a fork.
+      auto stored = chain.block_at(block.header.height);
+      if (!stored.is_ok() || stored->header.hash() != block.header.hash()) {
+        next.wait();
+        PEL_TRY(chain.flush());
+        if (!stored.is_ok()) return stored.status().with_context(record);
+        return error(ErrorCode::kVerification,
+                     record + ": height " + std::to_string(block.header.height) + ": block " +
+                         block.header.hash().hex() + " forks from the stored block " + stored->header.hash().hex());
+      }
+      if (options.on_skip) options.on_skip(block);
+      current = next.get();
+      continue;
     }
+    const std::vector<std::uint8_t>* signature_ok = threads > 0 ? &current.signature_ok : nullptr;
+    Status imported = options.pipeline ? chain.import_async(block, signature_ok, durable)
+                                       : chain.import(block, signature_ok, durable);
     if (!imported.is_ok()) {
       next.wait();
       // The blocks before this one are still written; a failure there came first.
       PEL_TRY(chain.flush());
-      return imported.with_context(path + ": block record " + std::to_string(index));
+      // A background write of an earlier block failed (the head went back below this block's
+      // parent): its message names that block's height, not this record.
+      if (chain.head().height + 1 < block.header.height) return imported.with_context(path);
+      return imported.with_context(record);
     }
     current = next.get();
   }

@@ -1,4 +1,5 @@
-// The export format: a versioned header naming the genesis, then length-prefixed blocks.
+// The export format: a versioned header naming the genesis (its producer included), then
+// length-prefixed blocks, each header signed by the producer.
 //   "PELBLOCK" | u32 version | bytes(genesis parameters) | { u32 length | block }*
 #pragma once
 
@@ -13,12 +14,21 @@ namespace pel {
 /// Writes blocks [from, to] of `chain` to `path`.
 Status export_blocks(const Chain& chain, const std::string& path, std::uint64_t from, std::uint64_t to);
 
+struct ImportOptions {
+  /// Called once each imported block is durable.
+  std::function<void(const Block&)> on_block;
+  /// Called for each block the chain already holds (same hash at that height): it is skipped,
+  /// so an import that was interrupted can be run again and goes on from the head.
+  std::function<void(const Block&)> on_skip;
+  /// Block k is written in the background while block k+1 executes (Chain::import_async);
+  /// without it, each import is synchronous.
+  bool pipeline = true;
+};
+
 /// Imports every block of `path` into `chain`, in order, each verified before it is committed.
-/// Stops at the first bad block (truncated, corrupted, tampered, out of order) with an error
-/// naming the file, the block's position and the reason; the chain stays at the last good block.
-/// `on_block` is called once each block is durable. With `pipeline`, block k is written in the
-/// background while block k+1 executes (Chain::import_async); without it, each import is synchronous.
-Status import_blocks(Chain& chain, const std::string& path,
-                     const std::function<void(const Block&)>& on_block = {}, bool pipeline = true);
+/// Stops at the first bad block (truncated, corrupted, tampered, out of order, a fork from the
+/// stored chain) with an error naming the file, the block's position and the reason; the chain
+/// stays at the last good block. A failed write names the height that failed.
+Status import_blocks(Chain& chain, const std::string& path, const ImportOptions& options = {});
 
 }  // namespace pel

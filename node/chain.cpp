@@ -1,7 +1,13 @@
 #include "node/chain.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <future>
 
 #include "engine/executor_common.hpp"
@@ -9,10 +15,15 @@
 namespace pel {
 namespace {
 
-constexpr std::uint32_t kFormatVersion = 1;
+// 2: headers carry the producer's signature, the genesis names the producer.
+constexpr std::uint32_t kFormatVersion = 2;
 constexpr std::string_view kMetaFormat = "format";
 constexpr std::string_view kMetaGenesis = "genesis";
 constexpr std::string_view kMetaHead = "head";
+// Present only while the directory is cleanly closed: close() writes it after moving LevelDB's
+// log into tables, and every block's batch deletes it. An open that does not find it verifies
+// the chain, because a damaged log may have dropped a record from the middle.
+constexpr std::string_view kMetaCleanShutdown = "clean-shutdown";
 
 Bytes u32_bytes(std::uint32_t v) {
   Writer w;
@@ -34,10 +45,39 @@ void put_block(WriteBatch& batch, const Block& block, const Hash256& hash,
   batch.put(Table::kBlockHash, hash.view(), hk);
   batch.put(Table::kReceipts, hk, encode_receipts(receipts));
   batch.put(Table::kMeta, as_bytes(kMetaHead), head_record(block.header.height, hash));
+  batch.erase(Table::kMeta, as_bytes(kMetaCleanShutdown));
 }
 
 std::string height_context(const std::string& path, std::uint64_t height) {
   return path + ": height " + std::to_string(height);
+}
+
+std::string key_file_path(const std::string& datadir) {
+  return (std::filesystem::path(datadir) / kProducerKeyFile).string();
+}
+
+Status write_key_file(const std::string& path, const Seed& seed) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return error(ErrorCode::kIo, path + ": cannot create: " + std::strerror(errno));
+  const std::string text = to_hex(seed) + "\n";
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  const int saved = errno;
+  ::close(fd);
+  if (!ok) return error(ErrorCode::kIo, path + ": cannot write: " + std::strerror(saved));
+  return Status::ok();
+}
+
+Result<Seed> read_key_file(const std::string& path) {
+  std::ifstream in(path);
+  std::string text;
+  if (!(in >> text)) return error(ErrorCode::kIo, path + ": cannot read");
+  auto bytes = from_hex(text);
+  Seed seed{};
+  if (!bytes.is_ok() || bytes->size() != seed.size()) {
+    return error(ErrorCode::kCorruption, path + ": not a producer key (64 hex digits expected)");
+  }
+  std::copy(bytes->begin(), bytes->end(), seed.begin());
+  return seed;
 }
 
 }  // namespace
@@ -53,6 +93,7 @@ Bytes encode_genesis_params(const ledger::GenesisParams& p) {
   w.u32(p.validators);
   w.u32(p.proposals);
   w.u32(p.chain_id);
+  w.array(p.producer.bytes);
   return w.take();
 }
 
@@ -68,6 +109,7 @@ Result<ledger::GenesisParams> decode_genesis_params(ByteView bytes) {
   r.u32(p.validators);
   r.u32(p.proposals);
   r.u32(p.chain_id);
+  r.array(p.producer.bytes);
   PEL_TRY(r.finish("genesis parameters"));
   return p;
 }
@@ -104,6 +146,7 @@ struct Chain::PendingCommit {
   OverlayState view;  // refers to executed.writes: a PendingCommit never moves
   OnDurable on_durable;
   std::future<Status> written;
+  bool synced = false;  // set by the writing thread; read after `written` is ready
 };
 
 Chain::Chain(ChainOptions options, std::unique_ptr<Database> db)
@@ -111,7 +154,19 @@ Chain::Chain(ChainOptions options, std::unique_ptr<Database> db)
       db_(std::move(db)),
       executor_(ParallelOptions{.threads = options_.threads}) {}
 
-Chain::~Chain() { wait_for_pending(); }
+Chain::~Chain() { static_cast<void>(close()); }
+
+Status Chain::close() {
+  if (closed_) return Status::ok();
+  closed_ = true;
+  Status flushed = flush();
+  // A failed write may have left part of a record in the log: the next open verifies the chain.
+  if (!flushed.is_ok() || broken_) return flushed;
+  db_->flush_memtable();
+  WriteBatch batch;
+  batch.put(Table::kMeta, as_bytes(kMetaCleanShutdown), u32_bytes(1));
+  return db_->write(batch, /*sync=*/true).with_context(options_.datadir + ": closing");
+}
 
 const BaseState& Chain::state() const {
   if (pending_) return pending_->view;
@@ -138,10 +193,19 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
     return error(ErrorCode::kInvalidArgument, options.datadir + ": already holds a pel chain");
   }
   std::unique_ptr<Chain> chain(new Chain(opts, std::move(db).value()));
+  chain->closed_ = true;  // nothing to mark clean until the genesis is written
   auto store = StateStore::open(*chain->db_);
   if (!store.is_ok()) return store.status();
   chain->state_ = std::move(store).value();
   chain->genesis_ = genesis;
+  if (genesis.producer == PublicKey{} && !opts.producer_seed) {
+    // A new chain with no producer named: this directory becomes its producer.
+    auto seed = random_seed();
+    if (!seed.is_ok()) return seed.status();
+    PEL_TRY(write_key_file(key_file_path(options.datadir), *seed));
+    chain->options_.producer_seed = *seed;
+  }
+  PEL_TRY(chain->load_producer_key());
 
   WriteSet state = ledger::build_genesis(genesis);
   LatticeHash acc = chain->state_->accumulator_after(state);
@@ -154,11 +218,13 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
   Hash256 hash = block.header.hash();
   put_block(batch, block, hash, {});
   batch.put(Table::kMeta, as_bytes(kMetaFormat), u32_bytes(kFormatVersion));
-  batch.put(Table::kMeta, as_bytes(kMetaGenesis), encode_genesis_params(genesis));
+  batch.put(Table::kMeta, as_bytes(kMetaGenesis), encode_genesis_params(chain->genesis_));
   PEL_TRY(chain->db_->write(batch, /*sync=*/true));
   chain->state_->publish(state, acc);
   chain->head_ = block.header;
   chain->head_hash_ = hash;
+  chain->written_head_ = block.header;
+  chain->closed_ = false;
   return chain;
 }
 
@@ -172,8 +238,72 @@ Result<std::unique_ptr<Chain>> Chain::open(const ChainOptions& options) {
   auto db = Database::open(opts.database);
   if (!db.is_ok()) return db.status();
   std::unique_ptr<Chain> chain(new Chain(opts, std::move(db).value()));
+  // Until it is verified, nothing may be written to it (not even close()'s clean mark).
+  chain->closed_ = true;
   PEL_TRY(chain->load_head());
+  auto clean = chain->db_->get(Table::kMeta, as_bytes(kMetaCleanShutdown));
+  if (!clean.is_ok()) return clean.status();
+  if (!clean->has_value() || chain->db_->log_was_damaged()) PEL_TRY(chain->verify_after_unclean_shutdown());
+  chain->closed_ = false;
   return chain;
+}
+
+Status Chain::load_producer_key() {
+  const std::string file = key_file_path(options_.datadir);
+  if (!options_.producer_seed && std::filesystem::exists(file)) {
+    auto seed = read_key_file(file);
+    if (!seed.is_ok()) return seed.status();
+    options_.producer_seed = *seed;
+  }
+  if (!options_.producer_seed) return Status::ok();  // imports only
+  auto key = KeyPair::from_seed(*options_.producer_seed);
+  if (!key.is_ok()) return key.status();
+  if (genesis_.producer == PublicKey{}) genesis_.producer = key->public_key();
+  if (key->public_key() != genesis_.producer) {
+    return error(ErrorCode::kInvalidArgument, options_.datadir + ": the producer key given (" + key->public_key().hex() +
+                                                  ") is not this chain's producer " + genesis_.producer.hex());
+  }
+  producer_key_ = std::move(key).value();
+  return Status::ok();
+}
+
+Status Chain::check_header(const BlockHeader& header) const {
+  if (options_.header_check) return options_.header_check(header);
+  return check_producer_signature(header, genesis_.producer);
+}
+
+Status Chain::verify_after_unclean_shutdown() const {
+  const std::string& path = options_.datadir;
+  const char* advice = ": restore the directory from a backup, or init a new one and import the chain";
+  // Every block batch holds its block-hash index entry, so a batch the log replay dropped is a
+  // height missing here. The index is small (one height per block), so this costs little.
+  std::vector<bool> present(head_.height + 1, false);
+  std::uint64_t count = 0;
+  bool damaged = false;
+  PEL_TRY(db_->iterate(Table::kBlockHash, [&](ByteView, ByteView value) {
+    std::uint64_t height = 0;
+    for (std::uint8_t b : value) height = height << 8 | b;
+    if (value.size() != 8 || height > head_.height || present[height]) {
+      damaged = true;
+      return false;
+    }
+    present[height] = true;
+    ++count;
+    return true;
+  }));
+  if (damaged) return error(ErrorCode::kCorruption, path + ": the block index names a block beyond the head" + advice);
+  if (count != present.size()) {
+    auto missing = std::find(present.begin(), present.end(), false) - present.begin();
+    return error(ErrorCode::kCorruption, height_context(path, static_cast<std::uint64_t>(missing)) +
+                                             ": block missing below the head " + std::to_string(head_.height) +
+                                             " (the database lost a write: a damaged log?)" + advice);
+  }
+  Status state = verify_state();
+  if (!state.is_ok()) {
+    return error(ErrorCode::kCorruption, path + ": not closed cleanly, and its state does not match the head (" +
+                                             state.message() + ")" + advice);
+  }
+  return Status::ok();
 }
 
 Status Chain::load_head() {
@@ -194,6 +324,7 @@ Status Chain::load_head() {
   auto params = decode_genesis_params(**genesis);
   if (!params.is_ok()) return error(ErrorCode::kCorruption, path + ": " + params.status().message());
   genesis_ = *params;
+  PEL_TRY(load_producer_key());
 
   auto head = db_->get(Table::kMeta, as_bytes(kMetaHead));
   if (!head.is_ok()) return head.status();
@@ -211,6 +342,8 @@ Status Chain::load_head() {
   }
   head_ = block->header;
   head_hash_ = hash;
+  written_head_ = head_;
+  durable_height_ = height;
 
   auto store = StateStore::open(*db_);
   if (!store.is_ok()) return store.status();
@@ -225,7 +358,24 @@ Status Chain::load_head() {
 Result<ExecutedBlock> Chain::execute(std::vector<ledger::Transaction> txns, std::uint64_t timestamp,
                                      const Address& beneficiary,
                                      const std::vector<std::uint8_t>* precomputed_signatures) {
+  if (!producer_key_) {
+    return error(ErrorCode::kInvalidArgument, options_.datadir + ": no producer key (" + kProducerKeyFile +
+                                                  "): this chain imports blocks but cannot make them");
+  }
+  auto executed = execute_block(std::move(txns), timestamp, beneficiary, precomputed_signatures);
+  if (!executed.is_ok()) return executed;
+  BlockHeader& h = executed->block.header;
+  auto signature = producer_key_->sign(h.hash().view());
+  if (!signature.is_ok()) return signature.status().with_context(height_context(options_.datadir, h.height));
+  h.producer_signature = *signature;
+  return executed;
+}
+
+Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns, std::uint64_t timestamp,
+                                           const Address& beneficiary,
+                                           const std::vector<std::uint8_t>* precomputed_signatures) {
   if (broken_) return error(ErrorCode::kAborted, options_.datadir + ": an earlier commit failed; reopen the chain");
+  if (closed_) return error(ErrorCode::kAborted, options_.datadir + ": the chain is closed");
   const std::uint64_t height = head_.height + 1;
   ExecutedBlock out;
   auto t0 = std::chrono::steady_clock::now();
@@ -280,6 +430,7 @@ Result<ExecutedBlock> Chain::execute(std::vector<ledger::Transaction> txns, std:
 Status Chain::check_extends_head(const BlockHeader& h) const {
   const std::string ctx = height_context(options_.datadir, h.height);
   if (broken_) return error(ErrorCode::kAborted, ctx + ": an earlier commit failed; reopen the chain");
+  if (closed_) return error(ErrorCode::kAborted, ctx + ": the chain is closed");
   if (h.height != head_.height + 1 || h.parent_hash != head_hash_) {
     return error(ErrorCode::kInvalidArgument, ctx + ": block does not extend the head (head is " +
                                                   std::to_string(head_.height) + ")");
@@ -287,7 +438,7 @@ Status Chain::check_extends_head(const BlockHeader& h) const {
   return Status::ok();
 }
 
-Status Chain::write_block(ExecutedBlock& executed) {
+Status Chain::write_block(ExecutedBlock& executed, bool& synced) {
   const BlockHeader& h = executed.block.header;
   const std::string ctx = height_context(options_.datadir, h.height);
   if (options_.fail_commit_at && *options_.fail_commit_at == h.height) {
@@ -298,46 +449,74 @@ Status Chain::write_block(ExecutedBlock& executed) {
   PEL_TRY(state_->stage(executed.writes, h.height, executed.accumulator, batch).with_context(ctx));
   put_block(batch, executed.block, h.hash(), executed.receipts);
   const std::uint32_t every = std::max<std::uint32_t>(1, options_.database.sync_every_blocks);
-  PEL_TRY(db_->write(batch, /*sync=*/h.height % every == 0).with_context(ctx));
+  synced = h.height % every == 0;
+  PEL_TRY(db_->write(batch, synced).with_context(ctx));
   state_->publish(executed.writes, executed.accumulator);
   executed.timings.commit_ns = elapsed_ns(t0);
   return Status::ok();
 }
 
-Status Chain::commit(ExecutedBlock& executed) {
-  PEL_TRY(flush());
+void Chain::mark_written_durable() {
+  durable_height_ = written_head_.height;
+  // Moved out first: a callback may commit again.
+  std::vector<UnsyncedBlock> ready = std::exchange(unsynced_, {});
+  for (UnsyncedBlock& b : ready) b.on_durable(b.executed);
+}
+
+Status Chain::commit(ExecutedBlock& executed, OnDurable on_durable) {
+  PEL_TRY(wait_for_write());
   PEL_TRY(check_extends_head(executed.block.header));
-  if (Status written = write_block(executed); !written.is_ok()) {
+  bool synced = false;
+  if (Status written = write_block(executed, synced); !written.is_ok()) {
     broken_ = true;  // LevelDB may have failed after logging part of it: reopen to recover
     return written;
   }
   head_ = executed.block.header;
   head_hash_ = head_.hash();
+  written_head_ = head_;
+  if (synced) {
+    mark_written_durable();
+    if (on_durable) on_durable(executed);
+  } else if (on_durable) {
+    unsynced_.push_back({executed, std::move(on_durable)});
+  }
   return Status::ok();
 }
 
 Status Chain::commit_async(ExecutedBlock executed, OnDurable on_durable) {
-  PEL_TRY(flush());
+  PEL_TRY(wait_for_write());
   PEL_TRY(check_extends_head(executed.block.header));
   pending_ = std::make_unique<PendingCommit>(*state_, std::move(executed), std::move(on_durable));
   head_ = pending_->executed.block.header;
   head_hash_ = head_.hash();
   // A thread of its own rather than a TBB task: it mostly waits on the disk.
   pending_->written = std::async(std::launch::async, [this, pending = pending_.get()] {
-    return write_block(pending->executed);
+    return write_block(pending->executed, pending->synced);
   });
   return Status::ok();
 }
 
-Status Chain::flush() {
+Status Chain::wait_for_write() {
   if (!pending_) return Status::ok();
   Status written = pending_->written.get();
   std::unique_ptr<PendingCommit> done = std::move(pending_);
   if (!written.is_ok()) {
-    broken_ = true;  // the head already moved past the durable chain
+    broken_ = true;  // the head had moved past what is written: bring it back
+    head_ = written_head_;
+    head_hash_ = head_.hash();
     return written;
   }
-  if (done->on_durable) done->on_durable(done->executed);
+  written_head_ = done->executed.block.header;
+  if (done->on_durable) unsynced_.push_back({std::move(done->executed), std::move(done->on_durable)});
+  if (done->synced) mark_written_durable();
+  return Status::ok();
+}
+
+Status Chain::flush() {
+  PEL_TRY(wait_for_write());
+  if (durable_height_ == written_head_.height) return Status::ok();
+  PEL_TRY(db_->sync().with_context(height_context(options_.datadir, written_head_.height)));
+  mark_written_durable();
   return Status::ok();
 }
 
@@ -351,13 +530,15 @@ Result<ExecutedBlock> Chain::execute_import(const Block& block, const std::vecto
     return error(ErrorCode::kVerification, ctx + ": parent hash " + h.parent_hash.hex() +
                                                " does not match head " + head_hash_.hex());
   }
+  PEL_TRY(check_header(h).with_context(ctx));
   if (h.transaction_count != block.transactions.size() ||
       transactions_root(block.transactions) != h.transactions_root) {
     return error(ErrorCode::kVerification, ctx + ": transactions root mismatch");
   }
-  auto executed = execute(block.transactions, h.timestamp, h.beneficiary, signature_ok);
+  auto executed = execute_block(block.transactions, h.timestamp, h.beneficiary, signature_ok);
   if (!executed.is_ok()) return executed.status();
-  const BlockHeader& got = executed->block.header;
+  BlockHeader& got = executed->block.header;
+  got.producer_signature = h.producer_signature;  // checked above; execution does not make it
   if (got.state_root != h.state_root) {
     return error(ErrorCode::kVerification, ctx + ": state root mismatch: header " + h.state_root.hex() +
                                                ", executed " + got.state_root.hex());
@@ -374,10 +555,10 @@ Result<ExecutedBlock> Chain::execute_import(const Block& block, const std::vecto
   return executed;
 }
 
-Status Chain::import(const Block& block, const std::vector<std::uint8_t>* signature_ok) {
+Status Chain::import(const Block& block, const std::vector<std::uint8_t>* signature_ok, OnDurable on_durable) {
   auto executed = execute_import(block, signature_ok);
   if (!executed.is_ok()) return executed.status();
-  return commit(*executed);
+  return commit(*executed, std::move(on_durable));
 }
 
 Status Chain::import_async(const Block& block, const std::vector<std::uint8_t>* signature_ok, OnDurable on_durable) {

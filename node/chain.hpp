@@ -27,6 +27,15 @@ struct ChainOptions {
   DatabaseOptions database;        // path is taken from datadir
   ledger::LedgerOptions ledger;    // VM knobs (the benchmark's --work)
   bool check_signatures = true;    // false trusts signatures checked before ("assume valid")
+  /// The producer's key (its seed): execute() signs every header with it. Unset, Chain::open
+  /// reads DATADIR/producer.key when there is one, and Chain::create makes a fresh random key
+  /// there when the genesis names no producer. A chain without the key imports blocks but
+  /// cannot make them.
+  std::optional<Seed> producer_seed;
+  /// Whether an imported or replayed header may join the chain (its author). Unset: the header
+  /// must carry the genesis producer's signature over its hash. An embedder may put its own
+  /// rule here (a validator set, a consensus certificate).
+  std::function<Status(const BlockHeader&)> header_check;
   /// Tests only: fail the commit of this height before anything is written.
   std::optional<std::uint64_t> fail_commit_at;
 };
@@ -59,33 +68,56 @@ class Chain {
   static Result<std::unique_ptr<Chain>> create(const ChainOptions& options,
                                                const ledger::GenesisParams& genesis);
   /// Opens an existing chain directory; errors name the path and the problem (missing, locked,
-  /// corrupted, another format version).
+  /// corrupted, another format version). A directory that was not closed cleanly (a crash, a
+  /// kill, a damaged write-ahead log) is verified before it is used: every block from genesis
+  /// to the head must be present and the state must hash to the head's state root (a full
+  /// recomputation, linear in the state's size); otherwise the open fails with kCorruption.
   static Result<std::unique_ptr<Chain>> open(const ChainOptions& options);
-  /// Waits for a background write; call flush() first to learn how it ended.
+  /// close(), ignoring its error (a directory not closed cleanly is verified when reopened).
   ~Chain();
+
+  /// Waits for the background write, makes every written block durable, moves LevelDB's log
+  /// into table files and marks the directory cleanly closed. Afterwards the chain refuses new
+  /// blocks; reads still work.
+  Status close();
 
   const ledger::GenesisParams& genesis() const { return genesis_; }
   const BlockHeader& head() const { return head_; }
   Hash256 head_hash() const { return head_hash_; }
 
-  /// Executes `txns` as the next block, in parallel, and fills in its header; commits nothing.
+  /// Whether this chain holds the producer's key and so can make blocks with execute().
+  bool can_produce() const { return producer_key_.has_value(); }
+  /// The author check imports and replays apply to every header after genesis.
+  Status check_header(const BlockHeader& header) const;
+
+  /// Executes `txns` as the next block, in parallel, and fills in its header, signed with the
+  /// producer's key; commits nothing. Fails on a chain without the producer's key.
   /// `signature_ok`, when given, holds verdicts already computed by verify_signatures (a
   /// pipeline checks the next block's signatures while this one executes).
   Result<ExecutedBlock> execute(std::vector<ledger::Transaction> txns, std::uint64_t timestamp,
                                 const Address& beneficiary,
                                 const std::vector<std::uint8_t>* signature_ok = nullptr);
-  /// Writes the block, its receipts, its state changes and the new head in one synced batch.
-  Status commit(ExecutedBlock& executed);
+  /// Writes the block, its receipts, its state changes and the new head in one atomic batch,
+  /// synced when the block's height is a multiple of database.sync_every_blocks (every block by
+  /// default). `on_durable` runs on this thread once the block is durable: before commit returns
+  /// when this write was synced, otherwise after a later synced write or flush().
+  Status commit(ExecutedBlock& executed, OnDurable on_durable = {});
   /// The pipelined commit: moves the head to `executed` at once and writes it in the background,
   /// so the next execute() overlaps the write (it reads the block's writes from memory). The
-  /// write's outcome comes from the next commit_async(), commit() or flush(), which call
-  /// `on_durable` on this thread once it succeeded. A failed write breaks the chain: reopen it.
+  /// write's outcome comes from the next commit_async(), commit() or flush(); `on_durable` runs
+  /// on this thread once the block is durable, as for commit(). A failed write breaks the chain:
+  /// the head goes back to the last block written, and the chain refuses new blocks until it is
+  /// reopened.
   Status commit_async(ExecutedBlock executed, OnDurable on_durable = {});
-  /// Waits for the background write, if any; its status.
+  /// Waits for the background write, if any, and syncs every block written so far: afterwards
+  /// durable_height() is the head's height, and every on_durable callback has run.
   Status flush();
+  /// The highest block known to be on disk (synced): a crash or power cut cannot take it back.
+  std::uint64_t durable_height() const { return durable_height_; }
   /// Imports a block made elsewhere: checks height, parent and transaction root, re-executes,
   /// compares every root, and commits only if all match.
-  Status import(const Block& block, const std::vector<std::uint8_t>* signature_ok = nullptr);
+  Status import(const Block& block, const std::vector<std::uint8_t>* signature_ok = nullptr,
+                OnDurable on_durable = {});
   /// import() with commit_async().
   Status import_async(const Block& block, const std::vector<std::uint8_t>* signature_ok = nullptr,
                       OnDurable on_durable = {});
@@ -105,13 +137,28 @@ class Chain {
 
  private:
   struct PendingCommit;
+  struct UnsyncedBlock {
+    ExecutedBlock executed;
+    OnDurable on_durable;
+  };
 
   Chain(ChainOptions options, std::unique_ptr<Database> db);
   Status load_head();
+  /// After an unclean shutdown or a damaged log: every block present, the state whole.
+  Status verify_after_unclean_shutdown() const;
+  Status load_producer_key();
+  /// The one block execution: executes `txns` on the head and builds the unsigned header.
+  Result<ExecutedBlock> execute_block(std::vector<ledger::Transaction> txns, std::uint64_t timestamp,
+                                      const Address& beneficiary, const std::vector<std::uint8_t>* signature_ok);
   Result<ExecutedBlock> execute_import(const Block& block, const std::vector<std::uint8_t>* signature_ok);
   Status check_extends_head(const BlockHeader& header) const;
-  /// Stages and writes one block; the durable half of commit and commit_async.
-  Status write_block(ExecutedBlock& executed);
+  /// Stages and writes one block; the durable half of commit and commit_async. Sets `synced`
+  /// when the write was synced.
+  Status write_block(ExecutedBlock& executed, bool& synced);
+  /// Waits for the background write and settles it: its error, or its durability bookkeeping.
+  Status wait_for_write();
+  /// Every block written so far is durable: run their callbacks.
+  void mark_written_durable();
   /// Waits until nothing is being written in the background (readers of the database call it).
   void wait_for_pending() const;
 
@@ -119,12 +166,20 @@ class Chain {
   std::unique_ptr<Database> db_;
   std::unique_ptr<StateStore> state_;
   ledger::GenesisParams genesis_;
+  std::optional<KeyPair> producer_key_;
   BlockHeader head_;
   Hash256 head_hash_;
   ParallelExecutor executor_;
   std::unique_ptr<PendingCommit> pending_;  // the block commit_async is writing, if any
+  BlockHeader written_head_;                // the last block written to the database
+  std::uint64_t durable_height_ = 0;        // the last block synced
+  std::vector<UnsyncedBlock> unsynced_;     // written, not yet synced, with a callback
   bool broken_ = false;  // a commit failed: refuse further writes until the chain is reopened
+  bool closed_ = false;
 };
+
+/// Where Chain::create keeps the producer key it makes: 64 hex digits (the seed), mode 0600.
+inline constexpr const char* kProducerKeyFile = "producer.key";
 
 /// Encodes genesis parameters as stored in the chain's metadata (and export files).
 Bytes encode_genesis_params(const ledger::GenesisParams& params);

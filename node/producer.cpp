@@ -42,8 +42,7 @@ Result<ProduceSummary> produce(Chain& chain, const ProduceParams& params,
     if (params.pipeline) {
       PEL_TRY(chain.commit_async(std::move(executed).value(), durable));
     } else {
-      PEL_TRY(chain.commit(*executed));
-      durable(*executed);
+      PEL_TRY(chain.commit(*executed, durable));
     }
     summary.seconds += static_cast<double>(elapsed_ns(t0)) * 1e-9;
   }

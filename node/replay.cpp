@@ -112,6 +112,9 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
     accumulator.combine(commitment_delta(result.writes, scratch));
     Hash256 s_root = accumulator.digest();
     if (s_root != h.state_root) return mismatch(height, "state root", h.state_root, s_root);
+    // Last: a header whose roots match what execution gives, yet that its producer did not sign
+    // (an edited timestamp or beneficiary), is refused too.
+    PEL_TRY(chain.check_header(h).with_context("height " + std::to_string(height)));
     scratch.apply(result.writes);
 
     parent_hash = h.hash();

@@ -1,7 +1,10 @@
 #include "state/database.hpp"
 
+#include <cstdarg>
+
 #include <leveldb/cache.h>
 #include <leveldb/db.h>
+#include <leveldb/env.h>
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
 
@@ -23,12 +26,25 @@ Status from_leveldb(const leveldb::Status& s, const std::string& path, const cha
   std::string msg = path + ": " + doing + ": " + s.ToString();
   if (s.IsCorruption()) return error(ErrorCode::kCorruption, msg);
   if (s.IsNotFound()) return error(ErrorCode::kNotFound, msg);
-  // LevelDB reports a lock held by another process as an IO error naming the LOCK file.
-  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-    return error(ErrorCode::kBusy, path + ": database is locked by another process (" + s.ToString() + ")");
-  }
   return error(ErrorCode::kIo, msg);
 }
+
+// leveldb::Log is not exported by Debian's shared library; Logger::Logv is.
+void log_info(leveldb::Logger* logger, const char* format, ...) {
+  if (!logger) return;
+  std::va_list args;
+  va_start(args, format);
+  logger->Logv(format, args);
+  va_end(args);
+}
+
+// Reads verify the CRC of every block they load from disk (the block cache keeps verified ones).
+leveldb::ReadOptions verified_read() {
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  return ro;
+}
+
 
 }  // namespace
 
@@ -48,26 +64,45 @@ void WriteBatch::erase(Table table, ByteView key) { impl_->batch.Delete(prefixed
 std::size_t WriteBatch::approximate_size() const { return impl_->batch.ApproximateSize(); }
 
 struct Database::Impl {
+  leveldb::Env* env = leveldb::Env::Default();
+  leveldb::FileLock* lock = nullptr;  // pel's own lock on the directory, taken first
+  std::unique_ptr<leveldb::Logger> info_log;
   std::unique_ptr<leveldb::Cache> cache;
   std::unique_ptr<const leveldb::FilterPolicy> filter;
   std::unique_ptr<leveldb::DB> db;
+
+  ~Impl() {
+    db.reset();  // the DB uses the cache, filter and logger until it closes
+    if (lock) env->UnlockFile(lock);
+  }
 };
 
-Database::Database(DatabaseOptions options, std::unique_ptr<Impl> impl)
-    : options_(std::move(options)), impl_(std::move(impl)) {}
+Database::Database(DatabaseOptions options, std::unique_ptr<Impl> impl, bool log_was_damaged)
+    : options_(std::move(options)), impl_(std::move(impl)), log_was_damaged_(log_was_damaged) {}
 
-Database::~Database() {
-  impl_->db.reset();  // the DB uses the cache and filter until it closes
-}
+Database::~Database() = default;
 
 Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options) {
+  const std::string& path = options.path;
   auto impl = std::make_unique<Impl>();
+  if (options.create_if_missing) impl->env->CreateDir(path);  // fails harmlessly when it exists
+  // LevelDB rotates its info LOG before it takes its own lock, so a refused second opener would
+  // empty the running one's log: pel locks the directory first (fcntl, and per process).
+  leveldb::Status locked = impl->env->LockFile(path + "/pel.lock", &impl->lock);
+  if (!locked.ok()) {
+    const std::string why = locked.ToString();
+    if (why.find("already held") != std::string::npos || why.find("temporarily unavailable") != std::string::npos) {
+      return error(ErrorCode::kBusy, path + ": database is in use by another process (" + why + ")");
+    }
+    return from_leveldb(locked, path, "lock");
+  }
+  impl->env->RenameFile(path + "/LOG", path + "/LOG.old");  // fails harmlessly on a new directory
+  leveldb::Logger* logger = nullptr;
+  if (impl->env->NewLogger(path + "/LOG", &logger).ok()) impl->info_log.reset(logger);
+
   leveldb::Options lo;
   lo.create_if_missing = options.create_if_missing;
-  // Not paranoid: after a power loss with unsynced blocks (sync_every_blocks > 1) the log's torn
-  // tail must be dropped, not refuse the open. Batches are atomic, and Chain::open cross-checks
-  // the head block and the state root, so a dropped tail reopens at an earlier whole block.
-  lo.paranoid_checks = false;
+  lo.info_log = impl->info_log.get();
   lo.write_buffer_size = options.write_buffer_bytes;
   lo.compression = options.compression ? leveldb::kSnappyCompression : leveldb::kNoCompression;
   impl->cache.reset(leveldb::NewLRUCache(options.block_cache_bytes));
@@ -76,16 +111,38 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options)
     impl->filter.reset(leveldb::NewBloomFilterPolicy(options.bloom_bits_per_key));
     lo.filter_policy = impl->filter.get();
   }
-  leveldb::DB* raw = nullptr;
-  leveldb::Status s = leveldb::DB::Open(lo, options.path, &raw);
-  if (!s.ok()) return from_leveldb(s, options.path, "open");
-  impl->db.reset(raw);
-  return std::unique_ptr<Database>(new Database(options, std::move(impl)));
+  auto open_db = [&](bool paranoid) {
+    // Paranoid: the log replay stops at a damaged record, and table reads and compactions check
+    // every block's CRC (a damaged table then fails a read instead of feeding a compaction keys
+    // out of order, or a filter that hides a key).
+    lo.paranoid_checks = paranoid;
+    leveldb::DB* raw = nullptr;
+    leveldb::Status s = leveldb::DB::Open(lo, path, &raw);
+    impl->db.reset(raw);
+    return s;
+  };
+  leveldb::Status s = open_db(true);
+  bool log_was_damaged = false;
+  if (s.IsCorruption()) {
+    // A damaged log record: a torn tail after a power cut (normal), or damage in the middle
+    // (not). Keep every whole record, then reopen strictly: the lenient replay moved the log
+    // into a table. The owner verifies what it got (log_was_damaged).
+    log_info(lo.info_log, "pel: strict open failed (%s); replaying the log again, keeping whole records",
+             s.ToString().c_str());
+    s = open_db(false);
+    if (s.ok()) {
+      log_was_damaged = true;
+      impl->db.reset();
+      s = open_db(true);
+    }
+  }
+  if (!s.ok()) return from_leveldb(s, path, "open");
+  return std::unique_ptr<Database>(new Database(options, std::move(impl), log_was_damaged));
 }
 
 Result<std::optional<Bytes>> Database::get(Table table, ByteView key) const {
   std::string value;
-  leveldb::Status s = impl_->db->Get(leveldb::ReadOptions(), prefixed(table, key), &value);
+  leveldb::Status s = impl_->db->Get(verified_read(), prefixed(table, key), &value);
   if (s.IsNotFound()) return std::optional<Bytes>();
   if (!s.ok()) return from_leveldb(s, options_.path, "read");
   return std::optional<Bytes>(Bytes(value.begin(), value.end()));
@@ -97,8 +154,24 @@ Status Database::write(WriteBatch& batch, bool sync) {
   return from_leveldb(impl_->db->Write(wo, &batch.impl_->batch), options_.path, "write");
 }
 
+Status Database::sync() {
+  leveldb::WriteBatch empty;
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  return from_leveldb(impl_->db->Write(wo, &empty), options_.path, "sync");
+}
+
+void Database::flush_memtable() {
+  // CompactRange writes the memtable to a table and starts a new, empty log before it compacts
+  // the tables overlapping the range; pel's keys all start with a table letter, so the range
+  // "\0".."\0" overlaps none of them and only the memtable moves. It reports no error itself: a
+  // failed flush becomes LevelDB's background error, which the next write returns.
+  const leveldb::Slice nothing("\0", 1);
+  impl_->db->CompactRange(&nothing, &nothing);
+}
+
 Status Database::iterate(Table table, const std::function<bool(ByteView, ByteView)>& fn) const {
-  leveldb::ReadOptions ro;
+  leveldb::ReadOptions ro = verified_read();
   ro.fill_cache = false;  // a full scan should not evict the hot working set
   std::unique_ptr<leveldb::Iterator> it(impl_->db->NewIterator(ro));
   const char prefix = static_cast<char>(table);

@@ -1,6 +1,9 @@
 // pel's LevelDB database: one store per chain directory, tables kept apart by a one-byte key
 // prefix, every change written through an atomic batch. The only place that includes LevelDB.
-// Thread-safety: get() and iterate() are safe from any thread; write() from one thread at a time.
+// Every read verifies LevelDB's block checksums and compactions check their inputs (paranoid
+// mode), so a damaged file is a kCorruption error naming the directory, never a wrong value.
+// Thread-safety: get() and iterate() are safe from any thread; write(), sync() and
+// flush_memtable() from one thread at a time.
 #pragma once
 
 #include <cstdint>
@@ -60,13 +63,28 @@ class WriteBatch {
 class Database {
  public:
   /// Opens (or creates) the database at options.path. Errors name the path and the problem:
-  /// kBusy when another process holds the lock, kCorruption for damaged files, kIo otherwise.
+  /// kBusy when another process (or another Database in this one) has it open, kCorruption for
+  /// damaged files, kIo otherwise. The lock is taken before any file in the directory is
+  /// touched, so a refused open changes nothing (LevelDB's info LOG included).
+  ///
+  /// The write-ahead log is replayed strictly first. When that finds damage, the log is replayed
+  /// again keeping every whole record (a torn tail after a power cut is normal), and
+  /// log_was_damaged() tells the owner to verify what it reopened.
   static Result<std::unique_ptr<Database>> open(const DatabaseOptions& options);
   ~Database();
+
+  /// True when the write-ahead log had damaged records that the open dropped.
+  bool log_was_damaged() const { return log_was_damaged_; }
 
   Result<std::optional<Bytes>> get(Table table, ByteView key) const;
   /// Applies `batch` atomically; syncs to disk first when `sync`.
   Status write(WriteBatch& batch, bool sync);
+  /// Makes every earlier write durable (an empty synced write: the log is synced in order).
+  Status sync();
+  /// Moves everything written so far from the write-ahead log into table files, leaving the log
+  /// empty: after it, nothing that was written depends on the log being read back whole. A
+  /// failure becomes LevelDB's background error, which the next write() or sync() returns.
+  void flush_memtable();
   /// Calls `fn(key without prefix, value)` for every entry of `table` in key order, until it
   /// returns false.
   Status iterate(Table table, const std::function<bool(ByteView key, ByteView value)>& fn) const;
@@ -75,9 +93,10 @@ class Database {
 
  private:
   struct Impl;
-  Database(DatabaseOptions options, std::unique_ptr<Impl> impl);
+  Database(DatabaseOptions options, std::unique_ptr<Impl> impl, bool log_was_damaged);
   DatabaseOptions options_;
   std::unique_ptr<Impl> impl_;
+  bool log_was_damaged_;
 };
 
 /// Big-endian height, so LevelDB's byte order is height order.

@@ -21,6 +21,10 @@ struct GenesisParams {
   std::uint32_t validators = 8;
   std::uint32_t proposals = 4;
   std::uint32_t chain_id = 1;
+  /// The block producer: every header after genesis carries its Ed25519 signature. Part of the
+  /// chain's identity (two chains with other producers are other chains); the ledger state does
+  /// not depend on it. All zero until Chain::create fills it in.
+  PublicKey producer{};
 };
 
 /// KeyPair::from_seed(sha256("pel.account" || seed (u64 LE) || index (u32 LE))).

@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <limits>
+#include <optional>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -32,26 +35,51 @@ int fail(const std::string& command, const std::string& message) {
 
 int fail(const std::string& command, const Status& status) { return fail(command, status.to_string()); }
 
+// Numbers are taken as text and parsed here, strictly: Boost's lexical_cast turns "-1" into
+// 2^64-1 for an unsigned option and checks no range. Every number must be plain decimal digits
+// (a '-' only where negative values are allowed) inside the option's range, or it is a usage
+// error (exit 2) that states the range.
 template <typename T>
-std::vector<T> parse_list(const std::string& text) {
+T parse_number(const std::string& what, const std::string& text, T min, T max) {
+  T value{};
+  const char* end = text.data() + text.size();
+  auto [stop, ec] = std::from_chars(text.data(), end, value);
+  // Written so that NaN, which compares false with everything, is out of range too.
+  if (text.empty() || ec != std::errc() || stop != end || !(value >= min && value <= max)) {
+    std::ostringstream range;
+    range << what << " must be " << (std::is_integral_v<T> ? "an integer" : "a number") << " from " << min << " to "
+          << max << ", not '" << text << "'";
+    throw po::error(range.str());
+  }
+  return value;
+}
+
+template <typename T>
+T number(const po::variables_map& vm, const char* name, T min, T max) {
+  return parse_number<T>(std::string("--") + name, vm[name].as<std::string>(), min, max);
+}
+
+template <typename T>
+std::vector<T> parse_list(const po::variables_map& vm, const char* name, T min, T max) {
+  const std::string& text = vm[name].as<std::string>();
   std::vector<T> out;
   std::stringstream ss(text);
   std::string item;
   while (std::getline(ss, item, ',')) {
-    if (item.empty()) continue;
-    std::size_t used = 0;
-    long long v = -1;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != item.size() || v < 0) throw po::error("not a non-negative number: '" + item + "'");
-    out.push_back(static_cast<T>(v));
+    if (!item.empty()) out.push_back(parse_number<T>(std::string("--") + name, item, min, max));
   }
-  if (out.empty()) throw po::error("empty list '" + text + "'");
+  if (out.empty()) throw po::error(std::string("--") + name + ": empty list '" + text + "'");
   return out;
 }
+
+// The ranges of the numeric options. The upper bounds keep a run inside what a machine can hold
+// (a 1,000,000-transaction block needs about 2 GiB; 10,000,000 genesis accounts about 5 GiB).
+constexpr int kMaxThreads = 256;
+constexpr std::uint32_t kMaxBlockSize = 1'000'000;
+constexpr std::uint32_t kMaxAccounts = 10'000'000;
+constexpr std::uint64_t kMaxBlocks = 1'000'000'000;
+constexpr std::uint64_t kMaxU64 = std::numeric_limits<std::uint64_t>::max();
+constexpr std::uint32_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
 
 std::vector<std::string> parse_names(const std::string& text) {
   std::vector<std::string> out;
@@ -66,8 +94,22 @@ std::vector<std::string> parse_names(const std::string& text) {
 ChainOptions chain_options(const po::variables_map& vm) {
   ChainOptions o;
   o.datadir = vm["datadir"].as<std::string>();
-  if (vm.count("threads")) o.threads = vm["threads"].as<int>();
+  if (vm.count("threads")) o.threads = number<int>(vm, "threads", 1, kMaxThreads);
   return o;
+}
+
+// "--from H --to H": both heights, the second not below the first.
+void check_height_range(std::uint64_t from, std::optional<std::uint64_t> to) {
+  if (to && *to < from) {
+    throw po::error("--to " + std::to_string(*to) + " is below --from " + std::to_string(from));
+  }
+}
+
+// Closes the chain, reporting a failure to make the last blocks durable.
+int close_chain(const char* command, Chain& chain, int status) {
+  Status closed = chain.close();
+  if (!closed.is_ok() && status == 0) return fail(command, closed);
+  return status;
 }
 
 void add_datadir(po::options_description& d) {
@@ -80,23 +122,34 @@ double per_second(double count, double seconds) { return seconds > 0 ? count / s
 
 void init_options(po::options_description& d) {
   add_datadir(d);
-  d.add_options()("accounts", po::value<std::uint32_t>()->default_value(1000), "funded genesis accounts")
-      ("seed", po::value<std::uint64_t>()->default_value(1), "genesis seed (account keys derive from it)")
-      ("chain-id", po::value<std::uint32_t>()->default_value(1), "chain id (replay protection)");
+  d.add_options()("accounts", po::value<std::string>()->default_value("1000"), "funded genesis accounts (2 to 10,000,000)")
+      ("seed", po::value<std::string>()->default_value("1"), "genesis seed (account keys derive from it)")
+      ("chain-id", po::value<std::string>()->default_value("1"), "chain id (replay protection)")
+      ("producer", po::value<std::string>(),
+       "the producer's public key (64 hex digits, from `pel inspect genesis` of its chain): this chain "
+       "imports its blocks; without it, a new random producer key is made in DATADIR/producer.key");
 }
 
 int init_run(const po::variables_map& vm) {
   ledger::GenesisParams g;
-  g.accounts = vm["accounts"].as<std::uint32_t>();
-  g.seed = vm["seed"].as<std::uint64_t>();
-  g.chain_id = vm["chain-id"].as<std::uint32_t>();
-  if (g.accounts < 2) return fail("init", "--accounts must be at least 2");
+  g.accounts = number<std::uint32_t>(vm, "accounts", 2, kMaxAccounts);
+  g.seed = number<std::uint64_t>(vm, "seed", 0, kMaxU64);
+  g.chain_id = number<std::uint32_t>(vm, "chain-id", 0, kMaxU32);
+  if (vm.count("producer")) {
+    auto bytes = from_hex(vm["producer"].as<std::string>());
+    auto key = bytes.is_ok() ? PublicKey::from_bytes(*bytes) : Result<PublicKey>(bytes.status());
+    if (!key.is_ok()) throw po::error("--producer: not a public key: " + key.status().message());
+    g.producer = *key;
+  }
   auto chain = Chain::create(chain_options(vm), g);
   if (!chain.is_ok()) return fail("init", chain.status());
   std::cout << "initialized " << vm["datadir"].as<std::string>() << ": " << g.accounts
             << " accounts, genesis " << (*chain)->head_hash().hex() << ", state root "
-            << (*chain)->head().state_root.hex() << "\n";
-  return 0;
+            << (*chain)->head().state_root.hex() << "\nproducer " << (*chain)->genesis().producer.hex()
+            << ((*chain)->can_produce() ? " (its key is in " + vm["datadir"].as<std::string>() + "/" + kProducerKeyFile + ")"
+                                        : " (this chain imports its blocks)")
+            << "\n";
+  return close_chain("init", **chain, 0);
 }
 
 // ---- produce ----------------------------------------------------------------------------------
@@ -104,31 +157,33 @@ int init_run(const po::variables_map& vm) {
 void produce_options(po::options_description& d) {
   add_datadir(d);
   d.add_options()("workload", po::value<std::string>()->required(), "p2p, token, swap, nft, staking, dao, airdrop or mix")
-      ("blocks", po::value<std::uint64_t>()->default_value(10), "blocks to produce")
-      ("block-size", po::value<std::uint32_t>()->default_value(1000), "transactions per block")
-      ("accounts", po::value<std::uint32_t>(), "accounts used (contention); default: every genesis account")
-      ("threads", po::value<int>()->default_value(2), "Block-STM workers")
-      ("seed", po::value<std::uint64_t>()->default_value(1), "workload seed")
-      ("skew", po::value<double>()->default_value(0.0), "hot-spot skew (Zipf exponent, 0 = uniform)")
-      ("invalid-fraction", po::value<double>()->default_value(0.0), "share of deliberately invalid transactions")
-      ("sync-every", po::value<std::uint32_t>()->default_value(1), "sync the database every N blocks")
+      ("blocks", po::value<std::string>()->default_value("10"), "blocks to produce (1 to 1,000,000,000)")
+      ("block-size", po::value<std::string>()->default_value("1000"), "transactions per block (1 to 1,000,000)")
+      ("accounts", po::value<std::string>(), "accounts used (contention); default: every genesis account")
+      ("threads", po::value<std::string>()->default_value("2"), "Block-STM workers (1 to 256)")
+      ("seed", po::value<std::string>()->default_value("1"), "workload seed")
+      ("skew", po::value<std::string>()->default_value("0"), "hot-spot skew (Zipf exponent, 0 = uniform, up to 10)")
+      ("invalid-fraction", po::value<std::string>()->default_value("0"), "share of deliberately invalid transactions (0 to 1)")
+      ("sync-every", po::value<std::string>()->default_value("1"),
+       "sync the database every N blocks; a block is reported once it is synced")
       ("no-pipeline", po::bool_switch(), "commit each block before executing the next")
       ("quiet", po::bool_switch(), "print only the summary");
 }
 
 int produce_run(const po::variables_map& vm) {
   ChainOptions options = chain_options(vm);
-  options.database.sync_every_blocks = vm["sync-every"].as<std::uint32_t>();
-  auto chain = Chain::open(options);
-  if (!chain.is_ok()) return fail("produce", chain.status());
+  options.database.sync_every_blocks = number<std::uint32_t>(vm, "sync-every", 1, 1'000'000);
   ProduceParams p;
   p.workload.name = vm["workload"].as<std::string>();
-  p.workload.block_size = vm["block-size"].as<std::uint32_t>();
-  p.workload.accounts = vm.count("accounts") ? vm["accounts"].as<std::uint32_t>() : (*chain)->genesis().accounts;
-  p.workload.seed = vm["seed"].as<std::uint64_t>();
-  p.workload.skew = vm["skew"].as<double>();
-  p.workload.invalid_fraction = vm["invalid-fraction"].as<double>();
-  p.blocks = vm["blocks"].as<std::uint64_t>();
+  p.workload.block_size = number<std::uint32_t>(vm, "block-size", 1, kMaxBlockSize);
+  const std::uint32_t accounts = vm.count("accounts") ? number<std::uint32_t>(vm, "accounts", 2, kMaxAccounts) : 0;
+  p.workload.seed = number<std::uint64_t>(vm, "seed", 0, kMaxU64);
+  p.workload.skew = number<double>(vm, "skew", 0.0, 10.0);
+  p.workload.invalid_fraction = number<double>(vm, "invalid-fraction", 0.0, 1.0);
+  p.blocks = number<std::uint64_t>(vm, "blocks", 1, kMaxBlocks);
+  auto chain = Chain::open(options);
+  if (!chain.is_ok()) return fail("produce", chain.status());
+  p.workload.accounts = accounts != 0 ? accounts : (*chain)->genesis().accounts;
   p.pipeline = !vm["no-pipeline"].as<bool>();
   const bool quiet = vm["quiet"].as<bool>();
   auto summary = produce(**chain, p, [&](const ExecutedBlock& b) {
@@ -143,12 +198,15 @@ int produce_run(const po::variables_map& vm) {
                 b.stats.transactions ? static_cast<double>(b.stats.executions) / b.stats.transactions : 0.0);
     std::fflush(stdout);
   });
-  if (!summary.is_ok()) return fail("produce", summary.status());
-  std::printf("produced %llu blocks, %llu transactions in %.2f s: %.0f tps end to end; head %llu %s\n",
+  if (!summary.is_ok()) {
+    std::cerr << "pel produce: blocks up to " << (*chain)->durable_height() << " are durable\n";
+    return close_chain("produce", **chain, fail("produce", summary.status()));
+  }
+  std::printf("produced %llu blocks, %llu transactions in %.2f s: %.0f tps end to end; head %llu %s (durable)\n",
               static_cast<unsigned long long>(summary->blocks), static_cast<unsigned long long>(summary->transactions),
               summary->seconds, per_second(static_cast<double>(summary->transactions), summary->seconds),
               static_cast<unsigned long long>((*chain)->head().height), (*chain)->head_hash().hex().c_str());
-  return 0;
+  return close_chain("produce", **chain, 0);
 }
 
 // ---- export / import --------------------------------------------------------------------------
@@ -156,15 +214,18 @@ int produce_run(const po::variables_map& vm) {
 void export_options(po::options_description& d) {
   add_datadir(d);
   d.add_options()("out", po::value<std::string>()->required(), "file to write")
-      ("from", po::value<std::uint64_t>()->default_value(1), "first height")
-      ("to", po::value<std::uint64_t>(), "last height (default: the head)");
+      ("from", po::value<std::string>()->default_value("1"), "first height (at least 1)")
+      ("to", po::value<std::string>(), "last height (default: the head)");
 }
 
 int export_run(const po::variables_map& vm) {
+  const std::uint64_t from = number<std::uint64_t>(vm, "from", 1, kMaxU64);
+  const std::optional<std::uint64_t> last =
+      vm.count("to") ? std::optional(number<std::uint64_t>(vm, "to", 1, kMaxU64)) : std::nullopt;
+  check_height_range(from, last);
   auto chain = Chain::open(chain_options(vm));
   if (!chain.is_ok()) return fail("export", chain.status());
-  std::uint64_t from = vm["from"].as<std::uint64_t>();
-  std::uint64_t to = vm.count("to") ? vm["to"].as<std::uint64_t>() : (*chain)->head().height;
+  const std::uint64_t to = last.value_or((*chain)->head().height);
   const std::string out = vm["out"].as<std::string>();
   Status s = export_blocks(**chain, out, from, to);
   if (!s.is_ok()) return fail("export", s);
@@ -175,56 +236,77 @@ int export_run(const po::variables_map& vm) {
 void import_options(po::options_description& d) {
   add_datadir(d);
   d.add_options()("in", po::value<std::string>()->required(), "block file made by pel export")
-      ("threads", po::value<int>()->default_value(2), "Block-STM workers")
-      ("sync-every", po::value<std::uint32_t>()->default_value(1), "sync the database every N blocks")
+      ("threads", po::value<std::string>()->default_value("2"), "Block-STM workers (1 to 256)")
+      ("sync-every", po::value<std::string>()->default_value("1"),
+       "sync the database every N blocks; a block is reported once it is synced")
       ("skip-signatures", po::bool_switch(),
        "trust the file's signatures (assume valid); a block with a discarded bad signature then fails its receipts root")
+      ("expect-head", po::value<std::string>(), "fail unless the import ends at the block with this hash")
       ("no-pipeline", po::bool_switch(), "commit each block before executing the next");
 }
 
 int import_run(const po::variables_map& vm) {
   ChainOptions options = chain_options(vm);
-  options.database.sync_every_blocks = vm["sync-every"].as<std::uint32_t>();
+  options.database.sync_every_blocks = number<std::uint32_t>(vm, "sync-every", 1, 1'000'000);
   options.check_signatures = !vm["skip-signatures"].as<bool>();
+  std::optional<Hash256> expect_head;
+  if (vm.count("expect-head")) {
+    auto hash = Hash256::from_hex(vm["expect-head"].as<std::string>());
+    if (!hash.is_ok()) throw po::error("--expect-head: not a block hash: " + hash.status().message());
+    expect_head = *hash;
+  }
   auto chain = Chain::open(options);
   if (!chain.is_ok()) return fail("import", chain.status());
-  std::uint64_t blocks = 0, txns = 0;
-  auto start = std::chrono::steady_clock::now();
-  Status s = import_blocks(**chain, vm["in"].as<std::string>(), [&](const Block& b) {
+  std::uint64_t blocks = 0, skipped = 0, txns = 0;
+  ImportOptions io;
+  io.pipeline = !vm["no-pipeline"].as<bool>();
+  io.on_block = [&](const Block& b) {
     ++blocks;
     txns += b.transactions.size();
-  }, /*pipeline=*/!vm["no-pipeline"].as<bool>());
+  };
+  io.on_skip = [&](const Block&) { ++skipped; };
+  auto start = std::chrono::steady_clock::now();
+  Status s = import_blocks(**chain, vm["in"].as<std::string>(), io);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!s.is_ok()) {
+    // import_blocks flushed what it wrote: the durable height is where a reopen starts.
     std::cerr << "pel import: imported " << blocks << " blocks before the error; head stays at "
-              << (*chain)->head().height << "\n";
-    return fail("import", s);
+              << (*chain)->durable_height() << "\n";
+    return close_chain("import", **chain, fail("import", s));
   }
-  std::printf("imported %llu blocks, %llu transactions in %.2f s (%.0f tps); head %llu %s\n",
+  std::printf("imported %llu blocks, %llu transactions in %.2f s (%.0f tps)%s; head %llu %s\n",
               static_cast<unsigned long long>(blocks), static_cast<unsigned long long>(txns), secs,
-              per_second(static_cast<double>(txns), secs), static_cast<unsigned long long>((*chain)->head().height),
-              (*chain)->head_hash().hex().c_str());
-  return 0;
+              per_second(static_cast<double>(txns), secs),
+              skipped ? (", skipped " + std::to_string(skipped) + " already stored").c_str() : "",
+              static_cast<unsigned long long>((*chain)->head().height), (*chain)->head_hash().hex().c_str());
+  if (expect_head && (*chain)->head_hash() != *expect_head) {
+    return close_chain("import", **chain,
+                       fail("import", "the import ended at " + (*chain)->head_hash().hex() + " (height " +
+                                          std::to_string((*chain)->head().height) + "), not at the expected head " +
+                                          expect_head->hex()));
+  }
+  return close_chain("import", **chain, 0);
 }
 
 // ---- replay -----------------------------------------------------------------------------------
 
 void replay_options(po::options_description& d) {
   add_datadir(d);
-  d.add_options()("from", po::value<std::uint64_t>()->default_value(1), "first height to re-execute")
-      ("to", po::value<std::uint64_t>(), "last height (default: the head)")
-      ("threads", po::value<int>()->default_value(2), "Block-STM workers")
+  d.add_options()("from", po::value<std::string>()->default_value("1"), "first height to re-execute (at least 1)")
+      ("to", po::value<std::string>(), "last height (default: the head)")
+      ("threads", po::value<std::string>()->default_value("2"), "Block-STM workers (1 to 256)")
       ("compare-sequential", po::bool_switch(), "also execute sequentially, require equality, report the speedup")
       ("skip-signatures", po::bool_switch(), "trust signatures checked at import (assume valid)");
 }
 
 int replay_run(const po::variables_map& vm) {
+  ReplayOptions o;
+  o.from = number<std::uint64_t>(vm, "from", 1, kMaxU64);
+  if (vm.count("to")) o.to = number<std::uint64_t>(vm, "to", 1, kMaxU64);
+  check_height_range(o.from, o.to);
+  o.threads = number<int>(vm, "threads", 1, kMaxThreads);
   auto chain = Chain::open(chain_options(vm));
   if (!chain.is_ok()) return fail("replay", chain.status());
-  ReplayOptions o;
-  o.from = vm["from"].as<std::uint64_t>();
-  if (vm.count("to")) o.to = vm["to"].as<std::uint64_t>();
-  o.threads = vm["threads"].as<int>();
   o.compare_sequential = vm["compare-sequential"].as<bool>();
   o.skip_signatures = vm["skip-signatures"].as<bool>();
   const bool tty = ::isatty(STDERR_FILENO) != 0;
@@ -268,7 +350,7 @@ int replay_run(const po::variables_map& vm) {
 
 void inspect_options(po::options_description& d) {
   add_datadir(d);
-  d.add_options()("what", po::value<std::vector<std::string>>()->required(), "head | block H | account ADDR")
+  d.add_options()("what", po::value<std::vector<std::string>>()->required(), "head | genesis | block H | account ADDR")
       ("json", po::bool_switch(), "print JSON");
 }
 
@@ -304,13 +386,19 @@ int inspect_run(const po::variables_map& vm) {
     print_json_or_text(header_json((*chain)->head()), json);
     return 0;
   }
+  if (what[0] == "genesis" && what.size() == 1) {
+    const ledger::GenesisParams& g = (*chain)->genesis();
+    print_json_or_text({{"hash", (*chain)->block_at(0).is_ok() ? (*chain)->block_at(0)->header.hash().hex() : ""},
+                        {"seed", g.seed},
+                        {"accounts", g.accounts},
+                        {"chain_id", g.chain_id},
+                        {"producer", g.producer.hex()},
+                        {"can_produce", (*chain)->can_produce()}},
+                       json);
+    return 0;
+  }
   if (what[0] == "block" && what.size() == 2) {
-    std::uint64_t height = 0;
-    try {
-      height = std::stoull(what[1]);
-    } catch (const std::exception&) {
-      return fail("inspect", "not a height: '" + what[1] + "'");
-    }
+    const std::uint64_t height = parse_number<std::uint64_t>("block height", what[1], 0, kMaxU64);
     auto block = (*chain)->block_at(height);
     if (!block.is_ok()) return fail("inspect", block.status());
     auto receipts = (*chain)->receipts_at(height);
@@ -342,7 +430,7 @@ int inspect_run(const po::variables_map& vm) {
     print_json_or_text(j, json);
     return 0;
   }
-  return fail("inspect", "expected `head`, `block H` or `account ADDR`");
+  return fail("inspect", "expected `head`, `genesis`, `block H` or `account ADDR`");
 }
 
 // ---- bench ------------------------------------------------------------------------------------
@@ -353,10 +441,10 @@ void bench_options(po::options_description& d) {
       ("block-size", po::value<std::string>()->default_value("10000"), "comma list")
       ("threads", po::value<std::string>()->default_value("1,2"), "comma list of Block-STM worker counts")
       ("work", po::value<std::string>()->default_value("0"), "comma list: SHA-256 rounds added to every transaction")
-      ("runs", po::value<int>()->default_value(3), "timed runs per point (medians)")
-      ("warmups", po::value<int>()->default_value(1), "untimed runs per point")
-      ("skew", po::value<double>()->default_value(0.0), "hot-spot skew")
-      ("seed", po::value<std::uint64_t>()->default_value(1), "workload seed")
+      ("runs", po::value<std::string>()->default_value("3"), "timed runs per point (medians; 1 to 1000)")
+      ("warmups", po::value<std::string>()->default_value("1"), "untimed runs per point (0 to 1000)")
+      ("skew", po::value<std::string>()->default_value("0"), "hot-spot skew (0 to 10)")
+      ("seed", po::value<std::string>()->default_value("1"), "workload seed")
       ("end-to-end", po::bool_switch(), "include signature checking and the LevelDB commit on both sides")
       ("json", po::bool_switch(), "one JSON object per row instead of the table")
       ("plot", po::value<std::string>(), "draw speedup plots to this PNG file (gnuplot)");
@@ -366,16 +454,15 @@ int bench_run(const po::variables_map& vm) {
   bench::BenchConfig c;
   std::string workloads = vm["workload"].as<std::string>();
   c.workloads = workloads == "all" ? ledger::workload_names() : parse_names(workloads);
-  c.accounts = parse_list<std::uint32_t>(vm["accounts"].as<std::string>());
-  c.block_sizes = parse_list<std::uint32_t>(vm["block-size"].as<std::string>());
-  c.threads = parse_list<int>(vm["threads"].as<std::string>());
-  c.works = parse_list<std::uint32_t>(vm["work"].as<std::string>());
-  c.runs = std::max(1, vm["runs"].as<int>());
-  c.warmups = std::max(0, vm["warmups"].as<int>());
-  c.skew = vm["skew"].as<double>();
-  c.seed = vm["seed"].as<std::uint64_t>();
+  c.accounts = parse_list<std::uint32_t>(vm, "accounts", 2, kMaxAccounts);
+  c.block_sizes = parse_list<std::uint32_t>(vm, "block-size", 1, kMaxBlockSize);
+  c.threads = parse_list<int>(vm, "threads", 1, kMaxThreads);
+  c.works = parse_list<std::uint32_t>(vm, "work", 0, 1'000'000);
+  c.runs = number<int>(vm, "runs", 1, 1000);
+  c.warmups = number<int>(vm, "warmups", 0, 1000);
+  c.skew = number<double>(vm, "skew", 0.0, 10.0);
+  c.seed = number<std::uint64_t>(vm, "seed", 0, kMaxU64);
   c.end_to_end = vm["end-to-end"].as<bool>();
-  if (std::count(c.threads.begin(), c.threads.end(), 0)) return fail("bench", "--threads values must be >= 1");
   const bool json = vm["json"].as<bool>();
   if (!json) std::cout << bench::format_header() << "\n";
   auto rows = bench::run_bench(c, [json](const bench::BenchRow& row) {
@@ -394,17 +481,19 @@ int bench_run(const po::variables_map& vm) {
 // ---- demo -------------------------------------------------------------------------------------
 
 void demo_options(po::options_description& d) {
-  d.add_options()("threads", po::value<int>()->default_value(2), "Block-STM workers")
-      ("blocks", po::value<std::uint64_t>()->default_value(5), "blocks to produce")
-      ("block-size", po::value<std::uint32_t>()->default_value(2000), "transactions per block")
-      ("accounts", po::value<std::uint32_t>()->default_value(10000), "genesis accounts (low contention)")
+  d.add_options()("threads", po::value<std::string>()->default_value("2"), "Block-STM workers (1 to 256)")
+      ("blocks", po::value<std::string>()->default_value("5"), "blocks to produce (1 to 10,000)")
+      ("block-size", po::value<std::string>()->default_value("2000"), "transactions per block (1 to 1,000,000)")
+      ("accounts", po::value<std::string>()->default_value("10000"), "genesis accounts (low contention; 2 to 10,000,000)")
       ("workload", po::value<std::string>()->default_value("mix"), "workload to produce")
       ("keep", po::value<std::string>(), "keep the chain in this directory instead of a temporary one");
 }
 
 int demo_run(const po::variables_map& vm) {
   namespace fs = std::filesystem;
-  const int threads = vm["threads"].as<int>();
+  const int threads = number<int>(vm, "threads", 1, kMaxThreads);
+  const std::uint64_t blocks = number<std::uint64_t>(vm, "blocks", 1, 10'000);
+  const std::uint32_t block_size = number<std::uint32_t>(vm, "block-size", 1, kMaxBlockSize);
   std::string dir = vm.count("keep") ? vm["keep"].as<std::string>()
                                      : (fs::temp_directory_path() / ("pel-demo-" + std::to_string(::getpid()))).string();
   const bool temporary = !vm.count("keep");
@@ -418,13 +507,13 @@ int demo_run(const po::variables_map& vm) {
   if (temporary) fs::remove_all(dir);
 
   ledger::GenesisParams g;
-  g.accounts = vm["accounts"].as<std::uint32_t>();
+  g.accounts = number<std::uint32_t>(vm, "accounts", 2, kMaxAccounts);
   ChainOptions options;
   options.datadir = dir;
   options.threads = threads;
   std::printf("pel demo: %s workload, %llu blocks x %u transactions over %u accounts, %d threads\n",
-              vm["workload"].as<std::string>().c_str(), static_cast<unsigned long long>(vm["blocks"].as<std::uint64_t>()),
-              vm["block-size"].as<std::uint32_t>(), g.accounts, threads);
+              vm["workload"].as<std::string>().c_str(), static_cast<unsigned long long>(blocks), block_size, g.accounts,
+              threads);
   std::printf("1. genesis in %s\n", dir.c_str());
   auto chain = Chain::create(options, g);
   if (!chain.is_ok()) return fail("demo", chain.status());
@@ -433,8 +522,8 @@ int demo_run(const po::variables_map& vm) {
   ProduceParams p;
   p.workload.name = vm["workload"].as<std::string>();
   p.workload.accounts = g.accounts;
-  p.workload.block_size = vm["block-size"].as<std::uint32_t>();
-  p.blocks = vm["blocks"].as<std::uint64_t>();
+  p.workload.block_size = block_size;
+  p.blocks = blocks;
   auto produced = produce(**chain, p, [](const ExecutedBlock& b) {
     std::printf("   block %llu committed: %u txns, %.2f executions/txn, %llu aborts\n",
                 static_cast<unsigned long long>(b.block.header.height), b.block.header.transaction_count,

@@ -14,16 +14,26 @@
 namespace pel {
 namespace {
 
+// Every chain in these tests has the same producer, so each can import the others' blocks.
+const Seed kProducerSeed{7};
+
+ChainOptions test_options(const std::string& dir) {
+  ChainOptions o;
+  o.datadir = dir;
+  o.producer_seed = kProducerSeed;
+  return o;
+}
+
 ledger::GenesisParams small_genesis() {
   ledger::GenesisParams g;
   g.accounts = 100;
   g.seed = 11;
+  g.producer = KeyPair::from_seed(kProducerSeed).value().public_key();
   return g;
 }
 
 std::unique_ptr<Chain> make_chain(const std::string& dir, int blocks, const std::string& workload = "mix") {
-  ChainOptions o;
-  o.datadir = dir;
+  ChainOptions o = test_options(dir);
   auto chain = Chain::create(o, small_genesis());
   EXPECT_TRUE(chain.is_ok()) << chain.status().to_string();
   if (blocks > 0) {
@@ -40,8 +50,7 @@ std::unique_ptr<Chain> make_chain(const std::string& dir, int blocks, const std:
 }
 
 std::unique_ptr<Chain> open_chain(const std::string& dir) {
-  ChainOptions o;
-  o.datadir = dir;
+  ChainOptions o = test_options(dir);
   auto chain = Chain::open(o);
   EXPECT_TRUE(chain.is_ok()) << chain.status().to_string();
   return chain.is_ok() ? std::move(chain).value() : nullptr;
@@ -79,8 +88,7 @@ TEST(Chain, ProduceReopenAndVerify) {
 TEST(Chain, CreateRefusesAnExistingChainAndOpenRefusesAnEmptyDir) {
   testing::TempDir dir;
   auto chain = make_chain(dir.path() + "/a", 0);
-  ChainOptions o;
-  o.datadir = dir.path() + "/a";
+  ChainOptions o = test_options(dir.path() + "/a");
   chain.reset();
   EXPECT_FALSE(Chain::create(o, small_genesis()).is_ok());
   o.datadir = dir.path() + "/empty";
@@ -92,8 +100,7 @@ TEST(Chain, CreateRefusesAnExistingChainAndOpenRefusesAnEmptyDir) {
 TEST(Chain, SecondOpenIsLocked) {
   testing::TempDir dir;
   auto chain = make_chain(dir.path(), 0);
-  ChainOptions o;
-  o.datadir = dir.path();
+  ChainOptions o = test_options(dir.path());
   auto second = Chain::open(o);
   ASSERT_FALSE(second.is_ok());
   EXPECT_EQ(second.status().code(), ErrorCode::kBusy);
@@ -116,8 +123,7 @@ TEST(Chain, ExportImportGivesTheSameChainAndReplayVerifies) {
   auto source = make_chain(dir.path() + "/src", 5);
   const std::string file = dir.path() + "/blocks.pel";
   ASSERT_TRUE(export_blocks(*source, file, 1, 5).is_ok());
-  ChainOptions o;
-  o.datadir = dir.path() + "/dst";
+  ChainOptions o = test_options(dir.path() + "/dst");
   auto dst = Chain::create(o, small_genesis());
   ASSERT_TRUE(dst.is_ok());
   Status s = import_blocks(**dst, file);
@@ -180,6 +186,35 @@ TEST(Chain, ReplayDetectsAWrongStateRoot) {
   EXPECT_NE(r.status().message().find("height 2: state root mismatch"), std::string::npos) << r.status().message();
 }
 
+TEST(Chain, ReplayRefusesAHeaderItsProducerDidNotSign) {
+  testing::TempDir dir;
+  make_chain(dir.path(), 4).reset();
+  tamper_stored_block(dir.path(), 3, [](Block& b) { b.header.timestamp += 100; });
+  auto chain = open_chain(dir.path());
+  ASSERT_TRUE(chain);
+  auto r = replay(*chain, {});
+  ASSERT_FALSE(r.is_ok());
+  // Block 3 is refused before block 4's parent link notices the change.
+  EXPECT_NE(r.status().message().find("height 3"), std::string::npos) << r.status().message();
+}
+
+TEST(Chain, AnEmbeddersHeaderCheckReplacesTheProducerSignature) {
+  testing::TempDir dir;
+  auto source = make_chain(dir.path() + "/src", 3);
+  const std::string file = dir.path() + "/blocks.pel";
+  ASSERT_TRUE(export_blocks(*source, file, 1, 3).is_ok());
+  ChainOptions o = test_options(dir.path() + "/dst");
+  o.header_check = [](const BlockHeader& h) {
+    return h.height < 3 ? Status::ok() : error(ErrorCode::kVerification, "no certificate for this header");
+  };
+  auto dst = Chain::create(o, small_genesis());
+  ASSERT_TRUE(dst.is_ok());
+  Status s = import_blocks(**dst, file);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("no certificate"), std::string::npos) << s.message();
+  EXPECT_EQ((*dst)->head().height, 2u);
+}
+
 class ImportFailures : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -223,12 +258,14 @@ class ImportFailures : public ::testing::Test {
     Status result;
     std::string pipelined_message;
     for (bool pipeline : {true, false}) {
-      ChainOptions o;
-      o.datadir = file + (pipeline ? ".pipelined" : ".chain");
+      ChainOptions o = test_options(file + (pipeline ? ".pipelined" : ".chain"));
       auto dst = Chain::create(o, small_genesis());
       EXPECT_TRUE(dst.is_ok());
       std::uint64_t reported = 0;
-      Status s = import_blocks(**dst, file, [&](const Block& b) { reported = b.header.height; }, pipeline);
+      ImportOptions options;
+      options.on_block = [&](const Block& b) { reported = b.header.height; };
+      options.pipeline = pipeline;
+      Status s = import_blocks(**dst, file, options);
       EXPECT_EQ(reported, (*dst)->head().height) << "every imported block is reported once durable";
       std::string message = s.message();  // names the chain directory: take it out
       if (auto at = message.find(o.datadir); at != std::string::npos) message.erase(at, o.datadir.size());
@@ -278,13 +315,42 @@ TEST_F(ImportFailures, ChangedTransactionByte) {
   EXPECT_EQ(imported_head_, 2u);
 }
 
+// The producer's key signs a header it did not execute: import executes and compares.
+void resign(BlockHeader& header) {
+  header.producer_signature = KeyPair::from_seed(kProducerSeed).value().sign(header.hash().view()).value();
+}
+
 TEST_F(ImportFailures, WrongStateRoot) {
   auto bad = blocks_;
   bad[1].header.state_root.bytes[7] ^= 1;
+  resign(bad[1].header);
   Status s = import(bad);
   ASSERT_FALSE(s.is_ok());
   EXPECT_NE(s.message().find("state root mismatch"), std::string::npos) << s.message();
   EXPECT_EQ(imported_head_, 1u);
+}
+
+// A header field execution does not check (the timestamp), edited by someone without the
+// producer's key: the signature no longer covers the header.
+TEST_F(ImportFailures, EditedHeaderNotSignedByTheProducer) {
+  auto bad = blocks_;
+  bad[3].header.timestamp += 1;
+  Status s = import(bad);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_EQ(s.code(), ErrorCode::kVerification);
+  EXPECT_NE(s.message().find("height 4"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("not signed by the producer"), std::string::npos) << s.message();
+  EXPECT_EQ(imported_head_, 3u);
+}
+
+// Signed, but by another key than the genesis names.
+TEST_F(ImportFailures, HeaderSignedByAnotherKey) {
+  auto bad = blocks_;
+  bad[0].header.producer_signature = KeyPair::from_seed(Seed{8}).value().sign(bad[0].header.hash().view()).value();
+  Status s = import(bad);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("not signed by the producer"), std::string::npos) << s.message();
+  EXPECT_EQ(imported_head_, 0u);
 }
 
 TEST_F(ImportFailures, BlocksOutOfOrder) {
@@ -316,8 +382,7 @@ TEST_F(ImportFailures, CorruptedRecordBytes) {
 
 TEST_F(ImportFailures, OtherGenesisIsRefused) {
   const std::string file = write_file({});
-  ChainOptions o;
-  o.datadir = dir_.path() + "/other";
+  ChainOptions o = test_options(dir_.path() + "/other");
   ledger::GenesisParams other = small_genesis();
   other.seed = 12;
   auto dst = Chain::create(o, other);
@@ -330,8 +395,7 @@ TEST_F(ImportFailures, OtherGenesisIsRefused) {
 TEST(Chain, ParallelAndSequentialChainsAgree) {
   testing::TempDir dir;
   auto make = [&](const std::string& sub, int threads) {
-    ChainOptions o;
-    o.datadir = dir.path() + "/" + sub;
+    ChainOptions o = test_options(dir.path() + "/" + sub);
     o.threads = threads;
     auto chain = Chain::create(o, small_genesis());
     ProduceParams p;
@@ -353,8 +417,7 @@ TEST(Chain, PipelinedAndSynchronousCommitsAgree) {
   testing::TempDir dir;
   std::vector<Hash256> hashes[2];
   for (bool pipeline : {false, true}) {
-    ChainOptions o;
-    o.datadir = dir.path() + (pipeline ? "/pipelined" : "/synchronous");
+    ChainOptions o = test_options(dir.path() + (pipeline ? "/pipelined" : "/synchronous"));
     auto chain = Chain::create(o, small_genesis());
     ASSERT_TRUE(chain.is_ok());
     ProduceParams p;
@@ -383,8 +446,7 @@ TEST(Chain, PipelinedAndSynchronousCommitsAgree) {
 // Reads at the head see a block whose write is still in flight.
 TEST(Chain, HeadReadsSeeABlockBeingWritten) {
   testing::TempDir dir;
-  ChainOptions o;
-  o.datadir = dir.path();
+  ChainOptions o = test_options(dir.path());
   auto chain = Chain::create(o, small_genesis());
   ASSERT_TRUE(chain.is_ok());
   ledger::WorkloadParams wp;

@@ -43,8 +43,26 @@ expect 2 "init without --datadir" -- "$pel" init
 expect 2 "bad option value" -- "$pel" init --datadir "$a" --accounts many
 
 expect 0 "init" -- "$pel" init --datadir "$a" --accounts 300 --seed 5
+contains "$work/out" "producer.key" "init names the producer key file"
 expect 1 "init twice" -- "$pel" init --datadir "$a" --accounts 300 --seed 5
 contains "$work/err" "already holds a pel chain" "init twice says why"
+expect 0 "inspect genesis" -- "$pel" inspect --datadir "$a" genesis --json
+producer=$(sed -n 's/.*"producer": "\([0-9a-f]*\)".*/\1/p' "$work/out")
+if [ ${#producer} -eq 64 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: no producer key in inspect genesis"; fi
+
+# Numbers are parsed strictly and range-checked: a usage error (exit 2) that states the range.
+expect 2 "negative --blocks" -- "$pel" produce --datadir "$a" --workload p2p --blocks -1
+contains "$work/err" "blocks must be an integer from 1 to" "--blocks states its range"
+expect 2 "--threads 0" -- "$pel" produce --datadir "$a" --workload p2p --threads 0
+expect 2 "--threads -1" -- "$pel" replay --datadir "$a" --threads -1
+expect 2 "--threads 10000" -- "$pel" replay --datadir "$a" --threads 10000
+contains "$work/err" "from 1 to 256" "--threads states its range"
+expect 2 "--block-size 100000000" -- "$pel" produce --datadir "$a" --workload p2p --block-size 100000000
+expect 2 "init --accounts -1" -- "$pel" init --datadir "$work/neg" --accounts -1
+expect 2 "--skew nan" -- "$pel" produce --datadir "$a" --workload p2p --skew nan
+expect 2 "--invalid-fraction 2" -- "$pel" produce --datadir "$a" --workload p2p --invalid-fraction 2
+expect 2 "replay --from 3 --to 2" -- "$pel" replay --datadir "$a" --from 3 --to 2
+expect 2 "bench --runs 0" -- "$pel" bench --runs 0
 
 expect 0 "produce p2p" -- "$pel" produce --datadir "$a" --workload p2p --blocks 3 --block-size 80 --threads 2
 contains "$work/out" "produced 3 blocks" "produce summary"
@@ -60,34 +78,61 @@ contains "$work/out" '"state_root"' "head state_root"
 contains "$work/out" '"hash"' "head hash"
 expect 0 "inspect block" -- "$pel" inspect --datadir "$a" block 2
 contains "$work/out" "transaction_count: 80" "block transaction count"
+expect 2 "inspect block 0x2" -- "$pel" inspect --datadir "$a" block 0x2
+expect 2 "inspect block 1abc" -- "$pel" inspect --datadir "$a" block 1abc
 expect 1 "inspect missing block" -- "$pel" inspect --datadir "$a" block 99
 expect 1 "inspect bad account" -- "$pel" inspect --datadir "$a" account xyz
 expect 1 "inspect nonsense" -- "$pel" inspect --datadir "$a" nonsense
 
 expect 0 "export" -- "$pel" export --datadir "$a" --out "$work/blocks.pel"
-expect 1 "export bad range" -- "$pel" export --datadir "$a" --out "$work/x.pel" --from 4 --to 2
-expect 0 "init b" -- "$pel" init --datadir "$b" --accounts 300 --seed 5
-expect 0 "import" -- "$pel" import --datadir "$b" --in "$work/blocks.pel" --threads 3
+expect 2 "export bad range" -- "$pel" export --datadir "$a" --out "$work/x.pel" --from 4 --to 2
+expect 1 "export beyond the head" -- "$pel" export --datadir "$a" --out "$work/x.pel" --from 4 --to 20
+expect 0 "init b (imports a's blocks)" -- "$pel" init --datadir "$b" --accounts 300 --seed 5 --producer "$producer"
+contains "$work/out" "imports its blocks" "a follower is told it imports"
+expect 1 "a follower cannot produce" -- "$pel" produce --datadir "$b" --workload p2p --blocks 1
+contains "$work/err" "cannot make them" "no producer key is named"
+head_a_hash=$("$pel" inspect --datadir "$a" head --json | sed -n 's/.*"hash": "\([0-9a-f]*\)".*/\1/p')
+expect 1 "import expecting another head" -- "$pel" import --datadir "$b" --in "$work/blocks.pel" --expect-head "$(printf '0%.0s' {1..64})"
+contains "$work/err" "not at the expected head" "--expect-head mismatch is named"
+expect 0 "import (already stored blocks skipped, expected head)" -- "$pel" import --datadir "$b" --in "$work/blocks.pel" --threads 3 --expect-head "$head_a_hash"
 head_a=$("$pel" inspect --datadir "$a" head --json | grep '"hash"')
 head_b=$("$pel" inspect --datadir "$b" head --json | grep '"hash"')
 if [ "$head_a" = "$head_b" ] && [ -n "$head_a" ]; then passed=$((passed + 1)); else
   failed=$((failed + 1)); echo "FAIL: imported head differs: $head_a vs $head_b"; fi
-expect 1 "import again (out of order)" -- "$pel" import --datadir "$b" --in "$work/blocks.pel"
-contains "$work/err" "height 1" "import error names the height"
+expect 0 "import again: every block already stored" -- "$pel" import --datadir "$b" --in "$work/blocks.pel"
+contains "$work/out" "skipped 5 already stored" "a rerun import skips what it holds"
+# A fork: a copy of a makes another block 6; importing it where a's block 6 is stored is refused.
+expect 0 "produce block 6 on a" -- "$pel" produce --datadir "$a" --workload p2p --blocks 1 --block-size 20 --seed 1
+cp -r "$a" "$work/a2"
+expect 0 "produce block 7 on a" -- "$pel" produce --datadir "$a" --workload p2p --blocks 1 --block-size 20 --seed 2
+expect 0 "produce another block 7 on a copy" -- "$pel" produce --datadir "$work/a2" --workload p2p --blocks 1 --block-size 20 --seed 3
+expect 0 "export the copy" -- "$pel" export --datadir "$work/a2" --out "$work/fork.pel"
+expect 1 "import a fork" -- "$pel" import --datadir "$a" --in "$work/fork.pel"
+contains "$work/err" "height 7: block .* forks from the stored block" "a fork names its height"
+# A length prefix claiming 256 MiB in a small file is refused before anything is allocated.
+expect 0 "init g" -- "$pel" init --datadir "$work/g" --accounts 300 --seed 5 --producer "$producer"
+expect 0 "export header only" -- "$pel" export --datadir "$a" --out "$work/one.pel" --from 1 --to 1
+# The file header (magic, version, genesis), then a record claiming 0x0FFFFFFF bytes, then 50 KB.
+genesis_len=$(od -An -tu4 -j12 -N4 "$work/one.pel" | tr -d ' ')
+head -c $((16 + genesis_len)) "$work/one.pel" >"$work/huge.pel"
+printf '\377\377\377\017' >>"$work/huge.pel"
+head -c 50000 /dev/zero >>"$work/huge.pel"
+expect 1 "import a huge length prefix" -- "$pel" import --datadir "$work/g" --in "$work/huge.pel"
+contains "$work/err" "bytes left in the file" "the length is bounded by the file"
 expect 0 "init c (other genesis)" -- "$pel" init --datadir "$work/c" --accounts 300 --seed 6
 expect 1 "import into other genesis" -- "$pel" import --datadir "$work/c" --in "$work/blocks.pel"
 head -c 300 "$work/blocks.pel" >"$work/trunc.pel"
-expect 0 "init d" -- "$pel" init --datadir "$work/d" --accounts 300 --seed 5
+expect 0 "init d" -- "$pel" init --datadir "$work/d" --accounts 300 --seed 5 --producer "$producer"
 expect 1 "import truncated" -- "$pel" import --datadir "$work/d" --in "$work/trunc.pel"
 contains "$work/err" "truncated" "truncation is named"
 expect 1 "import missing file" -- "$pel" import --datadir "$work/d" --in "$work/nofile"
-expect 0 "init e" -- "$pel" init --datadir "$work/e" --accounts 300 --seed 5
+expect 0 "init e" -- "$pel" init --datadir "$work/e" --accounts 300 --seed 5 --producer "$producer"
 expect 0 "import without the pipeline" -- "$pel" import --datadir "$work/e" --in "$work/blocks.pel" --no-pipeline
 head_e=$("$pel" inspect --datadir "$work/e" head --json | grep '"hash"')
 if [ "$head_a" = "$head_e" ]; then passed=$((passed + 1)); else
   failed=$((failed + 1)); echo "FAIL: --no-pipeline import head differs: $head_a vs $head_e"; fi
 expect 0 "export valid p2p blocks" -- "$pel" export --datadir "$a" --out "$work/p2p.pel" --from 1 --to 3
-expect 0 "init f" -- "$pel" init --datadir "$work/f" --accounts 300 --seed 5
+expect 0 "init f" -- "$pel" init --datadir "$work/f" --accounts 300 --seed 5 --producer "$producer"
 expect 0 "import trusting signatures" -- "$pel" import --datadir "$work/f" --in "$work/p2p.pel" --skip-signatures
 contains "$work/out" "imported 3 blocks" "assume-valid import"
 
