@@ -20,7 +20,9 @@
 #include "engine/ledger/ledger_vm.hpp"
 #include "engine/ledger/workload.hpp"
 #include "engine/sequential_executor.hpp"
+#include "node/block_file.hpp"
 #include "node/chain.hpp"
+#include "node/producer.hpp"
 #include "tests/node/temp_dir.hpp"
 
 extern char** environ;
@@ -202,6 +204,80 @@ TEST_F(FaultInjection, AFailedBackgroundCommitIsReportedAndWritesNothing) {
     EXPECT_NE(next.status().message().find("reopen"), std::string::npos) << next.status().message();
   }
   expect_reopens_at_2(root_at_2);
+}
+
+// A pipelined import whose background write of height 3 fails: the error names height 3 (not the
+// record being executed when it surfaced), and the head is the last block really written.
+TEST_F(FaultInjection, AFailedPipelinedImportNamesTheHeightThatFailed) {
+  const std::string file = dir_.path() + "/blocks.pel";
+  ledger::GenesisParams source_genesis;
+  {
+    ChainOptions source_options;
+    source_options.datadir = dir_.path();
+    auto source = Chain::open(source_options);
+    ASSERT_TRUE(source.is_ok());
+    ProduceParams p;
+    p.workload = wp_;
+    p.blocks = 5;
+    ASSERT_TRUE(produce(**source, p).is_ok());
+    ASSERT_TRUE(export_blocks(**source, file, 1, 5).is_ok());
+    source_genesis = (*source)->genesis();
+  }
+  testing::TempDir other;
+  options_.datadir = other.path();
+  ASSERT_TRUE(Chain::create(options_, source_genesis).is_ok());
+  {
+    auto chain = Chain::open(options_);
+    ASSERT_TRUE(chain.is_ok());
+    std::vector<std::uint64_t> durable;
+    ImportOptions io;
+    io.on_block = [&](const Block& b) { durable.push_back(b.header.height); };
+    Status s = import_blocks(**chain, file, io);
+    ASSERT_FALSE(s.is_ok());
+    EXPECT_NE(s.message().find("height 3: injected write failure"), std::string::npos) << s.message();
+    EXPECT_EQ(s.message().find("block record"), std::string::npos) << s.message();
+    EXPECT_EQ(durable, (std::vector<std::uint64_t>{1, 2}));
+    EXPECT_EQ((*chain)->head().height, 2u);
+    EXPECT_EQ((*chain)->durable_height(), 2u);
+  }
+  options_.fail_commit_at.reset();
+  auto reopened = Chain::open(options_);
+  ASSERT_TRUE(reopened.is_ok());
+  EXPECT_EQ((*reopened)->head().height, 2u);
+}
+
+// With --sync-every N, a block is written but not synced until a later block or flush(): it is
+// reported durable only then, never before.
+TEST(Durability, BlocksAreReportedOnlyOnceSynced) {
+  testing::TempDir dir;
+  ChainOptions o;
+  o.datadir = dir.path();
+  o.database.sync_every_blocks = 10;
+  ledger::GenesisParams g;
+  g.accounts = 40;
+  auto chain = Chain::create(o, g);
+  ASSERT_TRUE(chain.is_ok());
+  ledger::WorkloadParams wp;
+  wp.name = "p2p";
+  wp.accounts = 40;
+  wp.block_size = 20;
+  ledger::WorkloadGenerator gen(g, wp);
+  std::vector<std::uint64_t> durable;
+  auto on_durable = [&](const ExecutedBlock& b) { durable.push_back(b.block.header.height); };
+  for (std::uint64_t h = 1; h <= 4; ++h) {
+    auto executed = (*chain)->execute(gen.next_block(), h, Address{});
+    ASSERT_TRUE(executed.is_ok());
+    if (h % 2) {
+      ASSERT_TRUE((*chain)->commit(*executed, on_durable).is_ok());
+    } else {
+      ASSERT_TRUE((*chain)->commit_async(std::move(executed).value(), on_durable).is_ok());
+    }
+  }
+  EXPECT_TRUE(durable.empty()) << "a block was reported before any sync";
+  EXPECT_EQ((*chain)->durable_height(), 0u);
+  ASSERT_TRUE((*chain)->flush().is_ok());
+  EXPECT_EQ(durable, (std::vector<std::uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ((*chain)->durable_height(), 4u);
 }
 
 }  // namespace
