@@ -14,7 +14,8 @@ struct ExecutionStats {
   std::uint64_t transactions = 0;
   std::uint64_t executions = 0;   // incarnations run to completion or to a dependency
   std::uint64_t validations = 0;  // read-set validations performed
-  std::uint64_t aborts = 0;       // validations that failed and aborted an incarnation
+  std::uint64_t aborts = 0;       // incarnations aborted by a failed validation, or discarded
+                                  // because the VM saw aborted() turn true
   std::uint64_t suspensions = 0;  // executions parked on a dependency (ESTIMATE met)
   int threads = 1;
   bool sequential = false;        // ran on the sequential path (small block or 1 thread)

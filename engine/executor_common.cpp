@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <exception>
 #include <new>
+#include <optional>
+#include <vector>
 
 namespace pel {
 namespace {
@@ -25,6 +27,29 @@ class AfterBlockReader final : public StateReader {
   const WriteSet& writes_;
 };
 
+// A key `writes` names more than once, if any. Both executors must agree on what such an
+// output means, and the multi-version memory would publish the first, transient value for a
+// moment, which validation (by version) cannot tell apart. Write sets are usually 1-6 keys:
+// compare pairs; above kPairwise, sort a copy of the keys.
+std::optional<StateKey> repeated_key(const WriteSet& writes) {
+  constexpr std::size_t kPairwise = 16;
+  if (writes.size() <= kPairwise) {
+    for (std::size_t i = 1; i < writes.size(); ++i) {
+      for (std::size_t j = 0; j < i; ++j) {
+        if (writes[i].key == writes[j].key) return writes[i].key;
+      }
+    }
+    return std::nullopt;
+  }
+  std::vector<StateKey> keys;
+  keys.reserve(writes.size());
+  for (const Write& w : writes) keys.push_back(w.key);
+  std::sort(keys.begin(), keys.end());
+  auto it = std::adjacent_find(keys.begin(), keys.end());
+  if (it == keys.end()) return std::nullopt;
+  return *it;
+}
+
 }  // namespace
 
 TxnOutput call_vm(const Vm& vm, TxnIndex txn, StateReader& reader) {
@@ -39,6 +64,11 @@ TxnOutput call_vm(const Vm& vm, TxnIndex txn, StateReader& reader) {
   } catch (...) {
     out = TxnOutput{};
     out.vm_error = "vm threw a non-standard exception";
+  }
+  if (out.vm_error.empty()) {
+    if (std::optional<StateKey> key = repeated_key(out.writes)) {
+      out.vm_error = "vm wrote key " + key->hex() + " twice";
+    }
   }
   if (!out.vm_error.empty()) {
     out.writes.clear();

@@ -1,5 +1,5 @@
-// Pieces both executors share (internal to the engine): calling the VM so that nothing it
-// throws escapes into a worker, and finishing a block identically.
+// Pieces both executors share (internal to the engine): calling the VM and holding its output
+// to the contract, and finishing a block, identically.
 #pragma once
 
 #include <chrono>
@@ -10,6 +10,8 @@
 
 namespace pel {
 
+/// Runs vm.execute: an exception becomes a vm_error output, and so does a write set that names
+/// a key twice, identically on both executors. std::bad_alloc is rethrown (this node's failure).
 TxnOutput call_vm(const Vm& vm, TxnIndex txn, StateReader& reader);
 
 /// Runs the VM's finish_block on the state after every transaction and merges its writes into

@@ -1,8 +1,10 @@
 #include "engine/parallel_executor.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <mutex>
+#include <new>
 #include <thread>
 
 #include <oneapi/tbb/global_control.h>
@@ -51,27 +53,40 @@ class MVReader final : public StateReader {
       : memory_(memory), base_(base), txn_(txn) {}
 
   std::optional<Value> read(const StateKey& key) override {
-    if (blocked_) return std::nullopt;
+    if (aborted_) return std::nullopt;
     KeyCell* cell = memory_.cell(key);
     MVRead r = MVMemory::read(*cell, txn_);
     switch (r.kind) {
       case MVRead::Kind::kDependency:
         blocked_ = true;
+        aborted_ = true;
         blocking_txn_ = r.blocking_txn;
         return std::nullopt;
       case MVRead::Kind::kStorage:
-        reads_.push_back({cell, true, {}});
+        reads_.push_back({cell, true, {}, r.changes});
         return base_.get(key);
       case MVRead::Kind::kValue:
-        reads_.push_back({cell, false, r.version});
+        reads_.push_back({cell, false, r.version, r.changes});
         return std::move(r.value);
     }
     return std::nullopt;
   }
-  bool aborted() const override { return blocked_; }
 
+  // The reads so far are re-checked only here, on the VM's demand: a VM that found its view
+  // inconsistent (or wants to stop early) asks, the engine never does.
+  bool aborted() const override {
+    if (!aborted_) {
+      aborted_ = std::any_of(reads_.begin(), reads_.end(),
+                             [this](const ReadDescriptor& r) { return !MVMemory::read_is_current(r, txn_); });
+    }
+    return aborted_;
+  }
+
+  /// A read met an ESTIMATE of blocking_txn().
   bool blocked() const { return blocked_; }
   TxnIndex blocking_txn() const { return blocking_txn_; }
+  /// aborted() is or would have been true: the VM may have acted on it, so its output is void.
+  bool doomed() const { return aborted_; }
   std::vector<ReadDescriptor> take_reads() { return std::move(reads_); }
 
  private:
@@ -79,6 +94,7 @@ class MVReader final : public StateReader {
   const BaseState& base_;
   const TxnIndex txn_;
   bool blocked_ = false;
+  mutable bool aborted_ = false;  // latched by a blocked read or by aborted() finding a stale read
   TxnIndex blocking_txn_ = 0;
   std::vector<ReadDescriptor> reads_;
 };
@@ -106,6 +122,7 @@ class BlockRun {
         memory_(num_txns),
         scheduler_(num_txns),
         outputs_(num_txns),
+        out_of_memory_(num_txns),
         counters_(static_cast<std::size_t>(threads)),
         fallback_conflict_ratio_(fallback_conflict_ratio) {}
 
@@ -129,6 +146,10 @@ class BlockRun {
   }
 
   std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
+  /// Call after the workers stopped: whether a final execution threw std::bad_alloc.
+  bool out_of_memory() const {
+    return std::any_of(out_of_memory_.begin(), out_of_memory_.end(), [](std::uint8_t f) { return f != 0; });
+  }
   bool abandoned() const { return abandoned_.load(std::memory_order_relaxed); }
 
   /// Call after the workers stopped.
@@ -170,7 +191,17 @@ class BlockRun {
   std::optional<SchedulerTask> try_execute(Version version, WorkerCounters& counters) {
     for (;;) {
       MVReader reader(memory_, base_, version.txn);
-      TxnOutput output = call_vm(vm_, version.txn, reader);
+      TxnOutput output;
+      bool out_of_memory = false;
+      try {
+        output = call_vm(vm_, version.txn, reader);
+      } catch (const std::bad_alloc&) {
+        // Maybe this node is out of memory, maybe the VM sized an allocation from an inconsistent
+        // view. Record what it read and no writes, and let validation tell: an execution on an
+        // inconsistent view is aborted and runs again; one that stays final saw the block's
+        // true state, and execute() then fails the block.
+        out_of_memory = true;
+      }
       counters.bump(counters.executions);
       if (reader.blocked()) {
         if (scheduler_.add_dependency(version.txn, reader.blocking_txn())) {
@@ -180,9 +211,24 @@ class BlockRun {
         }
         continue;  // the dependency resolved meanwhile: run the same incarnation again
       }
+      if (reader.doomed()) {
+        // aborted() told the VM that a value it read was overwritten. Recording the output and
+        // leaving it to validation would be wrong: the output is no longer a function of the
+        // reads (the VM may have stopped early, and reads after that returned nothing), yet the
+        // reads can become valid again (the overwriting lower transaction re-executes and no
+        // longer writes the key), and validation, which checks only the reads, would then
+        // accept it. So discard it and run the same incarnation again, as when a dependency
+        // resolved meanwhile; nothing of this attempt was published. Each such rerun follows a
+        // lower transaction's write, and those end, so the reruns do too.
+        counters.bump(counters.aborts);
+        note_conflict();
+        continue;
+      }
       bool wrote_new_path = memory_.record(version, reader.take_reads(), output.writes);
-      // Only this worker touches outputs_[txn] until the block is done (status kExecuting).
+      // Only this worker touches outputs_[txn] and out_of_memory_[txn] until the block is done
+      // (status kExecuting); a re-execution overwrites both.
       outputs_[version.txn] = std::move(output);
+      out_of_memory_[version.txn] = out_of_memory;
       return scheduler_.finish_execution(version, wrote_new_path);
     }
   }
@@ -221,6 +267,9 @@ class BlockRun {
   MVMemory memory_;
   Scheduler scheduler_;
   std::vector<TxnOutput> outputs_;
+  // Per transaction: its recorded execution threw std::bad_alloc. Bytes, not vector<bool>:
+  // workers write neighbouring transactions' flags concurrently.
+  std::vector<std::uint8_t> out_of_memory_;
   std::vector<WorkerCounters> counters_;
   const double fallback_conflict_ratio_;
   alignas(64) std::atomic<std::size_t> conflicts_{0};
@@ -229,19 +278,66 @@ class BlockRun {
   std::exception_ptr failure_;
 };
 
+/// oneTBB's thread limit for every live executor together. max_allowed_parallelism is
+/// process-wide, and with several global_control objects alive the smallest wins: an executor of
+/// 8 threads beside one of 3 would run its blocks on 3. So one global_control, owned here, is
+/// set to the sum of the threads the live executors asked for, when that exceeds what oneTBB
+/// allows by default (more workers than cores is allowed on purpose: tests shuffle schedules
+/// that way). A mutex, not atomics: it is taken only when an executor is created or destroyed,
+/// and the sum and the control that follows from it change together.
+class ThreadBudget {
+ public:
+  static ThreadBudget& instance() {
+    // First built inside an executor's constructor, so destroyed after every static executor.
+    static ThreadBudget budget;
+    return budget;
+  }
+
+  void reserve(int threads) {
+    std::lock_guard lock(mutex_);
+    set_limit(requested_ + static_cast<std::size_t>(threads));
+  }
+
+  void release(int threads) noexcept {
+    std::lock_guard lock(mutex_);
+    try {
+      set_limit(requested_ - static_cast<std::size_t>(threads));
+    } catch (const std::bad_alloc&) {
+      // No memory for the smaller control: keep the larger limit, which only permits threads.
+      requested_ -= static_cast<std::size_t>(threads);
+    }
+  }
+
+ private:
+  // REQUIRES: mutex_ held. Strong guarantee: on a throw nothing changed.
+  void set_limit(std::size_t requested) {
+    const std::size_t limit = std::max(requested, static_cast<std::size_t>(tbb::info::default_concurrency()));
+    if (limit != limit_) {
+      std::unique_ptr<tbb::global_control> next;
+      if (limit > static_cast<std::size_t>(tbb::info::default_concurrency())) {
+        next = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, limit);
+      }
+      control_ = std::move(next);  // the old limit ends here; both applied only for this instant
+      limit_ = limit;
+    }
+    requested_ = requested;
+  }
+
+  std::mutex mutex_;
+  std::size_t requested_ = 0;  // threads asked for by the live executors
+  std::size_t limit_ = 0;
+  std::unique_ptr<tbb::global_control> control_;  // null while the default limit suffices
+};
+
 }  // namespace
 
 ParallelExecutor::ParallelExecutor(ParallelOptions options) : options_(options) {
   if (options_.threads < 1) options_.threads = 1;
-  if (options_.threads > tbb::info::default_concurrency()) {
-    // More workers than cores is allowed on purpose (tests shuffle schedules that way).
-    parallelism_ = std::make_unique<tbb::global_control>(
-        tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(options_.threads));
-  }
   arena_ = std::make_unique<tbb::task_arena>(options_.threads);
+  ThreadBudget::instance().reserve(options_.threads);
 }
 
-ParallelExecutor::~ParallelExecutor() = default;
+ParallelExecutor::~ParallelExecutor() { ThreadBudget::instance().release(options_.threads); }
 
 BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const BaseState& base) {
   const int threads = options_.threads;
@@ -268,7 +364,10 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   arena_->execute([&] {
     tbb::task_group group;
     for (int w = 0; w < threads; ++w) {
-      group.run([&run, w] { run->work(w); });
+      // Isolated: a worker waiting inside a VM's own oneTBB algorithm may take only that
+      // algorithm's tasks. Were it to pick up another worker's loop, that loop would wait
+      // forever for the transaction suspended beneath it on the same stack.
+      group.run([&run, w] { tbb::this_task_arena::isolate([&run, w] { run->work(w); }); });
     }
     group.wait();
   });
@@ -290,6 +389,12 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     result.stats.threads = threads;
     result.stats.fell_back = true;
     return result;
+  }
+
+  if (run->out_of_memory()) {
+    // A final execution threw std::bad_alloc on the block's true state: this node's failure.
+    arena_->execute([&] { run.reset(); });
+    throw std::bad_alloc();
   }
 
   BlockResult result;

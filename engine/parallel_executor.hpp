@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <memory>
 
-#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include "engine/block_result.hpp"
@@ -30,8 +29,11 @@ struct ParallelOptions {
 };
 
 /// Owns the workers: one oneTBB task_arena of `threads` slots, reused across blocks, so the
-/// workers never steal unrelated TBB work (or a VM's nested tasks) and deadlock on it.
-/// Thread-safety: execute() may be called from one thread at a time per executor.
+/// workers never steal unrelated TBB work; each worker's loop runs isolated, so a VM may use
+/// oneTBB algorithms inside execute(). oneTBB's process-wide thread limit is raised to cover
+/// every live executor together, so several executors each get the threads they asked for.
+/// Thread-safety: execute() may be called from one thread at a time per executor; executors may
+/// be created and destroyed from any thread.
 class ParallelExecutor {
  public:
   explicit ParallelExecutor(ParallelOptions options);
@@ -44,7 +46,6 @@ class ParallelExecutor {
 
  private:
   ParallelOptions options_;
-  std::unique_ptr<tbb::global_control> parallelism_;  // set only to oversubscribe
   std::unique_ptr<tbb::task_arena> arena_;
 };
 

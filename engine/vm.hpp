@@ -13,18 +13,27 @@ namespace pel {
 /// The state a transaction sees: every earlier transaction of the block applied to the block's
 /// base state. Reads through it are what the parallel executor records and validates.
 /// Not thread-safe: one reader belongs to one execution.
+///
+/// Under the parallel executor reads are speculative: an execution that is later discarded may
+/// see a state that no prefix of the block produces (one key from before a lower transaction's
+/// write, another from after it), so values can break any invariant the transactions keep.
+/// Only the executions whose reads were all consistent reach the block's result.
 class StateReader {
  public:
   virtual ~StateReader() = default;
   virtual std::optional<Value> read(const StateKey& key) = 0;
-  /// True once this execution is known to be useless (it met a transaction that is being
-  /// re-executed); reads then return nothing and the VM may stop early. Its output is discarded.
+  /// True once this execution is known to be doomed: it met a transaction that is being
+  /// re-executed, or a value it read has since been overwritten. Checked when called (cheap
+  /// while nothing this execution read has changed), and stays true; reads then return nothing
+  /// and the VM should stop early. Once it has returned true the output is discarded whatever it
+  /// is, and the transaction runs again. It may lag: a VM that sees a broken invariant can poll
+  /// it, but must not rely on it to end its work.
   virtual bool aborted() const { return false; }
 };
 
 /// What one transaction produced.
 struct TxnOutput {
-  WriteSet writes;      // unique keys; applied in order
+  WriteSet writes;      // unique keys (a key named twice turns the output into a vm_error)
   std::string receipt;  // VM-defined encoding, compared byte for byte
   std::string vm_error; // non-empty when the VM threw; then writes is empty
   friend bool operator==(const TxnOutput&, const TxnOutput&) = default;
@@ -33,7 +42,13 @@ struct TxnOutput {
 /// A VM bound to one block's transactions.
 /// Contract: execute() is deterministic (same reads give the same output), touches no state
 /// except through `reader`, and is called concurrently for different transactions. Throwing is
-/// allowed; the engine turns an exception into a TxnOutput with vm_error set.
+/// allowed; the engine turns an exception into a TxnOutput with vm_error set. Writing a key twice
+/// in one output breaks the contract of TxnOutput::writes and yields a vm_error output too.
+/// Since reads may be inconsistent (see StateReader), execute() must bound its own work (gas):
+/// it is the VM's only protection against looping or allocating without end on a state that a
+/// later validation would have discarded. std::bad_alloc is this node running out of memory,
+/// never a receipt: the block fails, unless the execution that threw turns out to be discarded.
+/// execute() may use oneTBB algorithms internally.
 class Vm {
  public:
   virtual ~Vm() = default;

@@ -21,6 +21,12 @@ bool contains(const std::vector<KeyCell*>& cells, const KeyCell* cell) {
   return std::find(cells.begin(), cells.end(), cell) != cells.end();
 }
 
+// REQUIRES: cell.mutex held. Every writer holds it, so a plain load and store suffice; relaxed,
+// because readers without the lock use the count only as a hint (see read_is_current).
+void note_change(KeyCell& cell) {
+  cell.changes.store(cell.changes.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 MVMemory::MVMemory(std::size_t block_size) : slots_(block_size) {
@@ -71,6 +77,7 @@ KeyCell* MVMemory::overflow_cell(const StateKey& key) {
 MVRead MVMemory::read(const KeyCell& cell, TxnIndex txn) {
   MVRead out;
   tbb::spin_mutex::scoped_lock lock(cell.mutex);
+  out.changes = cell.changes.load(std::memory_order_relaxed);  // exact: writers hold the lock
   auto it = lower_bound_txn(cell.entries, txn);
   if (it == cell.entries.begin()) return out;  // storage
   --it;
@@ -101,6 +108,7 @@ bool MVMemory::record(Version version, std::vector<ReadDescriptor> reads, const 
       } else {
         c->entries.insert(it, Entry{version.txn, version.incarnation, false, w.value});
       }
+      note_change(*c);
     }
     if (!contains(written, c)) written.push_back(c);
   }
@@ -117,7 +125,10 @@ bool MVMemory::record(Version version, std::vector<ReadDescriptor> reads, const 
     if (contains(written, c)) continue;
     tbb::spin_mutex::scoped_lock lock(c->mutex);
     auto it = lower_bound_txn(c->entries, version.txn);
-    if (it != c->entries.end() && it->txn == version.txn) c->entries.erase(it);
+    if (it != c->entries.end() && it->txn == version.txn) {
+      c->entries.erase(it);
+      note_change(*c);
+    }
   }
   slot.written = std::move(written);
   {
@@ -127,28 +138,41 @@ bool MVMemory::record(Version version, std::vector<ReadDescriptor> reads, const 
   return wrote_new_path;  // `reads` now holds the old read set and is freed outside the lock
 }
 
+bool MVMemory::read_holds(const ReadDescriptor& read, TxnIndex txn) {
+  auto it = lower_bound_txn(read.cell->entries, txn);
+  if (it == read.cell->entries.begin()) return read.from_storage;
+  --it;
+  if (it->estimate || read.from_storage) return false;
+  return it->txn == read.version.txn && it->incarnation == read.version.incarnation;
+}
+
 bool MVMemory::validate_read_set(TxnIndex txn) const {
   const TxnSlot& slot = slots_[txn];
   tbb::spin_mutex::scoped_lock slot_lock(slot.read_mutex);
   for (const ReadDescriptor& r : slot.reads) {
     tbb::spin_mutex::scoped_lock lock(r.cell->mutex);
-    auto it = lower_bound_txn(r.cell->entries, txn);
-    if (it == r.cell->entries.begin()) {
-      if (!r.from_storage) return false;
-      continue;
-    }
-    --it;
-    if (it->estimate || r.from_storage) return false;
-    if (it->txn != r.version.txn || it->incarnation != r.version.incarnation) return false;
+    if (!read_holds(r, txn)) return false;
   }
   return true;
+}
+
+bool MVMemory::read_is_current(const ReadDescriptor& read, TxnIndex txn) {
+  // relaxed: an unchanged count means the entries are those the read saw (every change bumps it
+  // under the lock the read held); a stale count only delays the answer, and a moved one sends
+  // us to the exact check under the lock.
+  if (read.cell->changes.load(std::memory_order_relaxed) == read.changes) return true;
+  tbb::spin_mutex::scoped_lock lock(read.cell->mutex);
+  return read_holds(read, txn);
 }
 
 void MVMemory::convert_writes_to_estimates(TxnIndex txn) {
   for (KeyCell* c : slots_[txn].written) {
     tbb::spin_mutex::scoped_lock lock(c->mutex);
     auto it = lower_bound_txn(c->entries, txn);
-    if (it != c->entries.end() && it->txn == txn) it->estimate = true;
+    if (it != c->entries.end() && it->txn == txn) {
+      it->estimate = true;
+      note_change(*c);
+    }
   }
 }
 

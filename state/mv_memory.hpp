@@ -36,6 +36,9 @@ struct KeyCell {
 
   const StateKey key;
   mutable tbb::spin_mutex mutex;  // guards entries; held for a search or one update, never across calls
+  /// Bumped under `mutex` by every change to entries, so that an execution asking whether its
+  /// reads still hold skips the cells nobody touched since (MVMemory::read_is_current).
+  std::atomic<std::uint32_t> changes{0};
   /// Sorted by txn, at most one entry per transaction. Most keys see one or two writers in a
   /// block, so those live inline without an allocation.
   boost::container::small_vector<Entry, 2> entries;
@@ -48,6 +51,7 @@ struct MVRead {
   Version version;             // kValue: who wrote it
   std::optional<Value> value;  // kValue: the value (nullopt when deleted)
   TxnIndex blocking_txn = 0;   // kDependency: the transaction whose ESTIMATE was met
+  std::uint32_t changes = 0;   // the cell's change count when it was read
 };
 
 /// A read recorded during execution, re-checked by validation.
@@ -55,7 +59,9 @@ struct ReadDescriptor {
   const KeyCell* cell;
   bool from_storage;  // no lower transaction had written the key
   Version version;    // when !from_storage
+  std::uint32_t changes = 0;  // MVRead::changes of the read
 };
+static_assert(sizeof(ReadDescriptor) == 24, "the change count lives in what was padding");
 
 /// The multi-version store of one block.
 /// Thread-safety: every member may be called concurrently, with the protocol Block-STM's
@@ -82,6 +88,12 @@ class MVMemory {
   /// Re-reads every recorded read of `txn`; false when any now observes something else.
   bool validate_read_set(TxnIndex txn) const;
 
+  /// Whether `read`, made by `txn` during an execution still in progress, would observe the same
+  /// now; false means the execution is doomed. Without a lock when the cell has not changed since
+  /// the read (the common case: a VM may ask once per transaction). A hint for that execution
+  /// only: a change not yet visible to this thread may be missed, validate_read_set is the check.
+  static bool read_is_current(const ReadDescriptor& read, TxnIndex txn);
+
   /// Turns the last writes of `txn` into ESTIMATE markers (after its validation failed).
   void convert_writes_to_estimates(TxnIndex txn);
 
@@ -97,6 +109,9 @@ class MVMemory {
   };
 
   KeyCell* overflow_cell(const StateKey& key);
+  /// The one definition of a read still holding, shared by validation and read_is_current.
+  /// REQUIRES: read.cell->mutex held.
+  static bool read_holds(const ReadDescriptor& read, TxnIndex txn);
 
   // Open addressing over cell pointers, sized for the block; a slot goes from null to a cell
   // exactly once (compare-exchange), so lookups never lock. Keys that find no free slot within

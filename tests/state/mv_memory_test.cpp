@@ -80,6 +80,32 @@ TEST(MVMemory, ValidationNoticesNewWritesEstimatesAndNewIncarnations) {
   EXPECT_TRUE(mv.validate_read_set(0));  // no reads recorded
 }
 
+TEST(MVMemory, ReadIsCurrentUntilALowerTransactionChangesIt) {
+  MVMemory mv(8);
+  KeyCell* c = mv.cell(key(1));
+  const MVRead from_storage = MVMemory::read(*c, 5);
+  const ReadDescriptor storage_read{c, true, {}, from_storage.changes};
+  EXPECT_TRUE(MVMemory::read_is_current(storage_read, 5));
+  (void)mv.record({7, 0}, {}, {{key(1), "higher"}});  // the cell changes, not what txn 5 sees
+  EXPECT_TRUE(MVMemory::read_is_current(storage_read, 5));
+  (void)mv.record({3, 0}, {}, {{key(1), "lower"}});
+  EXPECT_FALSE(MVMemory::read_is_current(storage_read, 5));
+  (void)mv.record({3, 1}, {}, {});  // re-executed without the key: the read holds again
+  EXPECT_TRUE(MVMemory::read_is_current(storage_read, 5));
+
+  (void)mv.record({3, 2}, {}, {{key(1), "lower"}});
+  const MVRead value = MVMemory::read(*c, 5);
+  const ReadDescriptor value_read{c, false, value.version, value.changes};
+  EXPECT_TRUE(MVMemory::read_is_current(value_read, 5));
+  mv.convert_writes_to_estimates(3);
+  EXPECT_FALSE(MVMemory::read_is_current(value_read, 5));
+  (void)mv.record({3, 3}, {}, {{key(1), "lower"}});  // same value, new incarnation
+  EXPECT_FALSE(MVMemory::read_is_current(value_read, 5));
+  // It agrees with validation, which uses the same check.
+  (void)mv.record({5, 0}, {value_read}, {});
+  EXPECT_FALSE(mv.validate_read_set(5));
+}
+
 TEST(MVMemory, CellsAreCreatedOnceUnderConcurrency) {
   MVMemory mv(2);
   std::vector<KeyCell*> a(1000), b(1000);
