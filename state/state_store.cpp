@@ -111,7 +111,10 @@ Status StateStore::stage(const WriteSet& writes, std::uint64_t height, const Lat
       batch.erase(Table::kState, w.key.view());
     }
   }
-  batch.put(Table::kUndo, height_key(height), undo.data());
+  // Genesis has no undo record: nothing rolls back to before it, and for a large genesis it
+  // would be one value of tens of megabytes that LevelDB decompresses whole whenever a lookup of
+  // a missing state key past the last stored one lands in its table block.
+  if (height > 0) batch.put(Table::kUndo, height_key(height), undo.data());
   batch.put(Table::kMeta, as_bytes(kMetaAccumulator), accumulator.to_bytes());
   return Status::ok();
 }

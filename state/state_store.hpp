@@ -46,7 +46,8 @@ class StateStore final : public BaseState {
   /// The accumulator after applying `writes` to the committed state (hashes in parallel).
   LatticeHash accumulator_after(const WriteSet& writes) const;
   /// Adds the block's state writes, its undo record (the values it overwrote, to rebuild the
-  /// state before it) and the accumulator after it to `batch`. Fails on a read error.
+  /// state before it; genesis has none) and the accumulator after it to `batch`. Fails on a
+  /// read error.
   Status stage(const WriteSet& writes, std::uint64_t height, const LatticeHash& accumulator,
                WriteBatch& batch);
   /// After `batch` is durably written: makes the new state visible to readers and the cache.
