@@ -601,8 +601,12 @@ int run_command(const Command& cmd, const std::vector<std::string>& args) {
   } catch (const po::error& e) {
     std::cerr << "pel " << cmd.name << ": error: " << e.what() << "\n";
     return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "pel " << cmd.name << ": error: out of memory (lower --block-size, --accounts or --threads, "
+                 "or raise the memory limit)\n";
+    return 1;
   } catch (const std::exception& e) {
-    // Out of memory or a broken environment: still one line and a non-zero status.
+    // A broken environment: still one line and a non-zero status.
     std::cerr << "pel " << cmd.name << ": error: " << e.what() << "\n";
     return 1;
   }

@@ -3,10 +3,17 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "node/cli/commands.hpp"
+
+#if defined(PEL_WITH_MIMALLOC)
+#include <cerrno>
+
+#include <mimalloc.h>
+#endif
 
 namespace {
 
@@ -27,6 +34,15 @@ void print_usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(PEL_WITH_MIMALLOC)
+  // mimalloc's operator new aborts when memory runs out (it is C and cannot find the C++
+  // new-handler from its shared library); it reports the error to this handler first, which
+  // throws std::bad_alloc as the standard allocator would. Running out of memory then ends in
+  // pel's own message, and a transaction that ran out on a discarded speculative view is retried.
+  mi_register_error([](int err, void*) {
+    if (err == ENOMEM) throw std::bad_alloc();
+  }, nullptr);
+#endif
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     print_usage();
     return argc < 2 ? 2 : 0;
