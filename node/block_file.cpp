@@ -148,6 +148,7 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
   auto durable = [&options](const ExecutedBlock& executed) {
     if (options.on_block) options.on_block(executed.block);
   };
+  const DiscardCallbacksOnExit guard(chain);  // no callback outlives `options` and `durable`
   Prefetched current = read_and_verify(in, path, file_size, 0, threads);
   for (std::uint64_t index = 0;; ++index) {
     if (!current.status.is_ok() || !current.block) {
@@ -184,7 +185,7 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
       PEL_TRY(chain.flush());
       // A background write of an earlier block failed (the head went back below this block's
       // parent): its message names that block's height, not this record.
-      if (chain.head().height + 1 < block.header.height) return imported.with_context(path);
+      if (chain.broken() && chain.head().height + 1 < block.header.height) return imported.with_context(path);
       return imported.with_context(record);
     }
     current = next.get();

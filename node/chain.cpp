@@ -154,15 +154,31 @@ Chain::Chain(ChainOptions options, std::unique_ptr<Database> db)
       db_(std::move(db)),
       executor_(ParallelOptions{.threads = options_.threads}) {}
 
-Chain::~Chain() { static_cast<void>(close()); }
+Chain::~Chain() {
+  // What the callbacks capture may be gone by now (they belong to whoever committed).
+  discard_durability_callbacks();
+  try {
+    static_cast<void>(close());
+  } catch (...) {
+    // Out of memory while closing: the directory stays marked in use, and the next open
+    // verifies it.
+  }
+}
+
+void Chain::discard_durability_callbacks() noexcept {
+  unsynced_.clear();
+  if (pending_) pending_->on_durable = nullptr;  // the writing thread never touches it
+}
 
 Status Chain::close() {
   if (closed_) return Status::ok();
   closed_ = true;
-  Status flushed = flush();
+  PEL_TRY(flush());
   // A failed write may have left part of a record in the log: the next open verifies the chain.
-  if (!flushed.is_ok() || broken_) return flushed;
-  db_->flush_memtable();
+  if (broken_) {
+    return error(ErrorCode::kAborted, options_.datadir + ": an earlier commit failed; not marked cleanly closed");
+  }
+  PEL_TRY(db_->flush_memtable().with_context(options_.datadir + ": closing"));
   WriteBatch batch;
   batch.put(Table::kMeta, as_bytes(kMetaCleanShutdown), u32_bytes(1));
   return db_->write(batch, /*sync=*/true).with_context(options_.datadir + ": closing");
@@ -243,6 +259,13 @@ Result<std::unique_ptr<Chain>> Chain::open(const ChainOptions& options) {
   PEL_TRY(chain->load_head());
   auto clean = chain->db_->get(Table::kMeta, as_bytes(kMetaCleanShutdown));
   if (!clean.is_ok()) return clean.status();
+  if (chain->db_->log_was_damaged() && clean->has_value()) {
+    // The lenient replay rewrote the directory: until a verification passes, it must not look
+    // cleanly closed to the next open (a refusal, or a kill during the verification).
+    WriteBatch unmark;
+    unmark.erase(Table::kMeta, as_bytes(kMetaCleanShutdown));
+    PEL_TRY(chain->db_->write(unmark, /*sync=*/true));
+  }
   if (!clean->has_value() || chain->db_->log_was_damaged()) PEL_TRY(chain->verify_after_unclean_shutdown());
   chain->closed_ = false;
   return chain;

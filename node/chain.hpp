@@ -78,8 +78,14 @@ class Chain {
 
   /// Waits for the background write, makes every written block durable, moves LevelDB's log
   /// into table files and marks the directory cleanly closed. Afterwards the chain refuses new
-  /// blocks; reads still work.
+  /// blocks; reads still work. Fails, leaving the directory to be verified by the next open,
+  /// when a commit failed.
   Status close();
+  /// Drops the on_durable callbacks not yet run, for a caller about to destroy what they
+  /// capture. The destructor does it too: flush() first to have them run.
+  void discard_durability_callbacks() noexcept;
+  /// A commit failed: the chain refuses new blocks until it is reopened.
+  bool broken() const { return broken_; }
 
   const ledger::GenesisParams& genesis() const { return genesis_; }
   const BlockHeader& head() const { return head_; }
@@ -176,6 +182,19 @@ class Chain {
   std::vector<UnsyncedBlock> unsynced_;     // written, not yet synced, with a callback
   bool broken_ = false;  // a commit failed: refuse further writes until the chain is reopened
   bool closed_ = false;
+};
+
+/// Discards a chain's on_durable callbacks not yet run when it goes out of scope. Declared after
+/// what the callbacks capture, no callback outlives it on an early return or an exception.
+class DiscardCallbacksOnExit {
+ public:
+  explicit DiscardCallbacksOnExit(Chain& chain) : chain_(chain) {}
+  ~DiscardCallbacksOnExit() { chain_.discard_durability_callbacks(); }
+  DiscardCallbacksOnExit(const DiscardCallbacksOnExit&) = delete;
+  DiscardCallbacksOnExit& operator=(const DiscardCallbacksOnExit&) = delete;
+
+ private:
+  Chain& chain_;
 };
 
 /// Where Chain::create keeps the producer key it makes: 64 hex digits (the seed), mode 0600.

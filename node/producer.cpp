@@ -31,18 +31,18 @@ Result<ProduceSummary> produce(Chain& chain, const ProduceParams& params,
     summary.stats += executed.stats;
     if (on_block) on_block(executed);
   };
+  const DiscardCallbacksOnExit guard(chain);  // no callback outlives `summary` and `durable`
   for (std::uint64_t i = 0; i < params.blocks; ++i) {
     std::vector<ledger::Transaction> txns = generator.next_block();
     auto t0 = std::chrono::steady_clock::now();
     auto executed = chain.execute(std::move(txns), chain.head().timestamp + 1, beneficiary);
-    if (!executed.is_ok()) {
+    Status committed = !executed.is_ok()  ? executed.status()
+                       : params.pipeline ? chain.commit_async(std::move(executed).value(), durable)
+                                         : chain.commit(*executed, durable);
+    if (!committed.is_ok()) {
+      // The blocks before this one are made durable and reported; a failure there came first.
       PEL_TRY(chain.flush());
-      return executed.status();
-    }
-    if (params.pipeline) {
-      PEL_TRY(chain.commit_async(std::move(executed).value(), durable));
-    } else {
-      PEL_TRY(chain.commit(*executed, durable));
+      return committed;
     }
     summary.seconds += static_cast<double>(elapsed_ns(t0)) * 1e-9;
   }

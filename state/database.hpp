@@ -37,7 +37,8 @@ struct DatabaseOptions {
   std::size_t write_buffer_bytes = 32u << 20;
   /// Sync every Nth block commit to disk (1: every block, the safe default). Every batch is
   /// atomic and carries the new head, so a crash always reopens at a whole block; a larger N
-  /// only lets a power loss take back up to N-1 of the latest blocks.
+  /// only lets a power loss take back up to N-1 of the latest blocks (write() syncs the log
+  /// before LevelDB leaves it, so no earlier block is lost under a later one).
   std::uint32_t sync_every_blocks = 1;
   std::size_t state_cache_entries = 1u << 20;  // read cache in front of the state table
 };
@@ -77,14 +78,15 @@ class Database {
   bool log_was_damaged() const { return log_was_damaged_; }
 
   Result<std::optional<Bytes>> get(Table table, ByteView key) const;
-  /// Applies `batch` atomically; syncs to disk first when `sync`.
+  /// Applies `batch` atomically; syncs to disk first when `sync`. An unsynced write is synced
+  /// anyway when LevelDB is about to move to a new log (see the definition): a power cut then
+  /// loses only the latest unsynced batches, never earlier ones under later ones.
   Status write(WriteBatch& batch, bool sync);
   /// Makes every earlier write durable (an empty synced write: the log is synced in order).
   Status sync();
   /// Moves everything written so far from the write-ahead log into table files, leaving the log
-  /// empty: after it, nothing that was written depends on the log being read back whole. A
-  /// failure becomes LevelDB's background error, which the next write() or sync() returns.
-  void flush_memtable();
+  /// empty: after it, nothing that was written depends on the log being read back whole.
+  Status flush_memtable();
   /// Calls `fn(key without prefix, value)` for every entry of `table` in key order, until it
   /// returns false.
   Status iterate(Table table, const std::function<bool(ByteView key, ByteView value)>& fn) const;
@@ -94,6 +96,8 @@ class Database {
  private:
   struct Impl;
   Database(DatabaseOptions options, std::unique_ptr<Impl> impl, bool log_was_damaged);
+  /// What LevelDB's memtables hold (approximately).
+  std::size_t memtable_bytes() const;
   DatabaseOptions options_;
   std::unique_ptr<Impl> impl_;
   bool log_was_damaged_;

@@ -10,9 +10,36 @@
 #include "node/cli/commands.hpp"
 
 #if defined(PEL_WITH_MIMALLOC)
-#include <cerrno>
-
 #include <mimalloc.h>
+
+// mimalloc's own operator new aborts when memory runs out: it is C, and from its shared library
+// it cannot see a C++ new-handler. These replace it for the pel executable and throw
+// std::bad_alloc as the standard allocator does, so running out of memory ends in pel's own
+// message (and a transaction that ran out on a discarded speculative view is retried). Nothing
+// is thrown from inside mimalloc or from C code: plain malloc still returns null.
+namespace {
+void* allocate(std::size_t size) {
+  if (void* p = mi_malloc(size)) return p;
+  throw std::bad_alloc();
+}
+void* allocate_aligned(std::size_t size, std::align_val_t alignment) {
+  if (void* p = mi_malloc_aligned(size, static_cast<std::size_t>(alignment))) return p;
+  throw std::bad_alloc();
+}
+}  // namespace
+
+void* operator new(std::size_t size) { return allocate(size); }
+void* operator new[](std::size_t size) { return allocate(size); }
+void* operator new(std::size_t size, std::align_val_t alignment) { return allocate_aligned(size, alignment); }
+void* operator new[](std::size_t size, std::align_val_t alignment) { return allocate_aligned(size, alignment); }
+void operator delete(void* p) noexcept { mi_free(p); }
+void operator delete[](void* p) noexcept { mi_free(p); }
+void operator delete(void* p, std::size_t) noexcept { mi_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { mi_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { mi_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { mi_free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { mi_free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { mi_free(p); }
 #endif
 
 namespace {
@@ -34,15 +61,6 @@ void print_usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-#if defined(PEL_WITH_MIMALLOC)
-  // mimalloc's operator new aborts when memory runs out (it is C and cannot find the C++
-  // new-handler from its shared library); it reports the error to this handler first, which
-  // throws std::bad_alloc as the standard allocator would. Running out of memory then ends in
-  // pel's own message, and a transaction that ran out on a discarded speculative view is retried.
-  mi_register_error([](int err, void*) {
-    if (err == ENOMEM) throw std::bad_alloc();
-  }, nullptr);
-#endif
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     print_usage();
     return argc < 2 ? 2 : 0;

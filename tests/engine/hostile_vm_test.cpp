@@ -99,26 +99,35 @@ class InvariantVm final : public Vm {
   mutable std::atomic<std::uint64_t> inconsistent_views_{0};
 };
 
-// Every execution that sees a broken invariant loops until reader.aborted() turns true. It must,
-// because the view came from a value a lower transaction has since overwritten; and what the
-// VM returns then (garbage) must never reach the block.
-TEST(HostileVm, LoopOnAnInconsistentViewEndsWhenAReadIsOverwritten) {
+// Runs blocks of InvariantVm at 2 to 8 threads, each under a watchdog, and requires the
+// sequential result; returns how many executions saw an inconsistent view.
+std::uint64_t run_against_sequential(OnBrokenInvariant on_broken, const std::string& label) {
   const MemoryState base = invariant_base();
   const std::size_t size = 150;
   std::uint64_t inconsistent = 0;
   for (int threads : {2, 3, 4, 8}) {
     for (int round = 0; round < 3; ++round) {
-      InvariantVm vm(OnBrokenInvariant::kLoopUntilAborted);
+      InvariantVm vm(on_broken);
       const std::string what = "threads=" + std::to_string(threads) + " round=" + std::to_string(round);
-      Watchdog dog(std::chrono::seconds(60), "inconsistent view loop " + what);
+      Watchdog dog(std::chrono::seconds(60), label + " " + what);
       const BlockResult seq = execute_sequential(vm, size, base);
       ParallelExecutor executor = block_stm(threads);
-      expect_same(seq, executor.execute(vm, size, base), what);
-      if (HasFatalFailure()) return;
+      BlockResult par;
+      EXPECT_NO_THROW(par = executor.execute(vm, size, base)) << what;
+      expect_same(seq, par, what);
+      if (::testing::Test::HasFailure()) return inconsistent;
       inconsistent += vm.inconsistent_views();
     }
   }
-  RecordProperty("inconsistent_views", std::to_string(inconsistent));
+  ::testing::Test::RecordProperty("inconsistent_views", std::to_string(inconsistent));
+  return inconsistent;
+}
+
+// Every execution that sees a broken invariant loops until reader.aborted() turns true. It must,
+// because the view came from a value a lower transaction has since overwritten; and what the
+// VM returns then (garbage) must never reach the block.
+TEST(HostileVm, LoopOnAnInconsistentViewEndsWhenAReadIsOverwritten) {
+  const std::uint64_t inconsistent = run_against_sequential(OnBrokenInvariant::kLoopUntilAborted, "inconsistent view loop");
   // Without this the test could pass without exercising anything.
   EXPECT_GT(inconsistent, 0u) << "no execution saw an inconsistent view";
 }
@@ -126,24 +135,7 @@ TEST(HostileVm, LoopOnAnInconsistentViewEndsWhenAReadIsOverwritten) {
 // std::bad_alloc from an incarnation that saw an inconsistent view (a VM sizing an allocation
 // from it) is a conflict: the block re-executes it and completes.
 TEST(HostileVm, OutOfMemoryOnAnInconsistentViewIsAConflict) {
-  const MemoryState base = invariant_base();
-  const std::size_t size = 150;
-  std::uint64_t inconsistent = 0;
-  for (int threads : {2, 3, 4, 8}) {
-    for (int round = 0; round < 3; ++round) {
-      InvariantVm vm(OnBrokenInvariant::kThrowBadAlloc);
-      const std::string what = "threads=" + std::to_string(threads) + " round=" + std::to_string(round);
-      Watchdog dog(std::chrono::seconds(60), "out of memory on inconsistent view " + what);
-      const BlockResult seq = execute_sequential(vm, size, base);
-      ParallelExecutor executor = block_stm(threads);
-      BlockResult par;
-      ASSERT_NO_THROW(par = executor.execute(vm, size, base)) << what;
-      expect_same(seq, par, what);
-      if (HasFatalFailure()) return;
-      inconsistent += vm.inconsistent_views();
-    }
-  }
-  RecordProperty("inconsistent_views", std::to_string(inconsistent));
+  const std::uint64_t inconsistent = run_against_sequential(OnBrokenInvariant::kThrowBadAlloc, "out of memory on inconsistent view");
   EXPECT_GT(inconsistent, 0u) << "no execution saw an inconsistent view";
 }
 
