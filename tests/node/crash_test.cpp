@@ -246,6 +246,30 @@ TEST_F(FaultInjection, AFailedPipelinedImportNamesTheHeightThatFailed) {
   EXPECT_EQ((*reopened)->head().height, 2u);
 }
 
+// A produce that fails at height 3 with --sync-every 10 reports exactly the blocks it made
+// durable before returning, and leaves no callback behind for the chain to run later, when
+// produce's frame is gone (AddressSanitizer would see that).
+TEST_F(FaultInjection, AFailedProduceReportsWhatItMadeDurableAndNothingLater) {
+  options_.database.sync_every_blocks = 10;
+  std::vector<std::uint64_t> reported;
+  // Pipelined from genesis (blocks 1 and 2 made and reported), then, reopened at 2, not
+  // pipelined (height 3 fails at once).
+  for (bool pipeline : {true, false}) {
+    auto chain = Chain::open(options_);
+    ASSERT_TRUE(chain.is_ok());
+    ProduceParams p;
+    p.workload = wp_;
+    p.blocks = 5;
+    p.pipeline = pipeline;
+    auto summary = produce(**chain, p, [&](const ExecutedBlock& b) { reported.push_back(b.block.header.height); });
+    ASSERT_FALSE(summary.is_ok());
+    EXPECT_NE(summary.status().message().find("height 3"), std::string::npos) << summary.status().message();
+    EXPECT_EQ((*chain)->durable_height(), 2u);
+    EXPECT_EQ(reported, (std::vector<std::uint64_t>{1, 2}));
+  }
+  EXPECT_EQ(reported, (std::vector<std::uint64_t>{1, 2})) << "a callback ran after produce returned";
+}
+
 // With --sync-every N, a block is written but not synced until a later block or flush(): it is
 // reported durable only then, never before.
 TEST(Durability, BlocksAreReportedOnlyOnceSynced) {
