@@ -88,6 +88,14 @@ class [[nodiscard]] Result {
 #define PEL_ASSERT(expr, msg) \
   ((expr) ? static_cast<void>(0) : ::pel::assertion_failed(#expr, __FILE__, __LINE__, (msg)))
 
+/// PEL_ASSERT in debug builds and in the sanitizer builds (PEL_CHECKED), nothing otherwise: for
+/// invariants checked on a hot path, such as the scheduler's state transitions.
+#if !defined(NDEBUG) || defined(PEL_CHECKED)
+#define PEL_DEBUG_ASSERT(expr, msg) PEL_ASSERT(expr, msg)
+#else
+#define PEL_DEBUG_ASSERT(expr, msg) static_cast<void>(0)
+#endif
+
 /// Returns the Status of `expr` from the enclosing function when it is not OK.
 #define PEL_TRY(expr)                      \
   do {                                     \

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "engine/vm.hpp"
@@ -29,6 +30,12 @@ struct ExecutionStats {
 struct BlockResult {
   std::vector<TxnOutput> outputs;  // one per transaction, in block order
   WriteSet writes;                 // the block's final writes, sorted by key, one per key
+  /// Non-empty when the VM's finish_block threw: the block cannot be made (its writes are the
+  /// transactions' only, and must not be committed). The same on both executors.
+  std::string finish_error;
+  /// The first error reading the base state (a database that failed): reads that failed
+  /// returned nothing, so nothing of this result may be trusted. OK for memory states.
+  Status read_error;
   ExecutionStats stats;
 };
 

@@ -82,9 +82,15 @@ void finish_block(const Vm& vm, const BaseState& base, BlockResult& result) {
   WriteSet extra;
   try {
     extra = vm.finish_block(result.outputs, reader);
+  } catch (const std::bad_alloc&) {
+    throw;  // this node ran out of memory
+  } catch (const std::exception& e) {
+    result.finish_error = std::string("vm finish_block threw: ") + e.what();
   } catch (...) {
-    extra.clear();  // a VM whose block hook throws adds nothing, on both executors alike
+    result.finish_error = "vm finish_block threw a non-standard exception";
   }
+  result.read_error = base.take_read_error();
+  if (!result.finish_error.empty()) return;
   // Usually one or two writes (the fee credit): update in place or insert at the sorted spot.
   for (Write& w : extra) {
     auto it = std::lower_bound(result.writes.begin(), result.writes.end(), w.key, key_less);

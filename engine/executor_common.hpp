@@ -15,7 +15,9 @@ namespace pel {
 TxnOutput call_vm(const Vm& vm, TxnIndex txn, StateReader& reader);
 
 /// Runs the VM's finish_block on the state after every transaction and merges its writes into
-/// result.writes (sorted, one per key). Timed into result.stats.finalize_ns by the caller.
+/// result.writes (sorted, one per key); an exception becomes result.finish_error instead. Then
+/// takes the base state's read error, if any, into result.read_error. Timed into
+/// result.stats.finalize_ns by the caller.
 void finish_block(const Vm& vm, const BaseState& base, BlockResult& result);
 
 inline std::uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) {

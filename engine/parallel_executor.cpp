@@ -206,7 +206,7 @@ class BlockRun {
       if (reader.blocked()) {
         if (scheduler_.add_dependency(version.txn, reader.blocking_txn())) {
           counters.bump(counters.suspensions);
-          note_conflict();
+          check_fallback();
           return std::nullopt;
         }
         continue;  // the dependency resolved meanwhile: run the same incarnation again
@@ -221,7 +221,8 @@ class BlockRun {
         // resolved meanwhile; nothing of this attempt was published. Each such rerun follows a
         // lower transaction's write, and those end, so the reruns do too.
         counters.bump(counters.aborts);
-        note_conflict();
+        scheduler_.note_conflict();
+        check_fallback();
         continue;
       }
       bool wrote_new_path = memory_.record(version, reader.take_reads(), output.writes);
@@ -240,17 +241,18 @@ class BlockRun {
     if (aborted) {
       counters.bump(counters.aborts);
       memory_.convert_writes_to_estimates(version.txn);
-      note_conflict();
+      check_fallback();
     }
     return scheduler_.finish_validation(version.txn, aborted);
   }
 
   // The contention fallback: a block where most executions end in an abort or a wait on a
-  // dependency is effectively serial, and Block-STM on it costs more than a plain loop. Only
-  // conflicts touch the shared counter, and only they sum the workers' execution counts.
-  void note_conflict() {
+  // dependency is effectively serial, and Block-STM on it costs more than a plain loop. Checked
+  // after each conflict (the scheduler counts them), and only then are the workers' execution
+  // counts summed.
+  void check_fallback() {
     if (fallback_conflict_ratio_ <= 0) return;
-    const std::size_t conflicts = conflicts_.fetch_add(1, std::memory_order_relaxed) + 1;
+    const std::size_t conflicts = scheduler_.conflicts();
     std::uint64_t executions = 0;
     for (const WorkerCounters& c : counters_) executions += WorkerCounters::get(c.executions);
     if (executions >= kMinExecutionsBeforeFallback &&
@@ -272,7 +274,6 @@ class BlockRun {
   std::vector<std::uint8_t> out_of_memory_;
   std::vector<WorkerCounters> counters_;
   const double fallback_conflict_ratio_;
-  alignas(64) std::atomic<std::size_t> conflicts_{0};
   std::atomic<bool> abandoned_{false};  // stop: too many conflicts, or a worker failed
   std::mutex failure_mutex_;
   std::exception_ptr failure_;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "crypto/result.hpp"
+
 namespace pel {
 namespace {
 
@@ -39,8 +41,8 @@ std::optional<Version> Scheduler::try_incarnate(TxnIndex txn) {
   if (txn >= num_txns_) return std::nullopt;
   TxnState& s = txns_[txn];
   tbb::spin_mutex::scoped_lock lock(s.mutex);
-  if (s.status != Status::kReadyToExecute) return std::nullopt;
-  s.status = Status::kExecuting;
+  if (s.status != IncarnationStatus::kReadyToExecute) return std::nullopt;
+  s.status = IncarnationStatus::kExecuting;
   return Version{txn, s.incarnation};
 }
 
@@ -54,7 +56,7 @@ std::optional<SchedulerTask> Scheduler::claim_execution(std::size_t idx) {
 std::optional<SchedulerTask> Scheduler::claim_validation(std::size_t idx) {
   TxnState& s = txns_[idx];
   tbb::spin_mutex::scoped_lock lock(s.mutex);
-  if (s.status != Status::kExecuted) return std::nullopt;
+  if (s.status != IncarnationStatus::kExecuted) return std::nullopt;
   return SchedulerTask{SchedulerTask::Kind::kValidation, Version{static_cast<TxnIndex>(idx), s.incarnation}};
 }
 
@@ -74,8 +76,8 @@ std::optional<SchedulerTask> Scheduler::next_task(WorkerClaims& w) {
       num_active_tasks_.fetch_add(1);
       w.counted = true;
     }
-    // relaxed: the count only tunes the chunk size; a stale value is harmless.
-    const std::size_t chunk = conflicts_.load(std::memory_order_relaxed) < kChunkedUntil ? kChunk : 1;
+    // A stale count is harmless: it only tunes the chunk size.
+    const std::size_t chunk = conflicts() < kChunkedUntil ? kChunk : 1;
     const std::size_t idx = index.fetch_add(chunk);
     if (idx >= num_txns_) break;
     const std::size_t end = std::min(idx + chunk, num_txns_);
@@ -102,23 +104,25 @@ bool Scheduler::add_dependency(TxnIndex txn, TxnIndex blocking_txn) {
     // finish_execution sets kExecuted before it takes dependents_mutex, so reading the status
     // under dependents_mutex either sees kExecuted or is seen by that finish_execution.
     tbb::spin_mutex::scoped_lock lock(blocking.mutex);
-    if (blocking.status == Status::kExecuted) return false;
+    if (blocking.status == IncarnationStatus::kExecuted) return false;
   }
   {
     TxnState& s = txns_[txn];
     tbb::spin_mutex::scoped_lock lock(s.mutex);
-    s.status = Status::kAborting;
+    PEL_DEBUG_ASSERT(s.status == IncarnationStatus::kExecuting, "only an executing incarnation waits on a dependency");
+    s.status = IncarnationStatus::kAborting;
   }
   blocking.dependents.push_back(txn);
-  conflicts_.fetch_add(1, std::memory_order_relaxed);  // relaxed: see next_task
+  note_conflict();
   return true;
 }
 
 void Scheduler::set_ready_status(TxnIndex txn) {
   TxnState& s = txns_[txn];
   tbb::spin_mutex::scoped_lock lock(s.mutex);
+  PEL_DEBUG_ASSERT(s.status == IncarnationStatus::kAborting, "only an aborted incarnation is made ready again");
   ++s.incarnation;
-  s.status = Status::kReadyToExecute;
+  s.status = IncarnationStatus::kReadyToExecute;
 }
 
 void Scheduler::resume_dependencies(const std::vector<TxnIndex>& dependents) {
@@ -131,7 +135,9 @@ std::optional<SchedulerTask> Scheduler::finish_execution(Version version, bool w
   TxnState& s = txns_[version.txn];
   {
     tbb::spin_mutex::scoped_lock lock(s.mutex);
-    s.status = Status::kExecuted;
+    PEL_DEBUG_ASSERT(s.status == IncarnationStatus::kExecuting && s.incarnation == version.incarnation,
+                     "an execution finishes the incarnation it started");
+    s.status = IncarnationStatus::kExecuted;
   }
   std::vector<TxnIndex> dependents;
   {
@@ -151,9 +157,9 @@ std::optional<SchedulerTask> Scheduler::finish_execution(Version version, bool w
 bool Scheduler::try_validation_abort(Version version) {
   TxnState& s = txns_[version.txn];
   tbb::spin_mutex::scoped_lock lock(s.mutex);
-  if (s.incarnation == version.incarnation && s.status == Status::kExecuted) {
-    s.status = Status::kAborting;
-    conflicts_.fetch_add(1, std::memory_order_relaxed);  // relaxed: see next_task
+  if (s.incarnation == version.incarnation && s.status == IncarnationStatus::kExecuted) {
+    s.status = IncarnationStatus::kAborting;
+    note_conflict();
     return true;
   }
   return false;

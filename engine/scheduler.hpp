@@ -19,6 +19,20 @@ struct SchedulerTask {
   Version version;
 };
 
+/// Each transaction's incarnation moves through four statuses (the paper's), each change made
+/// under the transaction's lock, and checked (PEL_DEBUG_ASSERT) in debug and sanitizer builds:
+///
+///                   try_incarnate                 finish_execution
+///   kReadyToExecute ─────────────▶ kExecuting ──────────────────────▶ kExecuted
+///          ▲                           │                                  │
+///          │ set_ready_status          │ add_dependency                   │ try_validation_abort
+///          │ (incarnation + 1)         ▼ (parked on a lower transaction)  │ (one validator wins)
+///          └──────────────────────── kAborting ◀─────────────────────────┘
+///
+/// kAborting goes back to kReadyToExecute when the dependency resolves (resume_dependencies)
+/// or right after the failed validation (finish_validation). An incarnation is executed once;
+/// validations only read the status.
+///
 /// Thread-safety: every member may be called concurrently by the block's workers.
 ///
 /// Memory order: the shared indices and counters use seq_cst. The termination check reads
@@ -64,13 +78,19 @@ class Scheduler {
   /// A validation finished. After an abort, may hand back the re-execution.
   std::optional<SchedulerTask> finish_validation(TxnIndex txn, bool aborted);
 
+  /// Conflicts so far: executions parked on a dependency, validations that aborted, and those
+  /// the executor reports. Tunes the hand-out; the executor's contention fallback reads it.
+  std::size_t conflicts() const { return conflicts_.load(std::memory_order_relaxed); }
+  /// The executor discarded an execution (its reads were overwritten while it ran).
+  void note_conflict() { conflicts_.fetch_add(1, std::memory_order_relaxed); }
+
  private:
-  enum class Status : std::uint8_t { kReadyToExecute, kExecuting, kExecuted, kAborting };
+  enum class IncarnationStatus : std::uint8_t { kReadyToExecute, kExecuting, kExecuted, kAborting };
 
   struct alignas(64) TxnState {
     tbb::spin_mutex mutex;  // guards incarnation and status
     Incarnation incarnation = 0;
-    Status status = Status::kReadyToExecute;
+    IncarnationStatus status = IncarnationStatus::kReadyToExecute;
     tbb::spin_mutex dependents_mutex;
     std::vector<TxnIndex> dependents;  // parked on this transaction's next execution
   };
@@ -91,7 +111,8 @@ class Scheduler {
   alignas(64) std::atomic<std::size_t> decrease_cnt_{0};
   alignas(64) std::atomic<std::ptrdiff_t> num_active_tasks_{0};
   alignas(64) std::atomic<bool> done_marker_{false};
-  // Aborts and dependency waits so far; chunked claims stop once it reaches kChunkedUntil.
+  // Conflicts so far (see conflicts()); chunked claims stop once it reaches kChunkedUntil.
+  // relaxed everywhere: a count that tunes and judges, never synchronises.
   alignas(64) std::atomic<std::size_t> conflicts_{0};
   static constexpr std::size_t kChunk = 8;
   static constexpr std::size_t kChunkedUntil = 4;

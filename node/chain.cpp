@@ -422,7 +422,11 @@ Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns
   // While the previous block is still being written, its writes are read from memory.
   const BaseState& base = state();
   BlockResult result = executor_.execute(vm, txns.size(), base);
-  PEL_TRY(state_->take_read_error().with_context(height_context(options_.datadir, height)));
+  PEL_TRY(result.read_error.with_context(height_context(options_.datadir, height)));
+  if (!result.finish_error.empty()) {
+    return error(ErrorCode::kInvalidArgument,
+                 height_context(options_.datadir, height) + ": the block cannot be finished: " + result.finish_error);
+  }
   out.timings.execution_ns = elapsed_ns(t1);
 
   auto t2 = std::chrono::steady_clock::now();
@@ -431,7 +435,7 @@ Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns
   out.receipts = std::move(receipts).value();
   out.accumulator = pending_ ? pending_->executed.accumulator : state_->accumulator();
   out.accumulator.combine(commitment_delta(result.writes, base));
-  PEL_TRY(state_->take_read_error().with_context(height_context(options_.datadir, height)));
+  PEL_TRY(base.take_read_error().with_context(height_context(options_.datadir, height)));
   BlockHeader& h = out.block.header;
   h.height = height;
   h.parent_hash = head_hash_;
@@ -588,6 +592,12 @@ Status Chain::import_async(const Block& block, const std::vector<std::uint8_t>* 
   auto executed = execute_import(block, signature_ok);
   if (!executed.is_ok()) return executed.status();
   return commit_async(std::move(executed).value(), std::move(on_durable));
+}
+
+Result<std::optional<Value>> Chain::get_state(const StateKey& key) const {
+  std::optional<Value> value = state().get(key);
+  PEL_TRY(state().take_read_error().with_context(options_.datadir + ": state key " + key.hex()));
+  return value;
 }
 
 Result<Block> Chain::block_at(std::uint64_t height) const {

@@ -131,7 +131,8 @@ class Chain {
   /// The state at the head, including a block still being written in the background. Valid
   /// until the next commit, commit_async or flush.
   const BaseState& state() const;
-  std::optional<Value> get_state(const StateKey& key) const { return state().get(key); }
+  /// One value at the head (std::nullopt when absent), or the error that kept it from being read.
+  Result<std::optional<Value>> get_state(const StateKey& key) const;
   Result<Block> block_at(std::uint64_t height) const;
   Result<std::vector<ledger::Receipt>> receipts_at(std::uint64_t height) const;
   /// The whole state after block `height` (head state rolled back with undo records).

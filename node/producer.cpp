@@ -22,6 +22,7 @@ Result<ProduceSummary> produce(Chain& chain, const ProduceParams& params,
   // Continue from what the chain holds: nonces, NFT owners, delegations (a fresh generator
   // assumes the genesis).
   generator.sync_with_state(chain.state());
+  PEL_TRY(chain.state().take_read_error().with_context(chain.options().datadir + ": reading the head state"));
 
   ProduceSummary summary;
   const Address beneficiary = producer_beneficiary(genesis);

@@ -99,12 +99,16 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
       auto t1 = std::chrono::steady_clock::now();
       BlockResult seq = execute_sequential(vm, txns.size(), scratch);
       summary.sequential_exec_s += static_cast<double>(elapsed_ns(t1)) * 1e-9;
-      if (seq.outputs != result.outputs || seq.writes != result.writes) {
+      if (seq.outputs != result.outputs || seq.writes != result.writes || seq.finish_error != result.finish_error) {
         return error(ErrorCode::kVerification,
                      "height " + std::to_string(height) + ": parallel and sequential execution differ");
       }
     }
 
+    if (!result.finish_error.empty()) {
+      return error(ErrorCode::kVerification, "height " + std::to_string(height) + ": the block cannot be finished: " +
+                                                 result.finish_error);
+    }
     auto receipts = receipts_of(result, height);
     if (!receipts.is_ok()) return receipts.status();
     Hash256 r_root = receipts_root(*receipts);

@@ -5,6 +5,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "crypto/result.hpp"
 #include "state/types.hpp"
 
 namespace pel {
@@ -14,8 +15,12 @@ namespace pel {
 class BaseState {
  public:
   virtual ~BaseState() = default;
-  /// The value stored under `key`, or std::nullopt when there is none.
+  /// The value stored under `key`, or std::nullopt when there is none. A state that can fail
+  /// (a database) returns std::nullopt on a failed read too, and keeps the error.
   virtual std::optional<Value> get(const StateKey& key) const = 0;
+  /// The first read error since the last call, and clears it: OK when every read was whole.
+  /// Whoever reads checks it before trusting what it read. Memory states never fail.
+  virtual Status take_read_error() const { return Status::ok(); }
 };
 
 /// A whole state held in memory: genesis building, tests, and in-memory benchmarks.
@@ -43,6 +48,7 @@ class OverlayState final : public BaseState {
  public:
   OverlayState(const BaseState& base, const WriteSet& writes);
   std::optional<Value> get(const StateKey& key) const override;
+  Status take_read_error() const override { return base_.take_read_error(); }
 
  private:
   const BaseState& base_;

@@ -79,7 +79,7 @@ std::optional<Value> StateStore::get(const StateKey& key) const {
   return std::nullopt;
 }
 
-Status StateStore::take_read_error() {
+Status StateStore::take_read_error() const {
   if (!has_read_error_.load(std::memory_order_acquire)) return Status::ok();
   std::lock_guard lock(error_mutex_);
   Status s = read_error_;

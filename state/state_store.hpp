@@ -40,8 +40,7 @@ class StateStore final : public BaseState {
   /// Reads through the cache. A database error makes get() return nothing and is kept: see
   /// take_read_error(). Callers check it before committing anything computed from the reads.
   std::optional<Value> get(const StateKey& key) const override;
-  /// The first read error since the last call (OK when none), and clears it.
-  Status take_read_error();
+  Status take_read_error() const override;
 
   /// The accumulator after applying `writes` to the committed state (hashes in parallel).
   LatticeHash accumulator_after(const WriteSet& writes) const;

@@ -12,7 +12,7 @@
 
 namespace pel::ledger {
 
-KeyPair account_key(std::uint64_t seed, std::uint32_t index) {
+KeyPair account_keypair(std::uint64_t seed, std::uint32_t index) {
   Writer w(Bytes{'p', 'e', 'l', '.', 'a', 'c', 'c', 'o', 'u', 'n', 't'});
   w.u64(seed);
   w.u32(index);
@@ -22,7 +22,7 @@ KeyPair account_key(std::uint64_t seed, std::uint32_t index) {
 }
 
 Address account_address(std::uint64_t seed, std::uint32_t index) {
-  return address_of(account_key(seed, index).public_key());
+  return address_of(account_keypair(seed, index).public_key());
 }
 
 std::uint64_t pool_reserve(const GenesisParams& params) { return params.initial_balance * 100; }

@@ -28,7 +28,7 @@ struct GenesisParams {
 };
 
 /// KeyPair::from_seed(sha256("pel.account" || seed (u64 LE) || index (u32 LE))).
-KeyPair account_key(std::uint64_t seed, std::uint32_t index);
+KeyPair account_keypair(std::uint64_t seed, std::uint32_t index);
 Address account_address(std::uint64_t seed, std::uint32_t index);
 
 // What genesis holds (ids: tokens 1..tokens, everything else from 0):

@@ -8,7 +8,7 @@ namespace {
 // Lays out tag | ids... from byte 1 on; the rest stays zero.
 class KeyBuilder {
  public:
-  explicit KeyBuilder(Table t) { key_.bytes[0] = static_cast<std::uint8_t>(t); }
+  explicit KeyBuilder(KeyKind t) { key_.bytes[0] = static_cast<std::uint8_t>(t); }
   KeyBuilder& u32(std::uint32_t v) { return fixed(v, 4); }
   KeyBuilder& u64(std::uint64_t v) { return fixed(v, 8); }
   KeyBuilder& address(const Address& a) {
@@ -29,30 +29,30 @@ class KeyBuilder {
 
 }  // namespace
 
-StateKey account_key(const Address& a) { return KeyBuilder(Table::kAccount).address(a).key(); }
+StateKey account_key(const Address& a) { return KeyBuilder(KeyKind::kAccount).address(a).key(); }
 StateKey token_balance_key(std::uint32_t token, const Address& holder) {
-  return KeyBuilder(Table::kTokenBalance).u32(token).address(holder).key();
+  return KeyBuilder(KeyKind::kTokenBalance).u32(token).address(holder).key();
 }
-StateKey token_info_key(std::uint32_t token) { return KeyBuilder(Table::kTokenInfo).u32(token).key(); }
-StateKey pool_key(std::uint32_t pool) { return KeyBuilder(Table::kPool).u32(pool).key(); }
+StateKey token_info_key(std::uint32_t token) { return KeyBuilder(KeyKind::kTokenInfo).u32(token).key(); }
+StateKey pool_key(std::uint32_t pool) { return KeyBuilder(KeyKind::kPool).u32(pool).key(); }
 StateKey lp_balance_key(std::uint32_t pool, const Address& holder) {
-  return KeyBuilder(Table::kLpBalance).u32(pool).address(holder).key();
+  return KeyBuilder(KeyKind::kLpBalance).u32(pool).address(holder).key();
 }
 StateKey collection_key(std::uint32_t collection) {
-  return KeyBuilder(Table::kCollection).u32(collection).key();
+  return KeyBuilder(KeyKind::kCollection).u32(collection).key();
 }
 StateKey nft_key(std::uint32_t collection, std::uint64_t id) {
-  return KeyBuilder(Table::kNft).u32(collection).u64(id).key();
+  return KeyBuilder(KeyKind::kNft).u32(collection).u64(id).key();
 }
 StateKey validator_key(std::uint32_t validator) {
-  return KeyBuilder(Table::kValidator).u32(validator).key();
+  return KeyBuilder(KeyKind::kValidator).u32(validator).key();
 }
 StateKey delegation_key(std::uint32_t validator, const Address& delegator) {
-  return KeyBuilder(Table::kDelegation).u32(validator).address(delegator).key();
+  return KeyBuilder(KeyKind::kDelegation).u32(validator).address(delegator).key();
 }
-StateKey proposal_key(std::uint32_t proposal) { return KeyBuilder(Table::kProposal).u32(proposal).key(); }
+StateKey proposal_key(std::uint32_t proposal) { return KeyBuilder(KeyKind::kProposal).u32(proposal).key(); }
 StateKey vote_key(std::uint32_t proposal, const Address& voter) {
-  return KeyBuilder(Table::kVote).u32(proposal).address(voter).key();
+  return KeyBuilder(KeyKind::kVote).u32(proposal).address(voter).key();
 }
 
 }  // namespace pel::ledger

@@ -11,7 +11,8 @@
 
 namespace pel::ledger {
 
-enum class Table : std::uint8_t {
+/// What a state key names: its first byte. (The database's own key prefixes are pel::Table.)
+enum class KeyKind : std::uint8_t {
   kAccount = 0x01,       // address                    -> AccountRecord
   kTokenBalance = 0x02,  // token, address             -> AmountRecord
   kTokenInfo = 0x03,     // token                      -> TokenInfoRecord

@@ -158,10 +158,10 @@ struct WorkloadGenerator::Model {
     weights = std::move(weights_for(params)).value();
     for (const auto& kw : weights) weight_total += kw.second;
     const std::uint32_t n = params.accounts;
-    keys.resize(n, account_key(g.seed, 0));
+    keys.resize(n, account_keypair(g.seed, 0));
     addresses.resize(n);
     tbb::parallel_for(std::uint32_t{0}, n, [&](std::uint32_t i) {
-      keys[i] = account_key(g.seed, i);
+      keys[i] = account_keypair(g.seed, i);
       addresses[i] = address_of(keys[i].public_key());
     });
     nonces.assign(n, 0);

@@ -421,7 +421,9 @@ int inspect_run(const po::variables_map& vm) {
   if (what[0] == "account" && what.size() == 2) {
     auto address = Address::from_hex(what[1]);
     if (!address.is_ok()) return fail("inspect", "not an address: '" + what[1] + "': " + address.status().message());
-    auto value = (*chain)->get_state(ledger::account_key(*address));
+    auto stored = (*chain)->get_state(ledger::account_key(*address));
+    if (!stored.is_ok()) return fail("inspect", stored.status());
+    const std::optional<Value>& value = *stored;
     nlohmann::json j{{"address", address->hex()}, {"exists", value.has_value()}};
     if (value) {
       auto account = ledger::AccountRecord::decode(as_bytes(*value));

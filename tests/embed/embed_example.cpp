@@ -56,8 +56,9 @@ int main() {
   }
   const pel::Address first = pel::ledger::account_address(genesis.seed, 1);
   auto value = (*reopened)->get_state(pel::ledger::account_key(first));
-  auto account = value ? pel::ledger::AccountRecord::decode(pel::as_bytes(*value)) : pel::Result<pel::ledger::AccountRecord>(
-                                                                          pel::error(pel::ErrorCode::kNotFound, "no account"));
+  auto account = !value.is_ok()  ? pel::Result<pel::ledger::AccountRecord>(value.status())
+                 : value->has_value() ? pel::ledger::AccountRecord::decode(pel::as_bytes(**value))
+                                      : pel::Result<pel::ledger::AccountRecord>(pel::error(pel::ErrorCode::kNotFound, "no account"));
   if (!account.is_ok()) {
     std::fprintf(stderr, "account: %s\n", account.status().to_string().c_str());
     return 1;

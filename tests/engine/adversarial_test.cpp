@@ -160,6 +160,32 @@ TEST(Adversarial, FinishBlockSeesTheFinalState) {
   check_all_thread_counts(vm, 260, base, "finish block");
 }
 
+// A block hook that throws makes the block unfinishable, never a block with the hook's writes
+// silently missing: both executors say so alike.
+class ThrowingFinishVm final : public Vm {
+ public:
+  TxnOutput execute(TxnIndex txn, StateReader& reader) const override {
+    auto v = reader.read(toy_key(txn % 7));
+    return {{{toy_key(txn % 7), (v ? *v : "") + "y"}}, std::to_string(txn), ""};
+  }
+  WriteSet finish_block(std::span<const TxnOutput>, StateReader&) const override {
+    throw std::runtime_error("fee account damaged");
+  }
+};
+
+TEST(Adversarial, AThrowingFinishBlockIsAnErrorOnBothExecutors) {
+  MemoryState base;
+  ThrowingFinishVm vm;
+  const BlockResult seq = execute_sequential(vm, 200, base);
+  EXPECT_EQ(seq.finish_error, "vm finish_block threw: fee account damaged");
+  for (int threads : {2, 4}) {
+    ParallelExecutor executor(ParallelOptions{.threads = threads, .min_parallel_txns = 2, .always_block_stm = true, .fallback_conflict_ratio = 0});
+    const BlockResult par = executor.execute(vm, 200, base);
+    EXPECT_EQ(par.finish_error, seq.finish_error) << "threads=" << threads;
+    EXPECT_EQ(par.writes, seq.writes) << "threads=" << threads;
+  }
+}
+
 }  // namespace
 }  // namespace pel::testing
 

@@ -139,25 +139,25 @@ TEST(LedgerCodec, RecordsDecodeStrictlyAndCanonically) {
   v.choice = 3;
   v.weight = 1u << 30;
   const Value dv = d.encode(), vv = v.encode();
-  by_table[static_cast<std::uint8_t>(Table::kDelegation)].emplace_back(dv.begin(), dv.end());
-  by_table[static_cast<std::uint8_t>(Table::kVote)].emplace_back(vv.begin(), vv.end());
-  auto run = [&](Table t, auto tag) {
+  by_table[static_cast<std::uint8_t>(KeyKind::kDelegation)].emplace_back(dv.begin(), dv.end());
+  by_table[static_cast<std::uint8_t>(KeyKind::kVote)].emplace_back(vv.begin(), vv.end());
+  auto run = [&](KeyKind t, auto tag) {
     using R = decltype(tag);
     const auto& inputs = by_table[static_cast<std::uint8_t>(t)];
     ASSERT_FALSE(inputs.empty());
     fuzz(inputs, [](const Bytes& b) { return R::decode(b); },
          [](const R& r) { const Value e = r.encode(); return Bytes(e.begin(), e.end()); }, R::kName);
   };
-  run(Table::kAccount, AccountRecord{});
-  run(Table::kTokenBalance, AmountRecord{});
-  run(Table::kTokenInfo, TokenInfoRecord{});
-  run(Table::kPool, PoolRecord{});
-  run(Table::kCollection, CollectionRecord{});
-  run(Table::kNft, NftRecord{});
-  run(Table::kValidator, ValidatorRecord{});
-  run(Table::kDelegation, DelegationRecord{});
-  run(Table::kProposal, ProposalRecord{});
-  run(Table::kVote, VoteRecord{});
+  run(KeyKind::kAccount, AccountRecord{});
+  run(KeyKind::kTokenBalance, AmountRecord{});
+  run(KeyKind::kTokenInfo, TokenInfoRecord{});
+  run(KeyKind::kPool, PoolRecord{});
+  run(KeyKind::kCollection, CollectionRecord{});
+  run(KeyKind::kNft, NftRecord{});
+  run(KeyKind::kValidator, ValidatorRecord{});
+  run(KeyKind::kDelegation, DelegationRecord{});
+  run(KeyKind::kProposal, ProposalRecord{});
+  run(KeyKind::kVote, VoteRecord{});
 }
 
 TEST(LedgerCodec, TransactionRejectsWhatItMust) {

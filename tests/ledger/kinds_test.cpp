@@ -2,6 +2,8 @@
 // failure path (discarded: nothing written; failed: gas charged, nonce bumped, nothing else).
 #include <gtest/gtest.h>
 
+#include "engine/parallel_executor.hpp"
+
 #include "tests/ledger/ledger_fixture.hpp"
 
 namespace pel::ledger::testing {
@@ -85,6 +87,23 @@ TEST(LedgerTransfer, FeesReachTheBeneficiaryOncePerBlock) {
   }
   EXPECT_EQ(l.account_at(l.beneficiary()).balance, fees);
   EXPECT_EQ(l.account(0).nonce, 2u);
+}
+
+// A damaged beneficiary record must not swallow the block's fees silently: the block cannot be
+// finished, on both executors alike, and says why.
+TEST(LedgerTransfer, ACorruptBeneficiaryRecordFailsTheBlockInsteadOfDroppingItsFees) {
+  Ledger l;
+  l.state().put(account_key(l.beneficiary()), Value("not an account record"));
+  std::vector<Transaction> txns;
+  for (int i = 0; i < 40; ++i) txns.push_back(l.tx(0, transfer_to(l.addr(1), 1), 100'000, static_cast<std::uint64_t>(i)));
+  const std::vector<std::uint8_t> ok = verify_signatures(txns, 1);
+  LedgerVm vm({.height = 1, .timestamp = 1, .beneficiary = l.beneficiary(), .chain_id = l.genesis().chain_id}, txns, ok);
+  const BlockResult seq = execute_sequential(vm, txns.size(), l.state());
+  EXPECT_NE(seq.finish_error.find("beneficiary account"), std::string::npos) << seq.finish_error;
+  ParallelExecutor par(ParallelOptions{.threads = 2, .min_parallel_txns = 2, .always_block_stm = true, .fallback_conflict_ratio = 0});
+  const BlockResult parallel = par.execute(vm, txns.size(), l.state());
+  EXPECT_EQ(parallel.finish_error, seq.finish_error);
+  EXPECT_EQ(parallel.writes, seq.writes);
 }
 
 TEST(LedgerAdmission, DiscardedTransactionsChangeNothing) {

@@ -39,7 +39,7 @@ class Ledger {
   explicit Ledger(GenesisParams g = small_genesis()) : genesis_(g) {
     state_.apply(build_genesis(g));
     for (std::uint32_t i = 0; i < g.accounts; ++i) {
-      keys_.push_back(account_key(g.seed, i));
+      keys_.push_back(account_keypair(g.seed, i));
       addr_.push_back(address_of(keys_.back().public_key()));
     }
     beneficiary_.bytes.fill(0xbe);

@@ -60,20 +60,20 @@ Totals totals(const MemoryState& state) {
   Totals t;
   for (const Write& w : state.sorted_entries()) {
     const std::uint32_t id = id_at(w.key);
-    switch (static_cast<Table>(w.key.tag())) {
-      case Table::kAccount: t.native += decode_or_fail<AccountRecord>(w).balance; break;
-      case Table::kTokenBalance: t.token_held[id] += decode_or_fail<AmountRecord>(w).amount; break;
-      case Table::kTokenInfo: t.token_supply[id] = decode_or_fail<TokenInfoRecord>(w).total_supply; break;
-      case Table::kPool: {
+    switch (static_cast<KeyKind>(w.key.tag())) {
+      case KeyKind::kAccount: t.native += decode_or_fail<AccountRecord>(w).balance; break;
+      case KeyKind::kTokenBalance: t.token_held[id] += decode_or_fail<AmountRecord>(w).amount; break;
+      case KeyKind::kTokenInfo: t.token_supply[id] = decode_or_fail<TokenInfoRecord>(w).total_supply; break;
+      case KeyKind::kPool: {
         PoolRecord p = decode_or_fail<PoolRecord>(w);
         t.native += p.reserve_native;
         t.token_held[p.token] += p.reserve_token;
         t.pools[id] = p;
         break;
       }
-      case Table::kLpBalance: t.lp_sum[id] += decode_or_fail<AmountRecord>(w).amount; break;
-      case Table::kCollection: t.next_id[id] = decode_or_fail<CollectionRecord>(w).next_id; break;
-      case Table::kNft: {
+      case KeyKind::kLpBalance: t.lp_sum[id] += decode_or_fail<AmountRecord>(w).amount; break;
+      case KeyKind::kCollection: t.next_id[id] = decode_or_fail<CollectionRecord>(w).next_id; break;
+      case KeyKind::kNft: {
         decode_or_fail<NftRecord>(w);
         std::uint64_t nft = 0;
         for (int i = 0; i < 8; ++i) nft |= static_cast<std::uint64_t>(w.key.bytes[5 + i]) << (8 * i);
@@ -81,15 +81,15 @@ Totals totals(const MemoryState& state) {
         t.nft_max_id[id] = std::max(t.nft_max_id[id], nft);
         break;
       }
-      case Table::kValidator: {
+      case KeyKind::kValidator: {
         ValidatorRecord v = decode_or_fail<ValidatorRecord>(w);
         t.native += static_cast<u128>(v.total_stake) + v.reward_pool;
         t.stake_total[id] = v.total_stake;
         break;
       }
-      case Table::kDelegation: t.stake_sum[id] += decode_or_fail<DelegationRecord>(w).amount; break;
-      case Table::kProposal: t.tallies[id] = decode_or_fail<ProposalRecord>(w).tallies; break;
-      case Table::kVote: {
+      case KeyKind::kDelegation: t.stake_sum[id] += decode_or_fail<DelegationRecord>(w).amount; break;
+      case KeyKind::kProposal: t.tallies[id] = decode_or_fail<ProposalRecord>(w).tallies; break;
+      case KeyKind::kVote: {
         VoteRecord v = decode_or_fail<VoteRecord>(w);
         auto& sums = t.vote_sum[id];
         if (sums.size() <= v.choice) sums.resize(v.choice + 1);
@@ -325,7 +325,7 @@ TEST(Genesis, SortedUniqueAndQuick) {
   WriteSet w = build_genesis(g);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
   for (std::size_t i = 1; i < w.size(); ++i) ASSERT_LT(w[i - 1].key, w[i].key);
-  EXPECT_EQ(account_address(g.seed, 3), address_of(account_key(g.seed, 3).public_key()));
+  EXPECT_EQ(account_address(g.seed, 3), address_of(account_keypair(g.seed, 3).public_key()));
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   EXPECT_LT(ms, 3000) << "genesis of 10,000 accounts took " << ms << " ms";
 #endif

@@ -456,9 +456,9 @@ TEST(Chain, HeadReadsSeeABlockBeingWritten) {
   const Hash256 root = executed->block.header.state_root;
   ASSERT_TRUE((*chain)->commit_async(std::move(executed).value()).is_ok());
   EXPECT_EQ((*chain)->head().height, 1u);
-  for (const Write& w : writes) EXPECT_EQ((*chain)->get_state(w.key), w.value);
+  for (const Write& w : writes) EXPECT_EQ((*chain)->get_state(w.key).value(), w.value);
   ASSERT_TRUE((*chain)->flush().is_ok());
-  for (const Write& w : writes) EXPECT_EQ((*chain)->get_state(w.key), w.value);
+  for (const Write& w : writes) EXPECT_EQ((*chain)->get_state(w.key).value(), w.value);
   EXPECT_EQ((*chain)->head().state_root, root);
   EXPECT_TRUE((*chain)->verify_state().is_ok());
 }
