@@ -2,8 +2,9 @@
 
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <optional>
+
+#include "node/read_ahead.hpp"
 
 namespace pel {
 namespace {
@@ -150,14 +151,14 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
   };
   const DiscardCallbacksOnExit guard(chain);  // no callback outlives `options` and `durable`
   Prefetched current = read_and_verify(in, path, file_size, 0, threads);
+  ReadAhead<Prefetched> ahead([&](std::uint64_t index) { return read_and_verify(in, path, file_size, index, threads); });
   for (std::uint64_t index = 0;; ++index) {
     if (!current.status.is_ok() || !current.block) {
       // Whatever stopped the reading, the blocks before it are written out and reported.
       PEL_TRY(chain.flush());
       return current.status;
     }
-    auto next = std::async(std::launch::async, read_and_verify, std::ref(in), std::cref(path), file_size,
-                           index + 1, threads);
+    ahead.start(index + 1);
     const Block& block = *current.block;
     const std::string record = path + ": block record " + std::to_string(index);
     if (block.header.height <= chain.head().height) {
@@ -165,7 +166,7 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
       // the same block, refuse a fork.
       auto stored = chain.block_at(block.header.height);
       if (!stored.is_ok() || stored->header.hash() != block.header.hash()) {
-        next.wait();
+        ahead.wait();
         PEL_TRY(chain.flush());
         if (!stored.is_ok()) return stored.status().with_context(record);
         return error(ErrorCode::kVerification,
@@ -173,14 +174,14 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
                          block.header.hash().hex() + " forks from the stored block " + stored->header.hash().hex());
       }
       if (options.on_skip) options.on_skip(block);
-      current = next.get();
+      current = ahead.take();
       continue;
     }
     const std::vector<std::uint8_t>* signature_ok = threads > 0 ? &current.signature_ok : nullptr;
     Status imported = options.pipeline ? chain.import_async(block, signature_ok, durable)
                                        : chain.import(block, signature_ok, durable);
     if (!imported.is_ok()) {
-      next.wait();
+      ahead.wait();
       // The blocks before this one are still written; a failure there came first.
       PEL_TRY(chain.flush());
       // A background write of an earlier block failed (the head went back below this block's
@@ -188,7 +189,7 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
       if (chain.broken() && chain.head().height + 1 < block.header.height) return imported.with_context(path);
       return imported.with_context(record);
     }
-    current = next.get();
+    current = ahead.take();
   }
 }
 

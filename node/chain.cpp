@@ -11,6 +11,7 @@
 #include <future>
 
 #include "engine/executor_common.hpp"
+#include "node/block_execution.hpp"
 
 namespace pel {
 namespace {
@@ -112,29 +113,6 @@ Result<ledger::GenesisParams> decode_genesis_params(ByteView bytes) {
   r.array(p.producer.bytes);
   PEL_TRY(r.finish("genesis parameters"));
   return p;
-}
-
-Result<std::vector<ledger::Receipt>> receipts_of(const BlockResult& result, std::uint64_t height) {
-  std::vector<ledger::Receipt> receipts;
-  receipts.reserve(result.outputs.size());
-  for (std::size_t i = 0; i < result.outputs.size(); ++i) {
-    const TxnOutput& out = result.outputs[i];
-    if (!out.vm_error.empty()) {
-      // The VM broke its own contract; the transaction changed nothing, and says why.
-      ledger::Receipt r;
-      r.status = ledger::TxStatus::kDiscarded;
-      r.reason = out.vm_error;
-      receipts.push_back(std::move(r));
-      continue;
-    }
-    auto r = ledger::Receipt::decode(as_bytes(out.receipt));
-    if (!r.is_ok()) {
-      return r.status().with_context("height " + std::to_string(height) + " transaction " +
-                                     std::to_string(i) + ": receipt");
-    }
-    receipts.push_back(std::move(r).value());
-  }
-  return receipts;
 }
 
 // A block handed to commit_async: the head state seen through its writes while a background
@@ -415,39 +393,19 @@ Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns
   }
   out.timings.signatures_ns = elapsed_ns(t0);
 
-  auto t1 = std::chrono::steady_clock::now();
   ledger::BlockContext ctx{.height = height, .timestamp = timestamp, .beneficiary = beneficiary,
                            .chain_id = genesis_.chain_id};
-  ledger::LedgerVm vm(ctx, txns, signature_ok, options_.ledger);
   // While the previous block is still being written, its writes are read from memory.
-  const BaseState& base = state();
-  BlockResult result = executor_.execute(vm, txns.size(), base);
-  PEL_TRY(result.read_error.with_context(height_context(options_.datadir, height)));
-  if (!result.finish_error.empty()) {
-    return error(ErrorCode::kInvalidArgument,
-                 height_context(options_.datadir, height) + ": the block cannot be finished: " + result.finish_error);
-  }
-  out.timings.execution_ns = elapsed_ns(t1);
-
-  auto t2 = std::chrono::steady_clock::now();
-  auto receipts = receipts_of(result, height);
-  if (!receipts.is_ok()) return receipts.status();
-  out.receipts = std::move(receipts).value();
-  out.accumulator = pending_ ? pending_->executed.accumulator : state_->accumulator();
-  out.accumulator.combine(commitment_delta(result.writes, base));
-  PEL_TRY(base.take_read_error().with_context(height_context(options_.datadir, height)));
-  BlockHeader& h = out.block.header;
-  h.height = height;
-  h.parent_hash = head_hash_;
-  h.timestamp = timestamp;
-  h.beneficiary = beneficiary;
-  h.transactions_root = transactions_root(txns);
-  h.receipts_root = receipts_root(out.receipts);
-  h.state_root = out.accumulator.digest();
-  for (const auto& r : out.receipts) h.gas_used += r.gas_used;
-  h.transaction_count = static_cast<std::uint32_t>(txns.size());
-  out.timings.roots_ns = elapsed_ns(t2);
-
+  const LatticeHash& before = pending_ ? pending_->executed.accumulator : state_->accumulator();
+  auto execution = pel::execute_block(executor_, ctx, txns, signature_ok, options_.ledger, state(), before);
+  if (!execution.is_ok()) return execution.status().with_context(options_.datadir);
+  out.timings.execution_ns = execution->execution_ns;
+  out.timings.roots_ns = execution->roots_ns;
+  out.block.header = execution->header;
+  out.block.header.parent_hash = head_hash_;
+  out.receipts = std::move(execution->receipts);
+  out.accumulator = execution->accumulator;
+  BlockResult& result = execution->result;
   out.block.transactions = std::move(txns);
   out.writes = std::move(result.writes);
   out.stats = result.stats;
@@ -558,27 +516,11 @@ Result<ExecutedBlock> Chain::execute_import(const Block& block, const std::vecto
                                                " does not match head " + head_hash_.hex());
   }
   PEL_TRY(check_header(h).with_context(ctx));
-  if (h.transaction_count != block.transactions.size() ||
-      transactions_root(block.transactions) != h.transactions_root) {
-    return error(ErrorCode::kVerification, ctx + ": transactions root mismatch");
-  }
+  PEL_TRY(check_transactions(block).with_context(ctx));
   auto executed = execute_block(block.transactions, h.timestamp, h.beneficiary, signature_ok);
   if (!executed.is_ok()) return executed.status();
-  BlockHeader& got = executed->block.header;
-  got.producer_signature = h.producer_signature;  // checked above; execution does not make it
-  if (got.state_root != h.state_root) {
-    return error(ErrorCode::kVerification, ctx + ": state root mismatch: header " + h.state_root.hex() +
-                                               ", executed " + got.state_root.hex());
-  }
-  if (got.receipts_root != h.receipts_root) {
-    return error(ErrorCode::kVerification, ctx + ": receipts root mismatch: header " + h.receipts_root.hex() +
-                                               ", executed " + got.receipts_root.hex());
-  }
-  if (got.gas_used != h.gas_used) {
-    return error(ErrorCode::kVerification, ctx + ": gas used mismatch: header " + std::to_string(h.gas_used) +
-                                               ", executed " + std::to_string(got.gas_used));
-  }
-  if (!(got == h)) return error(ErrorCode::kVerification, ctx + ": header mismatch");
+  PEL_TRY(check_executed_header(h, executed->block.header).with_context(ctx));
+  executed->block.header.producer_signature = h.producer_signature;  // checked above
   return executed;
 }
 

@@ -154,7 +154,7 @@ class Chain {
   /// After an unclean shutdown or a damaged log: every block present, the state whole.
   Status verify_after_unclean_shutdown() const;
   Status load_producer_key();
-  /// The one block execution: executes `txns` on the head and builds the unsigned header.
+  /// Executes `txns` on the head (pel::execute_block) and builds the unsigned header.
   Result<ExecutedBlock> execute_block(std::vector<ledger::Transaction> txns, std::uint64_t timestamp,
                                       const Address& beneficiary, const std::vector<std::uint8_t>* signature_ok);
   Result<ExecutedBlock> execute_import(const Block& block, const std::vector<std::uint8_t>* signature_ok);
@@ -204,8 +204,5 @@ inline constexpr const char* kProducerKeyFile = "producer.key";
 /// Encodes genesis parameters as stored in the chain's metadata (and export files).
 Bytes encode_genesis_params(const ledger::GenesisParams& params);
 Result<ledger::GenesisParams> decode_genesis_params(ByteView bytes);
-
-/// The executor-independent part of a block: receipts decoded from outputs, roots and gas.
-Result<std::vector<ledger::Receipt>> receipts_of(const BlockResult& result, std::uint64_t height);
 
 }  // namespace pel

@@ -1,10 +1,11 @@
 #include "node/replay.hpp"
 
 #include <chrono>
-#include <future>
 
 #include "engine/executor_common.hpp"
 #include "engine/sequential_executor.hpp"
+#include "node/block_execution.hpp"
+#include "node/read_ahead.hpp"
 
 namespace pel {
 namespace {
@@ -14,8 +15,8 @@ struct LoadedBlock {
   std::vector<std::uint8_t> signature_ok;
 };
 
-Status mismatch(std::uint64_t height, const char* root, const Hash256& header, const Hash256& computed) {
-  return error(ErrorCode::kVerification, "height " + std::to_string(height) + ": " + root +
+Status mismatch(std::uint64_t height, const char* what, const Hash256& header, const Hash256& computed) {
+  return error(ErrorCode::kVerification, "height " + std::to_string(height) + ": " + what +
                                              " mismatch: header " + header.hex() + ", replay " + computed.hex());
 }
 
@@ -67,62 +68,45 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
   };
 
   ParallelExecutor executor(ParallelOptions{.threads = options.threads});
+  ReadAhead<Result<LoadedBlock>> ahead(load);  // joined on every way out, errors included
   Result<LoadedBlock> next = from <= to ? load(from) : Result<LoadedBlock>(error(ErrorCode::kNotFound, "empty range"));
   for (std::uint64_t height = from; height <= to; ++height) {
     if (!next.is_ok()) return next.status();
     LoadedBlock current = std::move(next).value();
-    std::future<Result<LoadedBlock>> prefetch;
-    if (height < to) prefetch = std::async(std::launch::async, load, height + 1);
-    // Joins the prefetch on every path out of this iteration, errors included.
-    struct JoinPrefetch {
-      std::future<Result<LoadedBlock>>& f;
-      ~JoinPrefetch() {
-        if (f.valid()) f.wait();
-      }
-    } join{prefetch};
+    if (height < to) ahead.start(height + 1);
 
     const BlockHeader& h = current.block.header;
     const auto& txns = current.block.transactions;
     const std::vector<std::uint8_t>& signature_ok = current.signature_ok;
+    const std::string where = "height " + std::to_string(height);
     if (h.parent_hash != parent_hash) return mismatch(height, "parent hash", h.parent_hash, parent_hash);
-    Hash256 tx_root = transactions_root(txns);
-    if (tx_root != h.transactions_root) return mismatch(height, "transactions root", h.transactions_root, tx_root);
+    PEL_TRY(check_transactions(current.block).with_context(where));
 
     ledger::BlockContext ctx{.height = height, .timestamp = h.timestamp, .beneficiary = h.beneficiary,
                              .chain_id = chain.genesis().chain_id};
-    ledger::LedgerVm vm(ctx, txns, signature_ok, chain.options().ledger);
-    auto t0 = std::chrono::steady_clock::now();
-    BlockResult result = executor.execute(vm, txns.size(), scratch);
-    summary.parallel_exec_s += static_cast<double>(elapsed_ns(t0)) * 1e-9;
+    auto execution = execute_block(executor, ctx, txns, signature_ok, chain.options().ledger, scratch, accumulator);
+    if (!execution.is_ok()) return execution.status();
+    const BlockResult& result = execution->result;
+    summary.parallel_exec_s += static_cast<double>(execution->execution_ns) * 1e-9;
     summary.stats += result.stats;
     if (options.compare_sequential) {
+      ledger::LedgerVm vm(ctx, txns, signature_ok, chain.options().ledger);
       auto t1 = std::chrono::steady_clock::now();
       BlockResult seq = execute_sequential(vm, txns.size(), scratch);
       summary.sequential_exec_s += static_cast<double>(elapsed_ns(t1)) * 1e-9;
       if (seq.outputs != result.outputs || seq.writes != result.writes || seq.finish_error != result.finish_error) {
-        return error(ErrorCode::kVerification,
-                     "height " + std::to_string(height) + ": parallel and sequential execution differ");
+        return error(ErrorCode::kVerification, where + ": parallel and sequential execution differ");
       }
     }
-
-    if (!result.finish_error.empty()) {
-      return error(ErrorCode::kVerification, "height " + std::to_string(height) + ": the block cannot be finished: " +
-                                                 result.finish_error);
-    }
-    auto receipts = receipts_of(result, height);
-    if (!receipts.is_ok()) return receipts.status();
-    Hash256 r_root = receipts_root(*receipts);
-    if (r_root != h.receipts_root) return mismatch(height, "receipts root", h.receipts_root, r_root);
-    accumulator.combine(commitment_delta(result.writes, scratch));
-    Hash256 s_root = accumulator.digest();
-    if (s_root != h.state_root) return mismatch(height, "state root", h.state_root, s_root);
+    PEL_TRY(check_executed_header(h, execution->header).with_context(where));
     // Last: a header whose roots match what execution gives, yet that its producer did not sign
     // (an edited timestamp or beneficiary), is refused too.
-    PEL_TRY(chain.check_header(h).with_context("height " + std::to_string(height)));
+    PEL_TRY(chain.check_header(h).with_context(where));
+    accumulator = execution->accumulator;
     scratch.apply(result.writes);
 
     parent_hash = h.hash();
-    if (prefetch.valid()) next = prefetch.get();
+    if (ahead.started()) next = ahead.take();
     summary.blocks += 1;
     summary.transactions += txns.size();
     if (options.on_block) {

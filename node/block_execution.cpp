@@ -1,0 +1,105 @@
+#include "node/block_execution.hpp"
+
+#include <chrono>
+
+#include "engine/executor_common.hpp"
+
+namespace pel {
+namespace {
+
+Status mismatch(const char* what, const std::string& claimed, const std::string& executed) {
+  return error(ErrorCode::kVerification,
+               std::string(what) + " mismatch: header " + claimed + ", executed " + executed);
+}
+
+}  // namespace
+
+Result<std::vector<ledger::Receipt>> receipts_of(const BlockResult& result, std::uint64_t height) {
+  std::vector<ledger::Receipt> receipts;
+  receipts.reserve(result.outputs.size());
+  for (std::size_t i = 0; i < result.outputs.size(); ++i) {
+    const TxnOutput& out = result.outputs[i];
+    if (!out.vm_error.empty()) {
+      // The VM broke its own contract; the transaction changed nothing, and says why.
+      ledger::Receipt r;
+      r.status = ledger::TxStatus::kDiscarded;
+      r.reason = out.vm_error;
+      receipts.push_back(std::move(r));
+      continue;
+    }
+    auto r = ledger::Receipt::decode(as_bytes(out.receipt));
+    if (!r.is_ok()) {
+      return r.status().with_context("height " + std::to_string(height) + " transaction " +
+                                     std::to_string(i) + ": receipt");
+    }
+    receipts.push_back(std::move(r).value());
+  }
+  return receipts;
+}
+
+Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::BlockContext& context,
+                                     std::span<const ledger::Transaction> txns,
+                                     std::span<const std::uint8_t> signature_ok, const ledger::LedgerOptions& options,
+                                     const BaseState& base, const LatticeHash& accumulator_before) {
+  const std::string where = "height " + std::to_string(context.height);
+  BlockExecution out;
+  auto t0 = std::chrono::steady_clock::now();
+  ledger::LedgerVm vm(context, txns, signature_ok, options);
+  out.result = executor.execute(vm, txns.size(), base);
+  PEL_TRY(out.result.read_error.with_context(where));
+  if (!out.result.finish_error.empty()) {
+    return error(ErrorCode::kInvalidArgument, where + ": the block cannot be finished: " + out.result.finish_error);
+  }
+  out.execution_ns = elapsed_ns(t0);
+
+  auto t1 = std::chrono::steady_clock::now();
+  auto receipts = receipts_of(out.result, context.height);
+  if (!receipts.is_ok()) return receipts.status();
+  out.receipts = std::move(receipts).value();
+  out.accumulator = accumulator_before;
+  out.accumulator.combine(commitment_delta(out.result.writes, base));
+  PEL_TRY(base.take_read_error().with_context(where));
+  BlockHeader& h = out.header;
+  h.height = context.height;
+  h.timestamp = context.timestamp;
+  h.beneficiary = context.beneficiary;
+  h.transactions_root = transactions_root(txns);
+  h.receipts_root = receipts_root(out.receipts);
+  h.state_root = out.accumulator.digest();
+  for (const auto& r : out.receipts) h.gas_used += r.gas_used;
+  h.transaction_count = static_cast<std::uint32_t>(txns.size());
+  out.roots_ns = elapsed_ns(t1);
+  return out;
+}
+
+Status check_executed_header(const BlockHeader& claimed, const BlockHeader& executed) {
+  if (executed.state_root != claimed.state_root) {
+    return mismatch("state root", claimed.state_root.hex(), executed.state_root.hex());
+  }
+  if (executed.receipts_root != claimed.receipts_root) {
+    return mismatch("receipts root", claimed.receipts_root.hex(), executed.receipts_root.hex());
+  }
+  if (executed.gas_used != claimed.gas_used) {
+    return mismatch("gas used", std::to_string(claimed.gas_used), std::to_string(executed.gas_used));
+  }
+  BlockHeader expected = executed;
+  expected.parent_hash = claimed.parent_hash;
+  expected.producer_signature = claimed.producer_signature;
+  if (!(expected == claimed)) return error(ErrorCode::kVerification, "header mismatch");
+  return Status::ok();
+}
+
+Status check_transactions(const Block& block) {
+  if (block.header.transaction_count != block.transactions.size()) {
+    return error(ErrorCode::kVerification, "transaction count mismatch: header " +
+                                               std::to_string(block.header.transaction_count) + ", block " +
+                                               std::to_string(block.transactions.size()));
+  }
+  const Hash256 root = transactions_root(block.transactions);
+  if (root != block.header.transactions_root) {
+    return mismatch("transactions root", block.header.transactions_root.hex(), root.hex());
+  }
+  return Status::ok();
+}
+
+}  // namespace pel

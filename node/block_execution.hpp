@@ -1,0 +1,50 @@
+// The one way pel executes a block (produce, import and replay all come here): the ledger VM on
+// a base state under Block-STM, the receipts, the state commitment after the block, and the
+// header that execution implies; and the one check of a block's header against it.
+// Thread-safety: execute_block uses `executor` (one caller at a time per executor).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "engine/block_result.hpp"
+#include "engine/ledger/ledger_vm.hpp"
+#include "engine/parallel_executor.hpp"
+#include "node/block.hpp"
+#include "state/state_store.hpp"
+
+namespace pel {
+
+/// What executing a block's transactions gave.
+struct BlockExecution {
+  BlockResult result;                    // outputs, the block's write set, statistics
+  std::vector<ledger::Receipt> receipts;
+  LatticeHash accumulator;               // the state commitment after the block
+  /// Every field execution determines (height, timestamp, beneficiary, the roots, gas, count);
+  /// parent hash and producer signature are the caller's.
+  BlockHeader header;
+  std::uint64_t execution_ns = 0;        // Block-STM run and write-set collection
+  std::uint64_t roots_ns = 0;            // receipts, state commitment and Merkle roots
+};
+
+/// Executes `txns` as the block `context` describes on `base`, whose commitment is
+/// `accumulator_before`. `signature_ok[i]` is 1 when txns[i]'s signature verified. Fails when
+/// the state could not be read or the block cannot be finished (the VM's finish_block threw).
+Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::BlockContext& context,
+                                     std::span<const ledger::Transaction> txns,
+                                     std::span<const std::uint8_t> signature_ok, const ledger::LedgerOptions& options,
+                                     const BaseState& base, const LatticeHash& accumulator_before);
+
+/// `claimed` (a block's header) against `executed` (what execute_block made of its
+/// transactions): OK when every field but the producer signature agrees; otherwise names the
+/// first that differs, roots first, with both values.
+Status check_executed_header(const BlockHeader& claimed, const BlockHeader& executed);
+
+/// The header's transaction count and root against the transactions a block carries.
+Status check_transactions(const Block& block);
+
+/// The executor-independent part of a block: receipts decoded from outputs.
+Result<std::vector<ledger::Receipt>> receipts_of(const BlockResult& result, std::uint64_t height);
+
+}  // namespace pel
