@@ -68,10 +68,10 @@ struct Prefetched {
   std::vector<std::uint8_t> signature_ok;
 };
 
-// threads == 0: signatures are trusted (the chain's check_signatures is off). `file_size` bounds
-// what a record's length prefix may claim before anything is allocated for it.
+// `file_size` bounds what a record's length prefix may claim before anything is allocated for
+// it. Signatures are checked on `threads` workers unless the policy trusts them.
 Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint64_t file_size,
-                           std::uint64_t index, int threads) {
+                           std::uint64_t index, SignaturePolicy signatures, int threads) {
   Prefetched out;
   const std::string where = path + ": block record " + std::to_string(index);
   unsigned char word[4];
@@ -107,7 +107,7 @@ Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint
     out.status = block.status().with_context(where);
     return out;
   }
-  if (threads > 0) out.signature_ok = ledger::verify_signatures(block->transactions, threads);
+  if (signatures == SignaturePolicy::kVerify) out.signature_ok = ledger::verify_signatures(block->transactions, threads);
   out.block = std::move(block).value();
   return out;
 }
@@ -145,13 +145,15 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
   // A three-stage pipeline: while block k executes, a second thread reads block k+1 and checks
   // its signatures, and block k-1 is written to the database in the background (pipeline on).
   // Only the reading thread touches the stream until its result is taken.
-  const int threads = chain.options().check_signatures ? chain.options().threads : 0;
+  const SignaturePolicy signatures = chain.options().signatures;
+  const int threads = chain.options().threads;
   auto durable = [&options](const ExecutedBlock& executed) {
     if (options.on_block) options.on_block(executed.block);
   };
   const DiscardCallbacksOnExit guard(chain);  // no callback outlives `options` and `durable`
-  Prefetched current = read_and_verify(in, path, file_size, 0, threads);
-  ReadAhead<Prefetched> ahead([&](std::uint64_t index) { return read_and_verify(in, path, file_size, index, threads); });
+  Prefetched current = read_and_verify(in, path, file_size, 0, signatures, threads);
+  ReadAhead<Prefetched> ahead([&](std::uint64_t index) { return read_and_verify(in, path, file_size, index, signatures, threads);
+  });
   for (std::uint64_t index = 0;; ++index) {
     if (!current.status.is_ok() || !current.block) {
       // Whatever stopped the reading, the blocks before it are written out and reported.
@@ -177,7 +179,8 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
       current = ahead.take();
       continue;
     }
-    const std::vector<std::uint8_t>* signature_ok = threads > 0 ? &current.signature_ok : nullptr;
+    const std::vector<std::uint8_t>* signature_ok =
+        signatures == SignaturePolicy::kVerify ? &current.signature_ok : nullptr;
     Status imported = options.pipeline ? chain.import_async(block, signature_ok, durable)
                                        : chain.import(block, signature_ok, durable);
     if (!imported.is_ok()) {

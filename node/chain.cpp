@@ -386,7 +386,7 @@ Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns
       return error(ErrorCode::kInvalidArgument, "one signature verdict per transaction expected");
     }
     signature_ok = *precomputed_signatures;
-  } else if (options_.check_signatures) {
+  } else if (options_.signatures == SignaturePolicy::kVerify) {
     signature_ok = ledger::verify_signatures(txns, options_.threads);
   } else {
     signature_ok.assign(txns.size(), 1);

@@ -21,12 +21,18 @@
 
 namespace pel {
 
+/// How transaction signatures are judged.
+enum class SignaturePolicy : std::uint8_t {
+  kVerify,       // every signature is checked (the default)
+  kAssumeValid,  // trusted as checked before: blocks this node imported or made itself
+};
+
 struct ChainOptions {
   std::string datadir;
   int threads = 2;                 // Block-STM workers (and signature checking workers)
   DatabaseOptions database;        // path is taken from datadir
   ledger::LedgerOptions ledger;    // VM knobs (the benchmark's --work)
-  bool check_signatures = true;    // false trusts signatures checked before ("assume valid")
+  SignaturePolicy signatures = SignaturePolicy::kVerify;
   /// The producer's key (its seed): execute() signs every header with it. Unset, Chain::open
   /// reads DATADIR/producer.key when there is one, and Chain::create makes a fresh random key
   /// there when the genesis names no producer. A chain without the key imports blocks but

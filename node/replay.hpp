@@ -23,7 +23,8 @@ struct ReplayOptions {
   std::optional<std::uint64_t> to;   // last block; the head when unset
   int threads = 2;
   bool compare_sequential = false;   // also run the sequential executor and require equality
-  bool skip_signatures = false;      // trust signatures checked at import ("assume valid")
+  /// kAssumeValid: the verdicts of the signature check made at import, as its receipts kept them.
+  SignaturePolicy signatures = SignaturePolicy::kVerify;
   std::function<void(const ReplayProgress&)> on_block;
 };
 
@@ -33,7 +34,7 @@ struct ReplaySummary {
   double seconds = 0;             // whole replay: signatures, execution, roots
   double parallel_exec_s = 0;     // Block-STM execution only
   double sequential_exec_s = 0;   // with compare_sequential: the sequential executor on the same blocks
-  bool signatures_skipped = false;
+  SignaturePolicy signatures = SignaturePolicy::kVerify;  // how this replay judged them
   ExecutionStats stats;
 };
 

@@ -250,7 +250,7 @@ void import_options(po::options_description& d) {
 int import_run(const po::variables_map& vm) {
   ChainOptions options = chain_options(vm);
   options.database.sync_every_blocks = number<std::uint32_t>(vm, "sync-every", 1, 1000);
-  options.check_signatures = !vm["skip-signatures"].as<bool>();
+  options.signatures = vm["skip-signatures"].as<bool>() ? SignaturePolicy::kAssumeValid : SignaturePolicy::kVerify;
   std::optional<Hash256> expect_head;
   if (vm.count("expect-head")) {
     auto hash = Hash256::from_hex(vm["expect-head"].as<std::string>());
@@ -310,7 +310,7 @@ int replay_run(const po::variables_map& vm) {
   auto chain = Chain::open(chain_options(vm));
   if (!chain.is_ok()) return fail("replay", chain.status());
   o.compare_sequential = vm["compare-sequential"].as<bool>();
-  o.skip_signatures = vm["skip-signatures"].as<bool>();
+  o.signatures = vm["skip-signatures"].as<bool>() ? SignaturePolicy::kAssumeValid : SignaturePolicy::kVerify;
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   o.on_block = [tty](const ReplayProgress& p) {
     const double done = static_cast<double>(p.height - p.from + 1);
@@ -337,7 +337,8 @@ int replay_run(const po::variables_map& vm) {
   std::printf("replay verified %llu blocks, %llu transactions in %.2f s (%.0f tps); every transaction, receipts and state root matched%s\n",
               static_cast<unsigned long long>(s->blocks), static_cast<unsigned long long>(s->transactions), s->seconds,
               per_second(static_cast<double>(s->transactions), s->seconds),
-              s->signatures_skipped ? "; signatures NOT re-checked (--skip-signatures)" : "; signatures re-checked");
+              s->signatures == SignaturePolicy::kAssumeValid ? "; signatures NOT re-checked (--skip-signatures)"
+                                                              : "; signatures re-checked");
   if (o.compare_sequential) {
     std::printf("execution: sequential %.0f tps, parallel (%d threads) %.0f tps, speedup %.2fx; %.2f executions/txn\n",
                 per_second(static_cast<double>(s->transactions), s->sequential_exec_s), o.threads,

@@ -141,11 +141,11 @@ TEST(Chain, ExportImportGivesTheSameChainAndReplayVerifies) {
   }
   ReplayOptions from3;
   from3.from = 3;
-  from3.skip_signatures = true;
+  from3.signatures = SignaturePolicy::kAssumeValid;
   auto resumed = replay(**dst, from3);
   ASSERT_TRUE(resumed.is_ok()) << resumed.status().to_string();
   EXPECT_EQ(resumed->blocks, 3u);
-  EXPECT_TRUE(resumed->signatures_skipped);
+  EXPECT_EQ(resumed->signatures, SignaturePolicy::kAssumeValid);
 }
 
 // Rewrites one stored block in place, the way disk damage or an attacker would.
