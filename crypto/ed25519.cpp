@@ -7,11 +7,10 @@
 #include <algorithm>
 #include <cstddef>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include "crypto/openssl_util.hpp"
+#include "crypto/parallel_for.hpp"
 
 namespace pel {
 
@@ -130,10 +129,9 @@ std::vector<std::uint8_t> verify_batch(std::span<const VerifyItem> items, int th
   tbb::task_arena arena(threads);
   arena.execute([&] {
     // Each verify is ~100 us, so small grains cost nothing and balance well.
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, items.size(), 8),
-                      [&](const tbb::blocked_range<std::size_t>& r) {
-                        for (std::size_t i = r.begin(); i != r.end(); ++i) check(i);
-                      });
+    parallel_ranges(items.size(), 8, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i != end; ++i) check(i);
+    });
   });
   return ok;
 }

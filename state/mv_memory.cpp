@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <iterator>
 
-#include "state/parallel_for.hpp"
+#include "crypto/parallel_for.hpp"
 
 namespace pel {
 namespace {
@@ -200,7 +200,7 @@ WriteSet MVMemory::snapshot() const {
   WriteSet out;
   out.reserve(total);
   for (WriteSet& p : parts) std::move(p.begin(), p.end(), std::back_inserter(out));
-  sort_writes(out);
+  parallel_sort(out.begin(), out.end(), [](const Write& a, const Write& b) { return a.key < b.key; });
   return out;
 }
 

@@ -1,6 +1,6 @@
 #include "state/state_store.hpp"
 
-#include "state/parallel_for.hpp"
+#include "crypto/parallel_for.hpp"
 
 namespace pel {
 

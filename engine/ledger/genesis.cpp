@@ -4,9 +4,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include <oneapi/tbb/parallel_for.h>
 
 #include "crypto/hash.hpp"
+#include "crypto/parallel_for.hpp"
 #include "engine/ledger/records.hpp"
 #include "engine/ledger/state_keys.hpp"
 
@@ -34,7 +34,9 @@ std::uint32_t proposal_choices(std::uint32_t proposal) { return 2 + proposal % 3
 WriteSet build_genesis(const GenesisParams& p) {
   // Key derivation (an Ed25519 key and a SHA-256 each) dominates: do it in parallel.
   std::vector<Address> addr(p.accounts);
-  tbb::parallel_for(std::uint32_t{0}, p.accounts, [&](std::uint32_t i) { addr[i] = account_address(p.seed, i); });
+  parallel_ranges(p.accounts, 64, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i != end; ++i) addr[i] = account_address(p.seed, static_cast<std::uint32_t>(i));
+  });
 
   WriteSet out;
   auto put = [&](const StateKey& key, Value v) { out.push_back({key, std::move(v)}); };

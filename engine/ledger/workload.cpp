@@ -5,8 +5,7 @@
 #include <limits>
 #include <stdexcept>
 
-#include <oneapi/tbb/parallel_for.h>
-
+#include "crypto/parallel_for.hpp"
 #include "engine/ledger/gas.hpp"
 #include "engine/ledger/records.hpp"
 #include "engine/ledger/state_keys.hpp"
@@ -160,9 +159,11 @@ struct WorkloadGenerator::Model {
     const std::uint32_t n = params.accounts;
     keys.resize(n, account_keypair(g.seed, 0));
     addresses.resize(n);
-    tbb::parallel_for(std::uint32_t{0}, n, [&](std::uint32_t i) {
-      keys[i] = account_keypair(g.seed, i);
-      addresses[i] = address_of(keys[i].public_key());
+    parallel_ranges(n, 64, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i != end; ++i) {
+        keys[i] = account_keypair(g.seed, static_cast<std::uint32_t>(i));
+        addresses[i] = address_of(keys[i].public_key());
+      }
     });
     nonces.assign(n, 0);
     if (params.skew > 0) {
@@ -400,9 +401,11 @@ std::vector<Transaction> WorkloadGenerator::next_block() {
       case Flaw::kSignature: break;                          // spoiled after signing
     }
   }
-  tbb::parallel_for(std::size_t{0}, n, [&](std::size_t i) {
-    block[i].sign(m.keys[signer[i]]);
-    if (flaws[i] == Flaw::kSignature) block[i].signature.bytes[0] ^= 0x01;
+  parallel_ranges(n, 16, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i != end; ++i) {
+      block[i].sign(m.keys[signer[i]]);
+      if (flaws[i] == Flaw::kSignature) block[i].signature.bytes[0] ^= 0x01;
+    }
   });
   return block;
 }

@@ -1,6 +1,7 @@
-// Data-parallel loops for the state and engine layers: oneTBB's parallel_for on the calling
-// thread's arena, or a plain loop under ThreadSanitizer (Debian's libtbb is not instrumented, so
-// its task hand-overs would be reported as races that are not pel's).
+// Data-parallel loops for every layer: oneTBB on the calling thread's arena, or a plain loop
+// under ThreadSanitizer (Debian's libtbb is not instrumented, so its task hand-overs would be
+// reported as races that are not pel's). Every pel loop that runs in parallel goes through here,
+// so the ThreadSanitizer builds check all of pel's own synchronisation.
 #pragma once
 
 #include <algorithm>
@@ -10,8 +11,6 @@
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/parallel_reduce.h>
 #include <oneapi/tbb/parallel_sort.h>
-
-#include "state/types.hpp"
 
 namespace pel {
 
@@ -43,13 +42,13 @@ T parallel_reduce_ranges(std::size_t n, std::size_t grain, const T& identity, Fn
 #endif
 }
 
-/// Sorts a write set by key, possibly concurrently.
-inline void sort_writes(WriteSet& writes) {
-  auto by_key = [](const Write& a, const Write& b) { return a.key < b.key; };
+/// Sorts [begin, end) by `less`, possibly concurrently.
+template <typename It, typename Less>
+void parallel_sort(It begin, It end, Less less) {
 #if defined(__SANITIZE_THREAD__)
-  std::sort(writes.begin(), writes.end(), by_key);
+  std::sort(begin, end, less);
 #else
-  tbb::parallel_sort(writes.begin(), writes.end(), by_key);
+  tbb::parallel_sort(begin, end, less);
 #endif
 }
 
