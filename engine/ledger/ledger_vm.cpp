@@ -457,7 +457,10 @@ TxnOutput LedgerVm::execute(TxnIndex index, StateReader& reader) const {
   Txn t(reader, ctx_, options_.work > 0);
   Receipt receipt;
   auto output = [&](WriteSet writes) {
-    if (reader.aborted()) return TxnOutput{};  // discarded by the engine anyway
+    // Skip the extra work of a doomed execution: the engine discards its output anyway. Only
+    // where there is work to skip: asking re-checks every read, which costs cross-core cache
+    // traffic that a plain transaction does not repay (about 5% of p2p at 2 threads).
+    if (options_.work > 0 && reader.aborted()) return TxnOutput{};
     if (options_.work > 0) receipt.work_digest = t.work_digest(options_.work);
     const Bytes encoded = receipt.encode();
     return TxnOutput{std::move(writes), std::string(encoded.begin(), encoded.end()), {}};
