@@ -103,17 +103,17 @@ Hash256 transactions_root(std::span<const ledger::Transaction> txns) {
   return merkle_root(leaves);
 }
 
-Hash256 receipts_root(std::span<const ledger::Receipt> receipts) {
+Hash256 receipts_root(std::span<const Bytes> encoded_receipts) {
   std::vector<Hash256> leaves;
-  leaves.reserve(receipts.size());
-  for (const auto& r : receipts) leaves.push_back(r.hash());
+  leaves.reserve(encoded_receipts.size());
+  for (const Bytes& r : encoded_receipts) leaves.push_back(sha256(r));
   return merkle_root(leaves);
 }
 
-Bytes encode_receipts(std::span<const ledger::Receipt> receipts) {
+Bytes encode_receipts(std::span<const Bytes> encoded_receipts) {
   Writer w;
-  w.varint(receipts.size());
-  for (const auto& r : receipts) w.bytes(r.encode());
+  w.varint(encoded_receipts.size());
+  for (const Bytes& r : encoded_receipts) w.bytes(r);
   return w.take();
 }
 

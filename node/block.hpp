@@ -52,10 +52,11 @@ struct Block {
 };
 
 Hash256 transactions_root(std::span<const ledger::Transaction> txns);
-Hash256 receipts_root(std::span<const ledger::Receipt> receipts);
+/// Merkle root of sha256 of each receipt's encoding (Receipt::hash of the canonical bytes).
+Hash256 receipts_root(std::span<const Bytes> encoded_receipts);
 
-/// Receipts as stored per block: a count then each receipt length-prefixed.
-Bytes encode_receipts(std::span<const ledger::Receipt> receipts);
+/// Receipts as stored per block: a count then each receipt's encoding, length-prefixed.
+Bytes encode_receipts(std::span<const Bytes> encoded_receipts);
 Result<std::vector<ledger::Receipt>> decode_receipts(ByteView bytes);
 
 }  // namespace pel

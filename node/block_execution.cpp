@@ -14,9 +14,10 @@ Status mismatch(const char* what, const std::string& claimed, const std::string&
 
 }  // namespace
 
-Result<std::vector<ledger::Receipt>> receipts_of(const BlockResult& result, std::uint64_t height) {
-  std::vector<ledger::Receipt> receipts;
+Status receipts_of(const BlockResult& result, std::uint64_t height, std::vector<ledger::Receipt>& receipts,
+                   std::vector<Bytes>& encoded) {
   receipts.reserve(result.outputs.size());
+  encoded.reserve(result.outputs.size());
   for (std::size_t i = 0; i < result.outputs.size(); ++i) {
     const TxnOutput& out = result.outputs[i];
     if (!out.vm_error.empty()) {
@@ -24,17 +25,20 @@ Result<std::vector<ledger::Receipt>> receipts_of(const BlockResult& result, std:
       ledger::Receipt r;
       r.status = ledger::TxStatus::kDiscarded;
       r.reason = out.vm_error;
+      encoded.push_back(r.encode());
       receipts.push_back(std::move(r));
       continue;
     }
-    auto r = ledger::Receipt::decode(as_bytes(out.receipt));
+    const ByteView bytes = as_bytes(out.receipt);
+    auto r = ledger::Receipt::decode(bytes);
     if (!r.is_ok()) {
       return r.status().with_context("height " + std::to_string(height) + " transaction " +
                                      std::to_string(i) + ": receipt");
     }
     receipts.push_back(std::move(r).value());
+    encoded.emplace_back(bytes.begin(), bytes.end());
   }
-  return receipts;
+  return Status::ok();
 }
 
 Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::BlockContext& context,
@@ -53,9 +57,7 @@ Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::B
   out.execution_ns = elapsed_ns(t0);
 
   auto t1 = std::chrono::steady_clock::now();
-  auto receipts = receipts_of(out.result, context.height);
-  if (!receipts.is_ok()) return receipts.status();
-  out.receipts = std::move(receipts).value();
+  PEL_TRY(receipts_of(out.result, context.height, out.receipts, out.encoded_receipts));
   out.accumulator = accumulator_before;
   out.accumulator.combine(commitment_delta(out.result.writes, base));
   PEL_TRY(base.take_read_error().with_context(where));
@@ -64,7 +66,7 @@ Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::B
   h.timestamp = context.timestamp;
   h.beneficiary = context.beneficiary;
   h.transactions_root = transactions_root(txns);
-  h.receipts_root = receipts_root(out.receipts);
+  h.receipts_root = receipts_root(out.encoded_receipts);
   h.state_root = out.accumulator.digest();
   for (const auto& r : out.receipts) h.gas_used += r.gas_used;
   h.transaction_count = static_cast<std::uint32_t>(txns.size());

@@ -20,6 +20,9 @@ namespace pel {
 struct BlockExecution {
   BlockResult result;                    // outputs, the block's write set, statistics
   std::vector<ledger::Receipt> receipts;
+  /// Each receipt as the VM encoded it (or as the engine's vm_error receipt encodes): what the
+  /// receipts root hashes and the block stores, never encoded again.
+  std::vector<Bytes> encoded_receipts;
   LatticeHash accumulator;               // the state commitment after the block
   /// Every field execution determines (height, timestamp, beneficiary, the roots, gas, count);
   /// parent hash and producer signature are the caller's.
@@ -44,7 +47,9 @@ Status check_executed_header(const BlockHeader& claimed, const BlockHeader& exec
 /// The header's transaction count and root against the transactions a block carries.
 Status check_transactions(const Block& block);
 
-/// The executor-independent part of a block: receipts decoded from outputs.
-Result<std::vector<ledger::Receipt>> receipts_of(const BlockResult& result, std::uint64_t height);
+/// The receipts of a block's outputs, decoded and as encoded; a VM error becomes a discarded
+/// receipt that says why.
+Status receipts_of(const BlockResult& result, std::uint64_t height, std::vector<ledger::Receipt>& receipts,
+                   std::vector<Bytes>& encoded);
 
 }  // namespace pel

@@ -39,8 +39,7 @@ Bytes head_record(std::uint64_t height, const Hash256& hash) {
   return w.take();
 }
 
-void put_block(WriteBatch& batch, const Block& block, const Hash256& hash,
-               std::span<const ledger::Receipt> receipts) {
+void put_block(WriteBatch& batch, const Block& block, const Hash256& hash, std::span<const Bytes> receipts) {
   auto hk = height_key(block.header.height);
   batch.put(Table::kBlock, hk, block.encode());
   batch.put(Table::kBlockHash, hash.view(), hk);
@@ -404,6 +403,7 @@ Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns
   out.block.header = execution->header;
   out.block.header.parent_hash = head_hash_;
   out.receipts = std::move(execution->receipts);
+  out.encoded_receipts = std::move(execution->encoded_receipts);
   out.accumulator = execution->accumulator;
   BlockResult& result = execution->result;
   out.block.transactions = std::move(txns);
@@ -432,7 +432,7 @@ Status Chain::write_block(ExecutedBlock& executed, bool& synced) {
   auto t0 = std::chrono::steady_clock::now();
   WriteBatch batch;
   PEL_TRY(state_->stage(executed.writes, h.height, executed.accumulator, batch).with_context(ctx));
-  put_block(batch, executed.block, h.hash(), executed.receipts);
+  put_block(batch, executed.block, h.hash(), executed.encoded_receipts);
   const std::uint32_t every = std::max<std::uint32_t>(1, options_.database.sync_every_blocks);
   synced = h.height % every == 0;
   PEL_TRY(db_->write(batch, synced).with_context(ctx));

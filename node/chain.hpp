@@ -58,6 +58,7 @@ struct BlockTimings {
 struct ExecutedBlock {
   Block block;
   std::vector<ledger::Receipt> receipts;
+  std::vector<Bytes> encoded_receipts;  // as hashed into the receipts root, and stored
   WriteSet writes;
   ExecutionStats stats;
   BlockTimings timings;

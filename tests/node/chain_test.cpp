@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "crypto/merkle.hpp"
 #include "node/block_file.hpp"
 #include "node/chain.hpp"
 #include "node/producer.hpp"
@@ -83,6 +84,25 @@ TEST(Chain, ProduceReopenAndVerify) {
   auto receipts = chain->receipts_at(8);
   ASSERT_TRUE(receipts.is_ok());
   for (const auto& r : *receipts) EXPECT_NE(r.status, ledger::TxStatus::kDiscarded) << r.reason;
+}
+
+// Receipts are hashed and stored as the VM encoded them: what is stored, decoded and encoded
+// again canonically, gives each header's receipts root, and each receipt's own hash.
+TEST(Chain, StoredReceiptsGiveTheReceiptsRoot) {
+  testing::TempDir dir;
+  auto chain = make_chain(dir.path(), 3);
+  for (std::uint64_t h = 1; h <= 3; ++h) {
+    auto receipts = chain->receipts_at(h);
+    ASSERT_TRUE(receipts.is_ok());
+    std::vector<Bytes> encoded;
+    std::vector<Hash256> hashes;
+    for (const ledger::Receipt& r : *receipts) {
+      encoded.push_back(r.encode());
+      hashes.push_back(r.hash());
+    }
+    EXPECT_EQ(receipts_root(encoded), chain->block_at(h)->header.receipts_root) << "height " << h;
+    EXPECT_EQ(merkle_root(hashes), chain->block_at(h)->header.receipts_root) << "height " << h;
+  }
 }
 
 TEST(Chain, CreateRefusesAnExistingChainAndOpenRefusesAnEmptyDir) {
