@@ -25,11 +25,6 @@ const EVP_MD* sha256_md() {
   return md.get();
 }
 
-const EVP_MD* shake256_md() {
-  static const detail::MdPtr md(const_cast<EVP_MD*>(fetched("SHAKE256")));
-  return md.get();
-}
-
 // One context per thread, reused: no allocation per hash.
 EVP_MD_CTX* thread_ctx() {
   thread_local detail::MdCtxPtr ctx = detail::new_md_ctx();
@@ -75,7 +70,8 @@ MdCtxPtr new_md_ctx() {
 
 void MdFree::operator()(EVP_MD* md) const { EVP_MD_free(md); }
 void MdCtxFree::operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-void PkeyFree::operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+void CipherFree::operator()(EVP_CIPHER* cipher) const { EVP_CIPHER_free(cipher); }
+void CipherCtxFree::operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
 
 }  // namespace detail
 
@@ -126,15 +122,6 @@ Hash256 Sha256::finish() {
   Hash256 h = final_sha256(ctx_.get());
   init(ctx_.get(), sha256_md());
   return h;
-}
-
-void shake256(ByteView data, std::span<std::uint8_t> out) {
-  EVP_MD_CTX* ctx = thread_ctx();
-  init(ctx, shake256_md());
-  update(ctx, data);
-  if (EVP_DigestFinalXOF(ctx, out.data(), out.size()) != 1) {
-    detail::throw_openssl_error("EVP_DigestFinalXOF");
-  }
 }
 
 }  // namespace pel

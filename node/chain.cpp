@@ -17,7 +17,9 @@ namespace pel {
 namespace {
 
 // 2: headers carry the producer's signature, the genesis names the producer.
-constexpr std::uint32_t kFormatVersion = 2;
+// 3: the lattice element hash is AES-128-CTR keyed by SHA-256 (was SHAKE256): every state root
+//    changed.
+constexpr std::uint32_t kFormatVersion = 3;
 constexpr std::string_view kMetaFormat = "format";
 constexpr std::string_view kMetaGenesis = "genesis";
 constexpr std::string_view kMetaHead = "head";
@@ -316,7 +318,8 @@ Status Chain::load_head() {
   fr.u32(version);
   if (!fr.finish("format record").is_ok() || version != kFormatVersion) {
     return error(ErrorCode::kInvalidArgument, path + ": database format version " + std::to_string(version) +
-                                                  ", this pel reads version " + std::to_string(kFormatVersion));
+                                                  ", this pel reads version " + std::to_string(kFormatVersion) +
+                                                  " (use the pel that made it)");
   }
   auto genesis = db_->get(Table::kMeta, as_bytes(kMetaGenesis));
   if (!genesis.is_ok()) return genesis.status();

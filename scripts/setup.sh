@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build ccache pkg-config
-          libboost-dev libboost-program-options-dev libssl-dev libleveldb-dev libsnappy-dev
+          libboost-dev libboost-program-options-dev libssl-dev libsodium-dev libleveldb-dev libsnappy-dev
           libtbb-dev libmimalloc-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev gnuplot-nox)
 missing=()
 for p in "${packages[@]}"; do

@@ -1,11 +1,13 @@
 #include "crypto/lattice_hash.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace pel {
@@ -17,18 +19,71 @@ Bytes elem(std::uint64_t i) {
   return w.take();
 }
 
-TEST(LatticeHash, EmptyAndElementHash) {
+// The element hash recomputed from its definition by another route: SHA-256, then AES-128 in
+// ECB mode over explicit big-endian counter blocks (SP 800-38A CTR built by hand), so a wrong
+// key split, counter width or byte order in the library fails here.
+std::array<std::uint8_t, LatticeHash::kBytes> element_bytes_by_definition(ByteView element) {
+  const Hash256 seed = sha256(element);
+  std::array<std::uint8_t, 16> counter;
+  std::copy(seed.bytes.begin() + 16, seed.bytes.end(), counter.begin());
+  std::array<std::uint8_t, LatticeHash::kBytes> out{};
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  EXPECT_EQ(EVP_EncryptInit_ex2(ctx, EVP_aes_128_ecb(), seed.bytes.data(), nullptr, nullptr), 1);
+  EVP_CIPHER_CTX_set_padding(ctx, 0);
+  for (std::size_t block = 0; block < out.size() / 16; ++block) {
+    int len = 0;
+    EXPECT_EQ(EVP_EncryptUpdate(ctx, out.data() + 16 * block, &len, counter.data(), 16), 1);
+    for (int i = 15; i >= 0 && ++counter[static_cast<std::size_t>(i)] == 0; --i) {
+    }
+  }
+  EVP_CIPHER_CTX_free(ctx);
+  return out;
+}
+
+TEST(LatticeHash, Empty) {
   LatticeHash h;
   EXPECT_TRUE(h.is_empty());
   EXPECT_EQ(h.digest(), sha256(Bytes(LatticeHash::kBytes, 0)));
-  // of(x) is SHAKE256(x) to 2048 bytes read as little-endian lanes: to_bytes gives it back.
-  Bytes xof(LatticeHash::kBytes);
-  shake256(as_bytes("pel"), xof);
-  auto b = LatticeHash::of(as_bytes("pel")).to_bytes();
-  EXPECT_TRUE(std::equal(b.begin(), b.end(), xof.begin()));
+}
+
+// Known answers from the openssl command line:
+//   seed=$(printf pel | openssl dgst -sha256 -r | cut -c1-64)
+//   head -c 2048 /dev/zero | openssl enc -aes-128-ctr -K ${seed:0:32} -iv ${seed:32:32} -nosalt
+TEST(LatticeHash, ElementHashKnownAnswers) {
+  auto pel = LatticeHash::of(as_bytes("pel")).to_bytes();
+  EXPECT_EQ(to_hex(ByteView(pel).first(32)), "6e43c4bfd700dece362fc09ad13ab1a684f29737272462c19c7d76e04cb92c9b");
+  EXPECT_EQ(LatticeHash::of(as_bytes("pel")).digest().hex(),
+            "035696b57ad1bd7f40bdcf7187c92e91541c42578232863c84685a0e44373373");
+  EXPECT_EQ(LatticeHash::of({}).digest().hex(), "630a18092599057429fa44b31839295e4085861688fbdbfa54efc3fe4ce32d13");
+  LatticeHash h;
   h.add(as_bytes("pel"));
   EXPECT_EQ(h, LatticeHash::of(as_bytes("pel")));
   EXPECT_FALSE(h.is_empty());
+}
+
+TEST(LatticeHash, ElementHashMatchesItsDefinition) {
+  std::mt19937_64 rng(11);
+  for (int trial = 0; trial < 200; ++trial) {
+    Bytes element(rng() % 300);
+    for (auto& b : element) b = static_cast<std::uint8_t>(rng());
+    EXPECT_EQ(LatticeHash::of(element).to_bytes(), element_bytes_by_definition(element)) << "trial " << trial;
+  }
+}
+
+TEST(LatticeHash, ThreadsAgree) {
+  const auto want = LatticeHash::of(as_bytes("threads"));
+  std::vector<int> bad(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        if (LatticeHash::of(as_bytes("threads")) != want) ++bad[t];
+        (void)sha256(as_bytes("interleaved"));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad, std::vector<int>(4, 0));
 }
 
 TEST(LatticeHash, AddThenRemoveIsIdentity) {

@@ -117,6 +117,25 @@ TEST(Chain, CreateRefusesAnExistingChainAndOpenRefusesAnEmptyDir) {
   EXPECT_NE(missing.status().message().find("pel init"), std::string::npos);
 }
 
+TEST(Chain, ADirectoryOfAnOlderFormatIsRefusedByName) {
+  testing::TempDir dir;
+  make_chain(dir.path(), 0).reset();
+  {
+    DatabaseOptions d;
+    d.path = dir.path();
+    auto db = Database::open(d);
+    ASSERT_TRUE(db.is_ok());
+    WriteBatch batch;
+    const std::uint8_t version_2[4] = {2, 0, 0, 0};  // SHAKE256 state roots
+    batch.put(Table::kMeta, as_bytes("format"), version_2);
+    ASSERT_TRUE((*db)->write(batch, true).is_ok());
+  }
+  auto old = Chain::open(test_options(dir.path()));
+  ASSERT_FALSE(old.is_ok());
+  EXPECT_NE(old.status().message().find("format version 2, this pel reads version 3"), std::string::npos)
+      << old.status().to_string();
+}
+
 TEST(Chain, SecondOpenIsLocked) {
   testing::TempDir dir;
   auto chain = make_chain(dir.path(), 0);
