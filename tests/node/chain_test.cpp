@@ -2,6 +2,7 @@
 // a block file or a stored block can be bad.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "crypto/merkle.hpp"
@@ -134,6 +135,46 @@ TEST(Chain, ADirectoryOfAnOlderFormatIsRefusedByName) {
   ASSERT_FALSE(old.is_ok());
   EXPECT_NE(old.status().message().find("format version 2, this pel reads version 3"), std::string::npos)
       << old.status().to_string();
+}
+
+// An embedder that checked signatures when the transactions arrived hands the verdicts in:
+// import trusts them (the block's signatures are not checked twice), so a wrong verdict shows as
+// a block whose roots differ, and the right verdicts import the block.
+TEST(Chain, ImportTrustsSignatureVerdictsHandedIn) {
+  testing::TempDir dir;
+  auto created = Chain::create(test_options(dir.path() + "/source"), small_genesis());
+  ASSERT_TRUE(created.is_ok());
+  std::unique_ptr<Chain> source = std::move(created).value();
+  ProduceParams p;
+  p.workload.name = "p2p";
+  p.workload.accounts = 100;
+  p.workload.block_size = 60;
+  p.workload.invalid_fraction = 0.3;  // bad signatures among them
+  p.blocks = 2;
+  ASSERT_TRUE(produce(*source, p).is_ok());
+  for (std::uint64_t h = 1; h <= 2; ++h) {
+    auto block = source->block_at(h);
+    ASSERT_TRUE(block.is_ok());
+    const std::vector<std::uint8_t> verdicts = ledger::verify_signatures(block->transactions, 1);
+    ASSERT_LT(std::count(verdicts.begin(), verdicts.end(), 1), static_cast<std::ptrdiff_t>(verdicts.size()))
+        << "block " << h << " should hold a bad signature";
+    for (bool pipelined : {false, true}) {
+      ChainOptions o = test_options(dir.path() + "/follower" + std::to_string(h) + (pipelined ? "p" : ""));
+      auto follower = Chain::create(o, small_genesis());
+      ASSERT_TRUE(follower.is_ok());
+      for (std::uint64_t earlier = 1; earlier < h; ++earlier) ASSERT_TRUE((*follower)->import(*source->block_at(earlier)).is_ok());
+      const std::vector<std::uint8_t> all_valid(verdicts.size(), 1);
+      Status wrong = pipelined ? (*follower)->import_async(*block, &all_valid) : (*follower)->import(*block, &all_valid);
+      EXPECT_EQ(wrong.code(), ErrorCode::kVerification) << wrong.to_string();
+      EXPECT_EQ((*follower)->head().height, h - 1);
+      const std::vector<std::uint8_t> too_few(verdicts.size() - 1, 1);
+      EXPECT_EQ((*follower)->import(*block, &too_few).code(), ErrorCode::kInvalidArgument);
+      Status right = pipelined ? (*follower)->import_async(*block, &verdicts) : (*follower)->import(*block, &verdicts);
+      EXPECT_TRUE(right.is_ok()) << right.to_string();
+      ASSERT_TRUE((*follower)->flush().is_ok());
+      EXPECT_EQ((*follower)->head_hash(), block->header.hash());
+    }
+  }
 }
 
 TEST(Chain, SecondOpenIsLocked) {
