@@ -22,7 +22,10 @@ struct ReplayOptions {
   std::uint64_t from = 1;            // first block to re-execute; the state after from-1 is rebuilt
   std::optional<std::uint64_t> to;   // last block; the head when unset
   int threads = 2;
-  bool compare_sequential = false;   // also run the sequential executor and require equality
+  /// Also run the sequential executor on each block and require equality. The two runs alternate
+  /// which goes first, and the next block is read and checked only after both, so the timings
+  /// compare the engine alone.
+  bool compare_sequential = false;
   /// kAssumeValid: the verdicts of the signature check made at import, as its receipts kept them.
   SignaturePolicy signatures = SignaturePolicy::kVerify;
   std::function<void(const ReplayProgress&)> on_block;
