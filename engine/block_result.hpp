@@ -2,6 +2,7 @@
 // except for the statistics.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,8 +11,22 @@
 
 namespace pel {
 
+/// How often one key caused a conflict: an execution waited on a lower transaction's pending
+/// write to it (`waits`), or was aborted or discarded because a value it read there changed
+/// (`aborts`).
+struct KeyConflicts {
+  StateKey key;
+  std::uint64_t aborts = 0;
+  std::uint64_t waits = 0;
+  std::uint64_t total() const { return aborts + waits; }
+  friend bool operator==(const KeyConflicts&, const KeyConflicts&) = default;
+};
+
 /// Counts that explain a parallel execution; independent of the hardware where noted.
 struct ExecutionStats {
+  /// At most this many keys are kept in hot_keys.
+  static constexpr std::size_t kHotKeys = 10;
+
   std::uint64_t transactions = 0;
   std::uint64_t executions = 0;   // incarnations run to completion or to a dependency
   std::uint64_t validations = 0;  // read-set validations performed
@@ -23,7 +38,12 @@ struct ExecutionStats {
   bool fell_back = false;         // Block-STM met too many conflicts and the block ran sequentially
   std::uint64_t execute_ns = 0;   // wall time of the execution phase
   std::uint64_t finalize_ns = 0;  // wall time to collect the write set and finish the block
+  /// The keys that caused the most conflicts, most first (ties by key), at most kHotKeys.
+  /// Schedule-dependent, like aborts: a diagnosis, not part of the block's result.
+  std::vector<KeyConflicts> hot_keys;
 
+  /// Sums the counts; hot_keys are merged by key and cut to the top kHotKeys again (a key that
+  /// was 11th in every block is lost: the merge is a summary, not an exact ranking).
   ExecutionStats& operator+=(const ExecutionStats& o);
 };
 

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <new>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
@@ -61,6 +63,7 @@ class MVReader final : public StateReader {
         blocked_ = true;
         aborted_ = true;
         blocking_txn_ = r.blocking_txn;
+        conflict_cell_ = cell;
         return std::nullopt;
       case MVRead::Kind::kStorage:
         reads_.push_back({cell, true, {}, r.changes});
@@ -76,8 +79,12 @@ class MVReader final : public StateReader {
   // inconsistent (or wants to stop early) asks, the engine never does.
   bool aborted() const override {
     if (!aborted_) {
-      aborted_ = std::any_of(reads_.begin(), reads_.end(),
-                             [this](const ReadDescriptor& r) { return !MVMemory::read_is_current(r, txn_); });
+      auto stale = std::find_if(reads_.begin(), reads_.end(),
+                                [this](const ReadDescriptor& r) { return !MVMemory::read_is_current(r, txn_); });
+      if (stale != reads_.end()) {
+        aborted_ = true;
+        conflict_cell_ = stale->cell;
+      }
     }
     return aborted_;
   }
@@ -87,6 +94,8 @@ class MVReader final : public StateReader {
   TxnIndex blocking_txn() const { return blocking_txn_; }
   /// aborted() is or would have been true: the VM may have acted on it, so its output is void.
   bool doomed() const { return aborted_; }
+  /// When blocked or doomed: the key that caused it.
+  const KeyCell* conflict_cell() const { return conflict_cell_; }
   std::vector<ReadDescriptor> take_reads() { return std::move(reads_); }
 
  private:
@@ -96,6 +105,7 @@ class MVReader final : public StateReader {
   bool blocked_ = false;
   mutable bool aborted_ = false;  // latched by a blocked read or by aborted() finding a stale read
   TxnIndex blocking_txn_ = 0;
+  mutable const KeyCell* conflict_cell_ = nullptr;
   std::vector<ReadDescriptor> reads_;
 };
 
@@ -107,11 +117,28 @@ class alignas(64) WorkerCounters {
   void bump(std::atomic<std::uint64_t>& c) { c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
   static std::uint64_t get(const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); }
 
+  /// A conflict on `cell`; `wait`: an execution parked on a pending write there, else an abort.
+  void conflict(const KeyCell* cell, bool wait) {
+    if (cell == nullptr) return;
+    std::pair<std::uint64_t, std::uint64_t>& c = conflict_keys[cell];
+    ++(wait ? c.second : c.first);
+  }
+
   std::atomic<std::uint64_t> executions{0};
   std::atomic<std::uint64_t> validations{0};
   std::atomic<std::uint64_t> aborts{0};
   std::atomic<std::uint64_t> suspensions{0};
+  /// Per key: (aborts, waits). Touched only on a conflict, by the owner alone.
+  std::unordered_map<const KeyCell*, std::pair<std::uint64_t, std::uint64_t>> conflict_keys;
 };
+
+/// Sorts by conflicts, most first (ties by key, so the order is reproducible), and keeps the top.
+void keep_hottest(std::vector<KeyConflicts>& keys) {
+  std::sort(keys.begin(), keys.end(), [](const KeyConflicts& a, const KeyConflicts& b) {
+    return a.total() != b.total() ? a.total() > b.total() : a.key < b.key;
+  });
+  if (keys.size() > ExecutionStats::kHotKeys) keys.resize(ExecutionStats::kHotKeys);
+}
 
 /// One block's parallel run: the state every worker shares.
 class BlockRun {
@@ -155,12 +182,20 @@ class BlockRun {
   /// Call after the workers stopped.
   ExecutionStats counts() const {
     ExecutionStats stats;
+    std::unordered_map<const KeyCell*, KeyConflicts> by_cell;
     for (const WorkerCounters& c : counters_) {
       stats.executions += WorkerCounters::get(c.executions);
       stats.validations += WorkerCounters::get(c.validations);
       stats.aborts += WorkerCounters::get(c.aborts);
       stats.suspensions += WorkerCounters::get(c.suspensions);
+      for (const auto& [cell, counts] : c.conflict_keys) {
+        KeyConflicts& k = by_cell.try_emplace(cell, KeyConflicts{.key = cell->key}).first->second;
+        k.aborts += counts.first;
+        k.waits += counts.second;
+      }
     }
+    for (const auto& entry : by_cell) stats.hot_keys.push_back(entry.second);
+    keep_hottest(stats.hot_keys);
     return stats;
   }
   WriteSet snapshot() const { return memory_.snapshot(); }
@@ -206,6 +241,7 @@ class BlockRun {
       if (reader.blocked()) {
         if (scheduler_.add_dependency(version.txn, reader.blocking_txn())) {
           counters.bump(counters.suspensions);
+          counters.conflict(reader.conflict_cell(), true);
           check_fallback();
           return std::nullopt;
         }
@@ -221,6 +257,7 @@ class BlockRun {
         // resolved meanwhile; nothing of this attempt was published. Each such rerun follows a
         // lower transaction's write, and those end, so the reruns do too.
         counters.bump(counters.aborts);
+        counters.conflict(reader.conflict_cell(), false);
         scheduler_.note_conflict();
         check_fallback();
         continue;
@@ -236,10 +273,11 @@ class BlockRun {
 
   std::optional<SchedulerTask> validate(Version version, WorkerCounters& counters) {
     counters.bump(counters.validations);
-    bool valid = memory_.validate_read_set(version.txn);
-    bool aborted = !valid && scheduler_.try_validation_abort(version);
+    const KeyCell* stale = memory_.first_stale_read(version.txn);
+    bool aborted = stale != nullptr && scheduler_.try_validation_abort(version);
     if (aborted) {
       counters.bump(counters.aborts);
+      counters.conflict(stale, false);
       memory_.convert_writes_to_estimates(version.txn);
       check_fallback();
     }
@@ -386,6 +424,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     result.stats.validations = parallel_stats.validations;
     result.stats.aborts = parallel_stats.aborts;
     result.stats.suspensions = parallel_stats.suspensions;
+    result.stats.hot_keys = parallel_stats.hot_keys;  // what made the block fall back
     result.stats.execute_ns = elapsed_ns(start);
     result.stats.threads = threads;
     result.stats.fell_back = true;
@@ -424,6 +463,16 @@ ExecutionStats& ExecutionStats::operator+=(const ExecutionStats& o) {
   suspensions += o.suspensions;
   execute_ns += o.execute_ns;
   finalize_ns += o.finalize_ns;
+  for (const KeyConflicts& theirs : o.hot_keys) {
+    auto mine = std::find_if(hot_keys.begin(), hot_keys.end(), [&](const KeyConflicts& k) { return k.key == theirs.key; });
+    if (mine == hot_keys.end()) {
+      hot_keys.push_back(theirs);
+    } else {
+      mine->aborts += theirs.aborts;
+      mine->waits += theirs.waits;
+    }
+  }
+  keep_hottest(hot_keys);
   return *this;
 }
 

@@ -146,14 +146,14 @@ bool MVMemory::read_holds(const ReadDescriptor& read, TxnIndex txn) {
   return it->txn == read.version.txn && it->incarnation == read.version.incarnation;
 }
 
-bool MVMemory::validate_read_set(TxnIndex txn) const {
+const KeyCell* MVMemory::first_stale_read(TxnIndex txn) const {
   const TxnSlot& slot = slots_[txn];
   tbb::spin_mutex::scoped_lock slot_lock(slot.read_mutex);
   for (const ReadDescriptor& r : slot.reads) {
     tbb::spin_mutex::scoped_lock lock(r.cell->mutex);
-    if (!read_holds(r, txn)) return false;
+    if (!read_holds(r, txn)) return r.cell;
   }
-  return true;
+  return nullptr;
 }
 
 bool MVMemory::read_is_current(const ReadDescriptor& read, TxnIndex txn) {

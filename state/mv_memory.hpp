@@ -86,7 +86,10 @@ class MVMemory {
   bool record(Version version, std::vector<ReadDescriptor> reads, const WriteSet& writes);
 
   /// Re-reads every recorded read of `txn`; false when any now observes something else.
-  bool validate_read_set(TxnIndex txn) const;
+  bool validate_read_set(TxnIndex txn) const { return first_stale_read(txn) == nullptr; }
+  /// validate_read_set that names the cause: the cell of the first recorded read of `txn` that
+  /// now observes something else, or null when every read holds.
+  const KeyCell* first_stale_read(TxnIndex txn) const;
 
   /// Whether `read`, made by `txn` during an execution still in progress, would observe the same
   /// now; false means the execution is doomed. Without a lock when the cell has not changed since

@@ -183,6 +183,12 @@ double core_round_trip_ns() {
   return median(runs);
 }
 
+nlohmann::json hot_keys_json(const std::vector<KeyConflicts>& keys) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const KeyConflicts& k : keys) out.push_back({{"key", k.key.hex()}, {"aborts", k.aborts}, {"waits", k.waits}});
+  return out;
+}
+
 nlohmann::json BenchRow::to_json() const {
   return {{"workload", workload},
           {"accounts", accounts},
@@ -202,7 +208,8 @@ nlohmann::json BenchRow::to_json() const {
           {"commit_share", commit_share},
           {"par_cpus", par_cpus},
           {"fell_back", fell_back},
-          {"core_round_trip_ns", core_round_trip_ns}};
+          {"core_round_trip_ns", core_round_trip_ns},
+          {"hot_keys", hot_keys_json(hot_keys)}};
 }
 
 Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
@@ -278,6 +285,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
             row.commit_share = commit_share;
             row.par_cpus = median(cpus);
             row.fell_back = last.stats.fell_back;
+            row.hot_keys = last.stats.hot_keys;
             if (on_row) on_row(row);
             rows.push_back(row);
           }

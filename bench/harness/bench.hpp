@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto/result.hpp"
+#include "engine/block_result.hpp"
 
 namespace pel::bench {
 
@@ -48,6 +49,7 @@ struct BenchRow {
   double par_cpus = 0;          // median cores the parallel runs really got (CPU time / wall time)
   bool fell_back = false;       // the contention fallback ran the block sequentially (last run)
   double core_round_trip_ns = 0;  // measured just before this row (see core_round_trip_ns())
+  std::vector<KeyConflicts> hot_keys;  // the last parallel run's most conflicted keys (JSON only)
 
   /// The parallel runs got well under one core per thread although Block-STM ran (no fallback):
   /// the host was busy elsewhere.

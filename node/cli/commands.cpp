@@ -168,6 +168,7 @@ void produce_options(po::options_description& d) {
       ("sync-every", po::value<std::string>()->default_value("1"),
        "sync the database every N blocks; a block is reported once it is synced")
       ("no-pipeline", po::bool_switch(), "commit each block before executing the next")
+      ("conflicts", po::bool_switch(), "after each block, the keys that caused the most aborts and waits")
       ("quiet", po::bool_switch(), "print only the summary");
 }
 
@@ -187,6 +188,7 @@ int produce_run(const po::variables_map& vm) {
   p.workload.accounts = accounts != 0 ? accounts : (*chain)->genesis().accounts;
   p.pipeline = !vm["no-pipeline"].as<bool>();
   const bool quiet = vm["quiet"].as<bool>();
+  const bool conflicts = vm["conflicts"].as<bool>();
   auto summary = produce(**chain, p, [&](const ExecutedBlock& b) {
     if (quiet) return;
     const auto& t = b.timings;
@@ -197,6 +199,13 @@ int produce_run(const po::variables_map& vm) {
                 per_second(b.block.header.transaction_count, total), t.signatures_ns * 1e-6,
                 t.execution_ns * 1e-6, t.roots_ns * 1e-6, t.commit_ns * 1e-6,
                 b.stats.transactions ? static_cast<double>(b.stats.executions) / b.stats.transactions : 0.0);
+    if (conflicts) {
+      for (const KeyConflicts& k : b.stats.hot_keys) {
+        std::printf("  conflicts on %s: %llu aborts, %llu waits\n", k.key.hex().c_str(),
+                    static_cast<unsigned long long>(k.aborts), static_cast<unsigned long long>(k.waits));
+      }
+      if (b.stats.fell_back) std::printf("  (Block-STM gave up on this block and ran it sequentially)\n");
+    }
     std::fflush(stdout);
   });
   if (!summary.is_ok()) {

@@ -77,7 +77,9 @@ TEST(MVMemory, ValidationNoticesNewWritesEstimatesAndNewIncarnations) {
   EXPECT_FALSE(mv.validate_read_set(5));
   (void)mv.record({1, 1}, {}, {{key(2), "x"}});  // same value, new incarnation: still invalid
   EXPECT_FALSE(mv.validate_read_set(5));
+  EXPECT_EQ(mv.first_stale_read(5), c2) << "the failed validation names the key that changed";
   EXPECT_TRUE(mv.validate_read_set(0));  // no reads recorded
+  EXPECT_EQ(mv.first_stale_read(0), nullptr);
 }
 
 TEST(MVMemory, ReadIsCurrentUntilALowerTransactionChangesIt) {
