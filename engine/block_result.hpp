@@ -33,6 +33,7 @@ struct ExecutionStats {
   std::uint64_t aborts = 0;       // incarnations aborted by a failed validation, or discarded
                                   // because the VM saw aborted() turn true
   std::uint64_t suspensions = 0;  // executions parked on a dependency (ESTIMATE met)
+  std::uint64_t predicted_waits = 0;  // of those, parked on a declared write: planned, no conflict
   int threads = 1;
   bool sequential = false;        // ran on the sequential path (small block or 1 thread)
   bool fell_back = false;         // Block-STM met too many conflicts and the block ran sequentially

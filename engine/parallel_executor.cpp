@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -14,6 +15,7 @@
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
+#include "crypto/parallel_for.hpp"
 #include "engine/executor_common.hpp"
 #include "engine/scheduler.hpp"
 #include "engine/sequential_executor.hpp"
@@ -63,6 +65,7 @@ class MVReader final : public StateReader {
         blocked_ = true;
         aborted_ = true;
         blocking_txn_ = r.blocking_txn;
+        predicted_ = r.predicted;
         conflict_cell_ = cell;
         return std::nullopt;
       case MVRead::Kind::kStorage:
@@ -92,6 +95,8 @@ class MVReader final : public StateReader {
   /// A read met an ESTIMATE of blocking_txn().
   bool blocked() const { return blocked_; }
   TxnIndex blocking_txn() const { return blocking_txn_; }
+  /// The ESTIMATE met came from a declaration: a planned wait, not a conflict.
+  bool predicted() const { return predicted_; }
   /// aborted() is or would have been true: the VM may have acted on it, so its output is void.
   bool doomed() const { return aborted_; }
   /// When blocked or doomed: the key that caused it.
@@ -105,6 +110,7 @@ class MVReader final : public StateReader {
   bool blocked_ = false;
   mutable bool aborted_ = false;  // latched by a blocked read or by aborted() finding a stale read
   TxnIndex blocking_txn_ = 0;
+  bool predicted_ = false;
   mutable const KeyCell* conflict_cell_ = nullptr;
   std::vector<ReadDescriptor> reads_;
 };
@@ -128,6 +134,7 @@ class alignas(64) WorkerCounters {
   std::atomic<std::uint64_t> validations{0};
   std::atomic<std::uint64_t> aborts{0};
   std::atomic<std::uint64_t> suspensions{0};
+  std::atomic<std::uint64_t> predicted_waits{0};
   /// Per key: (aborts, waits). Touched only on a conflict, by the owner alone.
   std::unordered_map<const KeyCell*, std::pair<std::uint64_t, std::uint64_t>> conflict_keys;
 };
@@ -179,8 +186,9 @@ class BlockRun {
   }
   bool abandoned() const { return abandoned_.load(std::memory_order_relaxed); }
 
-  /// Call after the workers stopped.
-  ExecutionStats counts() const {
+  /// Call after the workers stopped. `conflicted`, when given, receives every key that caused
+  /// a conflict or a wait, not only the top few the statistics keep.
+  ExecutionStats counts(std::vector<KeyConflicts>* conflicted = nullptr) const {
     ExecutionStats stats;
     std::unordered_map<const KeyCell*, KeyConflicts> by_cell;
     for (const WorkerCounters& c : counters_) {
@@ -188,6 +196,7 @@ class BlockRun {
       stats.validations += WorkerCounters::get(c.validations);
       stats.aborts += WorkerCounters::get(c.aborts);
       stats.suspensions += WorkerCounters::get(c.suspensions);
+      stats.predicted_waits += WorkerCounters::get(c.predicted_waits);
       for (const auto& [cell, counts] : c.conflict_keys) {
         KeyConflicts& k = by_cell.try_emplace(cell, KeyConflicts{.key = cell->key}).first->second;
         k.aborts += counts.first;
@@ -195,8 +204,47 @@ class BlockRun {
       }
     }
     for (const auto& entry : by_cell) stats.hot_keys.push_back(entry.second);
+    if (conflicted) *conflicted = stats.hot_keys;
     keep_hottest(stats.hot_keys);
     return stats;
+  }
+
+  /// Before the workers start: the VM's declared writes become ESTIMATE markers, all of them
+  /// or (when `only` is given, sorted) those to keys in `only`. The VM is asked in parallel;
+  /// the markers go in by one thread in transaction order, appends at the end of each key's
+  /// entries. Returns the longest chain of transactions linked by declared keys (each one
+  /// declares a key the previous one declared): no schedule that honours the declarations runs
+  /// the block in fewer steps.
+  std::size_t declare(std::size_t num_txns, const std::vector<StateKey>* only) {
+    std::vector<boost::container::small_vector<KeyCell*, 2>> cells(num_txns);
+    parallel_ranges(num_txns, 256, [&](std::size_t begin, std::size_t end) {
+      DeclaredWrites keys;
+      for (std::size_t txn = begin; txn < end; ++txn) {
+        keys.clear();
+        vm_.declare_writes(static_cast<TxnIndex>(txn), keys);
+        for (const StateKey& key : keys) {
+          if (only && !std::binary_search(only->begin(), only->end(), key)) continue;
+          cells[txn].push_back(memory_.cell(key));
+        }
+      }
+    });
+    // chain[t]: the longest declared chain ending at t. A cell's last entry, before t's own
+    // goes in, is the highest lower transaction that declared it (only declarations are there).
+    std::vector<std::uint32_t> chain(num_txns, 1);
+    std::uint32_t longest = num_txns > 0 ? 1 : 0;
+    predicted_blocker_.assign(num_txns, kNoBlocker);
+    for (std::size_t txn = 0; txn < num_txns; ++txn) {
+      for (KeyCell* cell : cells[txn]) {
+        if (!cell->entries.empty() && cell->entries.back().txn < txn) {
+          const TxnIndex writer = cell->entries.back().txn;
+          chain[txn] = std::max(chain[txn], chain[writer] + 1);
+          if (predicted_blocker_[txn] == kNoBlocker || writer > predicted_blocker_[txn]) predicted_blocker_[txn] = writer;
+        }
+        memory_.declare_write(static_cast<TxnIndex>(txn), cell);
+      }
+      longest = std::max(longest, chain[txn]);
+    }
+    return longest;
   }
   WriteSet snapshot() const { return memory_.snapshot(); }
 
@@ -224,6 +272,15 @@ class BlockRun {
   }
 
   std::optional<SchedulerTask> try_execute(Version version, WorkerCounters& counters) {
+    // The highest lower transaction that declared a key this one declares has not executed yet:
+    // wait for it before running at all (the execution would stop at that key's ESTIMATE, with
+    // its work up to there wasted). Resumed, the check passes unless that one was aborted again.
+    if (!predicted_blocker_.empty() && predicted_blocker_[version.txn] != kNoBlocker &&
+        scheduler_.add_dependency(version.txn, predicted_blocker_[version.txn], true)) {
+      counters.bump(counters.suspensions);
+      counters.bump(counters.predicted_waits);
+      return std::nullopt;
+    }
     for (;;) {
       MVReader reader(memory_, base_, version.txn);
       TxnOutput output;
@@ -239,10 +296,14 @@ class BlockRun {
       }
       counters.bump(counters.executions);
       if (reader.blocked()) {
-        if (scheduler_.add_dependency(version.txn, reader.blocking_txn())) {
+        if (scheduler_.add_dependency(version.txn, reader.blocking_txn(), reader.predicted())) {
           counters.bump(counters.suspensions);
           counters.conflict(reader.conflict_cell(), true);
-          check_fallback();
+          if (reader.predicted()) {
+            counters.bump(counters.predicted_waits);
+          } else {
+            check_fallback();
+          }
           return std::nullopt;
         }
         continue;  // the dependency resolved meanwhile: run the same incarnation again
@@ -311,6 +372,10 @@ class BlockRun {
   // workers write neighbouring transactions' flags concurrently.
   std::vector<std::uint8_t> out_of_memory_;
   std::vector<WorkerCounters> counters_;
+  // Per transaction: the highest lower transaction declaring one of its declared keys, or
+  // kNoBlocker; empty when nothing was declared. Written before the workers start.
+  static constexpr TxnIndex kNoBlocker = std::numeric_limits<TxnIndex>::max();
+  std::vector<TxnIndex> predicted_blocker_;
   const double fallback_conflict_ratio_;
   std::atomic<bool> abandoned_{false};  // stop: too many conflicts, or a worker failed
   std::mutex failure_mutex_;
@@ -389,6 +454,25 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
 
   auto start = std::chrono::steady_clock::now();
   auto run = std::make_unique<BlockRun>(vm, num_txns, base, threads, options_.fallback_conflict_ratio);
+  using Declarations = ParallelOptions::Declarations;
+  if (options_.declarations == Declarations::kAll ||
+      (options_.declarations == Declarations::kHotKeys && !hot_keys_.empty())) {
+    std::size_t longest_chain = 0;
+    arena_->execute([&] {
+      longest_chain = run->declare(num_txns, options_.declarations == Declarations::kAll ? nullptr : &hot_keys_);
+    });
+    // Judged before any work is done: when the declared chain leaves less parallelism than
+    // Block-STM's own overhead costs (one worker runs at about 0.7x the plain loop), the plain
+    // loop is faster. The hot keys are kept: the next block is judged again.
+    if (options_.fallback_conflict_ratio > 0 &&
+        static_cast<double>(longest_chain) * kMinDeclaredParallelism > static_cast<double>(num_txns)) {
+      arena_->execute([&] { run.reset(); });
+      BlockResult result = execute_sequential(vm, num_txns, base);
+      result.stats.threads = threads;
+      result.stats.fell_back = true;
+      return result;
+    }
+  }
 #if defined(__SANITIZE_THREAD__)
   // Debian's libtbb is not built with ThreadSanitizer, so the hand-over of a task to a TBB worker
   // is invisible to it and reported as a race. Under TSan the same workers run on plain threads,
@@ -416,7 +500,9 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     arena_->execute([&] { run.reset(); });
     std::rethrow_exception(failure);
   }
-  const ExecutionStats parallel_stats = run->counts();
+  std::vector<KeyConflicts> conflicted;
+  const ExecutionStats parallel_stats = run->counts(&conflicted);
+  learn_hot_keys(conflicted);
   if (run->abandoned()) {
     arena_->execute([&] { run.reset(); });
     BlockResult result = execute_sequential(vm, num_txns, base);
@@ -424,6 +510,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     result.stats.validations = parallel_stats.validations;
     result.stats.aborts = parallel_stats.aborts;
     result.stats.suspensions = parallel_stats.suspensions;
+    result.stats.predicted_waits = parallel_stats.predicted_waits;
     result.stats.hot_keys = parallel_stats.hot_keys;  // what made the block fall back
     result.stats.execute_ns = elapsed_ns(start);
     result.stats.threads = threads;
@@ -455,12 +542,24 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   return result;
 }
 
+void ParallelExecutor::learn_hot_keys(const std::vector<KeyConflicts>& conflicted) {
+  // A key that one unlucky overlap touched once is noise; one that conflicted a few times in a
+  // block is a hot spot. A declared key whose readers waited as planned stays hot: its waits
+  // are counted, so a block that went well keeps the declarations that made it go well.
+  hot_keys_.clear();
+  for (const KeyConflicts& k : conflicted) {
+    if (k.total() >= kHotKeyConflicts) hot_keys_.push_back(k.key);
+  }
+  std::sort(hot_keys_.begin(), hot_keys_.end());
+}
+
 ExecutionStats& ExecutionStats::operator+=(const ExecutionStats& o) {
   transactions += o.transactions;
   executions += o.executions;
   validations += o.validations;
   aborts += o.aborts;
   suspensions += o.suspensions;
+  predicted_waits += o.predicted_waits;
   execute_ns += o.execute_ns;
   finalize_ns += o.finalize_ns;
   for (const KeyConflicts& theirs : o.hot_keys) {

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include <oneapi/tbb/task_arena.h>
 
@@ -23,13 +25,28 @@ struct ParallelOptions {
   /// Contention fallback: when conflicts (aborts plus executions parked on a dependency) exceed
   /// this many per execution (judged once 256 executions ran), the run is abandoned and the
   /// block executes sequentially. Bounded cost: in a fully serial block it fires within the
-  /// first few hundred executions. 0 disables it (the tests do, to exercise Block-STM under
-  /// any conflict).
+  /// first few hundred executions. A block whose declared writes chain nearly every
+  /// transaction to the one before runs sequentially at once. 0 disables both (the tests do, to
+  /// exercise Block-STM under any conflict).
   double fallback_conflict_ratio = 0.25;
+  /// Which of the VM's declared writes (Vm::declare_writes) become ESTIMATE markers before a
+  /// block runs, so that readers wait for the writer instead of running early and aborting.
+  enum class Declarations : std::uint8_t {
+    kOff,      // ignore them: plain Block-STM
+    kHotKeys,  // only keys that caused conflicts in the previous block (learned, see below)
+    kAll,      // every declared key
+  };
+  /// Off by default: on the 2-core machine these were measured on, exact declarations took
+  /// aborts to zero on the hot-spot workloads but did not make them faster than the plain loop
+  /// (bench/README.md); `pel bench --declarations` measures them on yours.
+  Declarations declarations = Declarations::kOff;
 };
 
 /// Owns the workers: one oneTBB task_arena of `threads` slots, reused across blocks, so the
-/// workers never steal unrelated TBB work; each worker's loop runs isolated, so a VM may use
+/// workers never steal unrelated TBB work. It remembers the keys that caused conflicts in its
+/// last parallel block (hot spots such as a pool, a tally or a mint counter stay hot from block
+/// to block) and, with Declarations::kHotKeys, uses the VM's declared writes to those keys only:
+/// declaring costs a pass over the block, paid only where it may prevent aborts; each worker's loop runs isolated, so a VM may use
 /// oneTBB algorithms inside execute(). oneTBB's process-wide thread limit is raised to cover
 /// every live executor together, so several executors each get the threads they asked for.
 /// Thread-safety: execute() may be called from one thread at a time per executor; executors may
@@ -45,8 +62,16 @@ class ParallelExecutor {
   int threads() const { return options_.threads; }
 
  private:
+  void learn_hot_keys(const std::vector<KeyConflicts>& conflicted);
+
+  /// Conflicts (aborts plus waits) in one block that make a key hot for the next.
+  static constexpr std::uint64_t kHotKeyConflicts = 3;
+  /// Below this much parallelism (transactions / longest declared chain) a block runs on the
+  /// plain loop at once.
+  static constexpr double kMinDeclaredParallelism = 6;
   ParallelOptions options_;
   std::unique_ptr<tbb::task_arena> arena_;
+  std::vector<StateKey> hot_keys_;  // sorted: the last parallel block's conflicted keys
 };
 
 }  // namespace pel

@@ -97,7 +97,7 @@ std::optional<SchedulerTask> Scheduler::next_task(WorkerClaims& w) {
   return std::nullopt;
 }
 
-bool Scheduler::add_dependency(TxnIndex txn, TxnIndex blocking_txn) {
+bool Scheduler::add_dependency(TxnIndex txn, TxnIndex blocking_txn, bool predicted) {
   TxnState& blocking = txns_[blocking_txn];
   tbb::spin_mutex::scoped_lock dep_lock(blocking.dependents_mutex);
   {
@@ -113,7 +113,7 @@ bool Scheduler::add_dependency(TxnIndex txn, TxnIndex blocking_txn) {
     s.status = IncarnationStatus::kAborting;
   }
   blocking.dependents.push_back(txn);
-  note_conflict();
+  if (!predicted) note_conflict();
   return true;
 }
 
@@ -125,10 +125,25 @@ void Scheduler::set_ready_status(TxnIndex txn) {
   s.status = IncarnationStatus::kReadyToExecute;
 }
 
-void Scheduler::resume_dependencies(const std::vector<TxnIndex>& dependents) {
-  if (dependents.empty()) return;
+std::optional<SchedulerTask> Scheduler::resume_dependencies(const std::vector<TxnIndex>& dependents, bool take_one) {
+  if (dependents.empty()) return std::nullopt;
   for (TxnIndex d : dependents) set_ready_status(d);
-  decrease_execution_idx(*std::min_element(dependents.begin(), dependents.end()));
+  const TxnIndex lowest = *std::min_element(dependents.begin(), dependents.end());
+  std::optional<Version> taken;
+  // Another worker may claim it first (its claimed chunk covers it): then it runs there.
+  if (take_one) taken = try_incarnate(lowest);
+  if (!taken) {
+    decrease_execution_idx(lowest);
+    return std::nullopt;
+  }
+  // The others still need the execution index to come back to them. The taken one does not:
+  // this worker holds it and stays counted active, so the done check cannot pass meanwhile.
+  TxnIndex next_lowest = static_cast<TxnIndex>(num_txns_);
+  for (TxnIndex d : dependents) {
+    if (d != lowest) next_lowest = std::min(next_lowest, d);
+  }
+  if (next_lowest < num_txns_) decrease_execution_idx(next_lowest);
+  return SchedulerTask{SchedulerTask::Kind::kExecution, *taken};
 }
 
 std::optional<SchedulerTask> Scheduler::finish_execution(Version version, bool wrote_new_path) {
@@ -144,14 +159,16 @@ std::optional<SchedulerTask> Scheduler::finish_execution(Version version, bool w
     tbb::spin_mutex::scoped_lock lock(s.dependents_mutex);
     dependents.swap(s.dependents);
   }
-  resume_dependencies(dependents);
-  if (validation_idx_.load() > version.txn) {
-    // The validation index already passed this transaction: it must be validated explicitly.
-    if (!wrote_new_path) return SchedulerTask{SchedulerTask::Kind::kValidation, version};
-    // A new key may invalidate higher transactions' reads: revalidate the whole suffix.
-    decrease_validation_idx(version.txn);
-  }
-  return std::nullopt;
+  // One load, after the status became kExecuted: if the validation index had not passed this
+  // transaction then, a later claim of that index validates it.
+  const bool validation_passed = validation_idx_.load() > version.txn;
+  const bool validate_now = validation_passed && !wrote_new_path;
+  std::optional<SchedulerTask> next = resume_dependencies(dependents, !validate_now);
+  // The validation index already passed this transaction: it must be validated explicitly.
+  if (validate_now) return SchedulerTask{SchedulerTask::Kind::kValidation, version};
+  // A new key may invalidate higher transactions' reads: revalidate the whole suffix.
+  if (validation_passed) decrease_validation_idx(version.txn);
+  return next;
 }
 
 bool Scheduler::try_validation_abort(Version version) {

@@ -67,9 +67,14 @@ class Scheduler {
 
   /// `txn` met an ESTIMATE of `blocking_txn`. Returns false when that dependency was resolved
   /// meanwhile (the caller re-executes at once); true when `txn` is parked until it resolves.
-  bool add_dependency(TxnIndex txn, TxnIndex blocking_txn);
+  /// `predicted`: the ESTIMATE came from a declaration, so the wait was planned and is not
+  /// counted as a conflict.
+  bool add_dependency(TxnIndex txn, TxnIndex blocking_txn, bool predicted = false);
 
-  /// An execution finished and its writes are recorded. May hand back a validation of it.
+  /// An execution finished and its writes are recorded. May hand back a validation of it, or
+  /// else the execution of the lowest transaction that was parked on it: the finishing worker
+  /// goes on with the dependent it just made ready, so a chain of dependent transactions stays
+  /// on one core, with its keys in that core's cache.
   std::optional<SchedulerTask> finish_execution(Version version, bool wrote_new_path);
 
   /// Claims the right to abort `version` after a failed validation; only one validator wins.
@@ -99,7 +104,9 @@ class Scheduler {
   std::optional<SchedulerTask> claim_validation(std::size_t idx);
   std::optional<Version> try_incarnate(TxnIndex txn);
   void set_ready_status(TxnIndex txn);
-  void resume_dependencies(const std::vector<TxnIndex>& dependents);
+  /// Makes every dependent ready; returns the execution of the lowest when `take_one` and this
+  /// worker got it, and lets the execution index reach the others.
+  std::optional<SchedulerTask> resume_dependencies(const std::vector<TxnIndex>& dependents, bool take_one);
   void decrease_execution_idx(TxnIndex target);
   void decrease_validation_idx(TxnIndex target);
   void check_done();

@@ -5,6 +5,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "state/types.hpp"
 
@@ -39,6 +40,10 @@ struct TxnOutput {
   friend bool operator==(const TxnOutput&, const TxnOutput&) = default;
 };
 
+/// The keys a transaction will probably write, declared before it runs (Vm::declare_writes).
+/// Small: most transactions name a handful.
+using DeclaredWrites = std::vector<StateKey>;
+
 /// A VM bound to one block's transactions.
 /// Contract: execute() is deterministic (same reads give the same output), touches no state
 /// except through `reader`, and is called concurrently for different transactions. Throwing is
@@ -53,6 +58,16 @@ class Vm {
  public:
   virtual ~Vm() = default;
   virtual TxnOutput execute(TxnIndex txn, StateReader& reader) const = 0;
+
+  /// Optional: appends to `out` the keys transaction `txn` will probably write, from what it
+  /// carries (its payload), without reading state. The parallel executor uses them as hints:
+  /// a transaction that reads a key a lower transaction declared waits for that transaction's
+  /// execution instead of running early and aborting. A wrong or missing key costs speed, never
+  /// correctness (validation still checks every read). Called concurrently, before execution.
+  virtual void declare_writes(TxnIndex txn, DeclaredWrites& out) const {
+    (void)txn;
+    (void)out;
+  }
 
   /// Writes that depend on the whole block (a fee credit to the block's beneficiary), applied
   /// after the last transaction. `state` is the state after every transaction.

@@ -84,6 +84,7 @@ MVRead MVMemory::read(const KeyCell& cell, TxnIndex txn) {
   if (it->estimate) {
     out.kind = MVRead::Kind::kDependency;
     out.blocking_txn = it->txn;
+    out.predicted = it->declared;
     return out;
   }
   out.kind = MVRead::Kind::kValue;
@@ -104,9 +105,10 @@ bool MVMemory::record(Version version, std::vector<ReadDescriptor> reads, const 
       if (it != c->entries.end() && it->txn == version.txn) {
         it->incarnation = version.incarnation;
         it->estimate = false;
+        it->declared = false;
         it->value = w.value;
       } else {
-        c->entries.insert(it, Entry{version.txn, version.incarnation, false, w.value});
+        c->entries.insert(it, Entry{version.txn, version.incarnation, false, w.value, false});
       }
       note_change(*c);
     }
@@ -174,6 +176,20 @@ void MVMemory::convert_writes_to_estimates(TxnIndex txn) {
       note_change(*c);
     }
   }
+}
+
+void MVMemory::declare_write(TxnIndex txn, KeyCell* cell) {
+  std::vector<KeyCell*>& written = slots_[txn].written;
+  if (contains(written, cell)) return;  // declared twice
+  {
+    tbb::spin_mutex::scoped_lock lock(cell->mutex);
+    PEL_ASSERT(cell->entries.empty() || cell->entries.back().txn < txn, "declarations come in ascending order");
+    cell->entries.push_back(Entry{txn, 0, true, std::nullopt, true});
+    note_change(*cell);
+  }
+  // As if an incarnation before the first had written the key: the first execution's record()
+  // replaces the marker, or removes it when the transaction does not write the key.
+  written.push_back(cell);
 }
 
 WriteSet MVMemory::snapshot() const {

@@ -32,6 +32,7 @@ struct KeyCell {
     Incarnation incarnation;
     bool estimate;               // ESTIMATE marker: txn was aborted and will likely write again
     std::optional<Value> value;  // nullopt: deleted
+    bool declared = false;       // an ESTIMATE placed from txn's declared writes, before it ran
   };
 
   const StateKey key;
@@ -51,6 +52,7 @@ struct MVRead {
   Version version;             // kValue: who wrote it
   std::optional<Value> value;  // kValue: the value (nullopt when deleted)
   TxnIndex blocking_txn = 0;   // kDependency: the transaction whose ESTIMATE was met
+  bool predicted = false;      // kDependency: the ESTIMATE came from a declaration, not an abort
   std::uint32_t changes = 0;   // the cell's change count when it was read
 };
 
@@ -99,6 +101,12 @@ class MVMemory {
 
   /// Turns the last writes of `txn` into ESTIMATE markers (after its validation failed).
   void convert_writes_to_estimates(TxnIndex txn);
+
+  /// Before any execution: marks `cell` as probably written by `txn` with a declared ESTIMATE,
+  /// so a higher transaction reading it waits for txn's first execution, which replaces the
+  /// marker with its write or removes it. Called for ascending `txn` from one thread, before
+  /// the block's workers start.
+  void declare_write(TxnIndex txn, KeyCell* cell);
 
   /// The block's final writes, one per key, sorted by key. Runs data-parallel on the calling
   /// thread's TBB arena.

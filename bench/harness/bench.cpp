@@ -73,8 +73,10 @@ struct Measured {
 // In memory: the VM and the block are shared by both sides; only execution is timed.
 class MemoryCase {
  public:
-  MemoryCase(const ledger::GenesisParams& genesis, std::vector<ledger::Transaction> txns, std::uint32_t work)
-      : txns_(std::move(txns)),
+  MemoryCase(const ledger::GenesisParams& genesis, std::vector<ledger::Transaction> txns, std::uint32_t work,
+             ParallelOptions::Declarations declarations)
+      : declarations_(declarations),
+        txns_(std::move(txns)),
         signature_ok_(ledger::verify_signatures(txns_, 2)),
         vm_(ledger::BlockContext{.height = 1, .timestamp = 1, .beneficiary = {}, .chain_id = genesis.chain_id},
             txns_, signature_ok_, ledger::LedgerOptions{.work = work}) {
@@ -102,9 +104,13 @@ class MemoryCase {
  private:
   ParallelExecutor& executor(int threads) {
     auto& e = executors_[threads];
-    if (!e) e = std::make_unique<ParallelExecutor>(ParallelOptions{.threads = threads, .always_block_stm = true});
+    if (!e) {
+      e = std::make_unique<ParallelExecutor>(
+          ParallelOptions{.threads = threads, .always_block_stm = true, .declarations = declarations_});
+    }
     return *e;
   }
+  ParallelOptions::Declarations declarations_;
   std::vector<ledger::Transaction> txns_;
   std::vector<std::uint8_t> signature_ok_;
   ledger::LedgerVm vm_;
@@ -240,7 +246,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
           if (config.end_to_end) {
             e2e = std::make_unique<EndToEndCase>(genesis, txns, work, scratch);
           } else {
-            memory = std::make_unique<MemoryCase>(genesis, txns, work);
+            memory = std::make_unique<MemoryCase>(genesis, txns, work, config.declarations);
           }
           auto measure = [&](int threads) -> Result<Measured> {
             if (e2e) return e2e->run(threads);

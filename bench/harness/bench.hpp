@@ -11,6 +11,7 @@
 
 #include "crypto/result.hpp"
 #include "engine/block_result.hpp"
+#include "engine/parallel_executor.hpp"
 
 namespace pel::bench {
 
@@ -25,6 +26,8 @@ struct BenchConfig {
   double skew = 0.0;
   std::uint64_t seed = 1;
   bool end_to_end = false;     // add signature checking and the LevelDB commit to both sides
+  /// In-memory runs: which declared writes Block-STM uses (end-to-end runs use the chain's).
+  ParallelOptions::Declarations declarations = ParallelOptions::Declarations::kOff;
   std::string scratch_dir;     // where end-to-end runs create chains (a temporary dir if empty)
 };
 

@@ -526,6 +526,64 @@ TxnOutput LedgerVm::execute(TxnIndex index, StateReader& reader) const {
   return output({Write{sender_key, charged.encode()}});
 }
 
+namespace {
+
+// The keys each kind writes that its payload names, beside the sender's account.
+void declare(const Address&, const TransferPayload& p, DeclaredWrites& out) { out.push_back(account_key(p.to)); }
+void declare(const Address&, const TokenMintPayload& p, DeclaredWrites& out) {
+  out.push_back(token_info_key(p.token));
+  out.push_back(token_balance_key(p.token, p.to));
+}
+void declare(const Address& sender, const TokenTransferPayload& p, DeclaredWrites& out) {
+  out.push_back(token_balance_key(p.token, sender));
+  out.push_back(token_balance_key(p.token, p.to));
+}
+void declare(const Address&, const SwapPayload& p, DeclaredWrites& out) { out.push_back(pool_key(p.pool)); }
+void declare(const Address& sender, const AddLiquidityPayload& p, DeclaredWrites& out) {
+  out.push_back(pool_key(p.pool));
+  out.push_back(lp_balance_key(p.pool, sender));
+}
+void declare(const Address& sender, const RemoveLiquidityPayload& p, DeclaredWrites& out) {
+  out.push_back(pool_key(p.pool));
+  out.push_back(lp_balance_key(p.pool, sender));
+}
+void declare(const Address&, const NftMintPayload& p, DeclaredWrites& out) { out.push_back(collection_key(p.collection)); }
+void declare(const Address&, const NftTransferPayload& p, DeclaredWrites& out) {
+  out.push_back(nft_key(p.collection, p.id));
+  if (p.price > 0) out.push_back(account_key(p.to));
+}
+void declare(const Address& sender, const StakePayload& p, DeclaredWrites& out) {
+  out.push_back(validator_key(p.validator));
+  out.push_back(delegation_key(p.validator, sender));
+}
+void declare(const Address& sender, const UnstakePayload& p, DeclaredWrites& out) {
+  out.push_back(validator_key(p.validator));
+  out.push_back(delegation_key(p.validator, sender));
+}
+void declare(const Address& sender, const ClaimRewardsPayload& p, DeclaredWrites& out) {
+  out.push_back(validator_key(p.validator));
+  out.push_back(delegation_key(p.validator, sender));
+}
+void declare(const Address& sender, const VotePayload& p, DeclaredWrites& out) {
+  out.push_back(proposal_key(p.proposal));
+  out.push_back(vote_key(p.proposal, sender));
+}
+void declare(const Address& sender, const AirdropPayload& p, DeclaredWrites& out) {
+  out.push_back(token_balance_key(p.token, sender));
+  for (const Address& to : p.recipients) out.push_back(token_balance_key(p.token, to));
+}
+
+}  // namespace
+
+void LedgerVm::declare_writes(TxnIndex index, DeclaredWrites& out) const {
+  const Transaction& tx = txns_[index];
+  const Address sender = address_of(tx.sender);
+  out.push_back(account_key(sender));
+  Result<Payload> payload = decode_payload(tx.kind, tx.payload);
+  if (!payload) return;
+  std::visit([&](const auto& p) { declare(sender, p, out); }, *payload);
+}
+
 WriteSet LedgerVm::finish_block(std::span<const TxnOutput> outputs, StateReader& state) const {
   std::uint64_t fees = 0;
   for (const TxnOutput& out : outputs) {

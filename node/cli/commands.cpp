@@ -460,6 +460,8 @@ void bench_options(po::options_description& d) {
       ("skew", po::value<std::string>()->default_value("0"), "hot-spot skew (0 to 10)")
       ("seed", po::value<std::string>()->default_value("1"), "workload seed")
       ("end-to-end", po::bool_switch(), "include signature checking and the LevelDB commit on both sides")
+      ("declarations", po::value<std::string>()->default_value("off"),
+       "off, hot or all: which of the VM's declared writes Block-STM waits on (in-memory runs)")
       ("json", po::bool_switch(), "one JSON object per row instead of the table")
       ("plot", po::value<std::string>(), "draw speedup plots to this PNG file (gnuplot)");
 }
@@ -477,6 +479,17 @@ int bench_run(const po::variables_map& vm) {
   c.skew = number<double>(vm, "skew", 0.0, 10.0);
   c.seed = number<std::uint64_t>(vm, "seed", 0, kMaxU64);
   c.end_to_end = vm["end-to-end"].as<bool>();
+  const std::string declarations = vm["declarations"].as<std::string>();
+  using Declarations = ParallelOptions::Declarations;
+  if (declarations == "off") {
+    c.declarations = Declarations::kOff;
+  } else if (declarations == "hot") {
+    c.declarations = Declarations::kHotKeys;
+  } else if (declarations == "all") {
+    c.declarations = Declarations::kAll;
+  } else {
+    throw po::error("--declarations: '" + declarations + "' is not off, hot or all");
+  }
   const bool json = vm["json"].as<bool>();
   if (!json) std::cout << bench::format_header() << "\n";
   auto rows = bench::run_bench(c, [json](const bench::BenchRow& row) {
