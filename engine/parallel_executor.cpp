@@ -461,9 +461,9 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     arena_->execute([&] {
       longest_chain = run->declare(num_txns, options_.declarations == Declarations::kAll ? nullptr : &hot_keys_);
     });
-    // Judged before any work is done: when the declared chain leaves less parallelism than
-    // Block-STM's own overhead costs (one worker runs at about 0.7x the plain loop), the plain
-    // loop is faster. The hot keys are kept: the next block is judged again.
+    // Judged before any work is done: when the declared chain leaves too little parallelism
+    // for Block-STM to repay its overhead (one worker runs at about 0.7x the plain loop), the
+    // plain loop is faster. The hot keys are kept: the next block is judged again.
     if (options_.fallback_conflict_ratio > 0 &&
         static_cast<double>(longest_chain) * kMinDeclaredParallelism > static_cast<double>(num_txns)) {
       arena_->execute([&] { run.reset(); });
