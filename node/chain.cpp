@@ -16,40 +16,6 @@
 namespace pel {
 namespace {
 
-// 2: headers carry the producer's signature, the genesis names the producer.
-// 3: the lattice element hash is AES-128-CTR keyed by SHA-256 (was SHAKE256): every state root
-//    changed.
-constexpr std::uint32_t kFormatVersion = 3;
-constexpr std::string_view kMetaFormat = "format";
-constexpr std::string_view kMetaGenesis = "genesis";
-constexpr std::string_view kMetaHead = "head";
-// Present only while the directory is cleanly closed: close() writes it after moving LevelDB's
-// log into tables, and every block's batch deletes it. An open that does not find it verifies
-// the chain, because a damaged log may have dropped a record from the middle.
-constexpr std::string_view kMetaCleanShutdown = "clean-shutdown";
-
-Bytes u32_bytes(std::uint32_t v) {
-  Writer w;
-  w.u32(v);
-  return w.take();
-}
-
-Bytes head_record(std::uint64_t height, const Hash256& hash) {
-  Writer w;
-  w.u64(height);
-  w.array(hash.bytes);
-  return w.take();
-}
-
-void put_block(WriteBatch& batch, const Block& block, const Hash256& hash, std::span<const Bytes> receipts) {
-  auto hk = height_key(block.header.height);
-  batch.put(Table::kBlock, hk, block.encode());
-  batch.put(Table::kBlockHash, hash.view(), hk);
-  batch.put(Table::kReceipts, hk, encode_receipts(receipts));
-  batch.put(Table::kMeta, as_bytes(kMetaHead), head_record(block.header.height, hash));
-  batch.erase(Table::kMeta, as_bytes(kMetaCleanShutdown));
-}
-
 std::string height_context(const std::string& path, std::uint64_t height) {
   return path + ": height " + std::to_string(height);
 }
@@ -84,38 +50,6 @@ Result<Seed> read_key_file(const std::string& path) {
 
 }  // namespace
 
-Bytes encode_genesis_params(const ledger::GenesisParams& p) {
-  Writer w;
-  w.u64(p.seed);
-  w.u32(p.accounts);
-  w.u64(p.initial_balance);
-  w.u32(p.tokens);
-  w.u32(p.pools);
-  w.u32(p.collections);
-  w.u32(p.validators);
-  w.u32(p.proposals);
-  w.u32(p.chain_id);
-  w.array(p.producer.bytes);
-  return w.take();
-}
-
-Result<ledger::GenesisParams> decode_genesis_params(ByteView bytes) {
-  Reader r(bytes);
-  ledger::GenesisParams p;
-  r.u64(p.seed);
-  r.u32(p.accounts);
-  r.u64(p.initial_balance);
-  r.u32(p.tokens);
-  r.u32(p.pools);
-  r.u32(p.collections);
-  r.u32(p.validators);
-  r.u32(p.proposals);
-  r.u32(p.chain_id);
-  r.array(p.producer.bytes);
-  PEL_TRY(r.finish("genesis parameters"));
-  return p;
-}
-
 // A block handed to commit_async: the head state seen through its writes while a background
 // thread writes it to the database.
 struct Chain::PendingCommit {
@@ -131,6 +65,7 @@ struct Chain::PendingCommit {
 Chain::Chain(ChainOptions options, std::unique_ptr<Database> db)
     : options_(std::move(options)),
       db_(std::move(db)),
+      store_(*db_),
       executor_(ParallelOptions{.threads = options_.threads}) {}
 
 Chain::~Chain() {
@@ -159,7 +94,7 @@ Status Chain::close() {
   }
   PEL_TRY(db_->flush_memtable().with_context(options_.datadir + ": closing"));
   WriteBatch batch;
-  batch.put(Table::kMeta, as_bytes(kMetaCleanShutdown), u32_bytes(1));
+  ChainStore::mark_clean(batch);
   return db_->write(batch, /*sync=*/true).with_context(options_.datadir + ": closing");
 }
 
@@ -182,12 +117,10 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
   if (ec) return error(ErrorCode::kIo, options.datadir + ": cannot create directory: " + ec.message());
   auto db = Database::open(opts.database);
   if (!db.is_ok()) return db.status();
-  auto format = (*db)->get(Table::kMeta, as_bytes(kMetaFormat));
-  if (!format.is_ok()) return format.status();
-  if (format->has_value()) {
-    return error(ErrorCode::kInvalidArgument, options.datadir + ": already holds a pel chain");
-  }
   std::unique_ptr<Chain> chain(new Chain(opts, std::move(db).value()));
+  auto existing = chain->store_.holds_chain();
+  if (!existing.is_ok()) return existing.status();
+  if (*existing) return error(ErrorCode::kInvalidArgument, options.datadir + ": already holds a pel chain");
   chain->closed_ = true;  // nothing to mark clean until the genesis is written
   auto store = StateStore::open(*chain->db_);
   if (!store.is_ok()) return store.status();
@@ -211,9 +144,8 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
   WriteBatch batch;
   PEL_TRY(chain->state_->stage(state, 0, acc, batch));
   Hash256 hash = block.header.hash();
-  put_block(batch, block, hash, {});
-  batch.put(Table::kMeta, as_bytes(kMetaFormat), u32_bytes(kFormatVersion));
-  batch.put(Table::kMeta, as_bytes(kMetaGenesis), encode_genesis_params(chain->genesis_));
+  ChainStore::put_block(batch, block, hash, {});
+  ChainStore::put_genesis(batch, chain->genesis_);
   PEL_TRY(chain->db_->write(batch, /*sync=*/true));
   chain->state_->publish(state, acc);
   chain->head_ = block.header;
@@ -236,16 +168,16 @@ Result<std::unique_ptr<Chain>> Chain::open(const ChainOptions& options) {
   // Until it is verified, nothing may be written to it (not even close()'s clean mark).
   chain->closed_ = true;
   PEL_TRY(chain->load_head());
-  auto clean = chain->db_->get(Table::kMeta, as_bytes(kMetaCleanShutdown));
+  auto clean = chain->store_.marked_clean();
   if (!clean.is_ok()) return clean.status();
-  if (chain->db_->log_was_damaged() && clean->has_value()) {
+  if (chain->db_->log_was_damaged() && *clean) {
     // The lenient replay rewrote the directory: until a verification passes, it must not look
     // cleanly closed to the next open (a refusal, or a kill during the verification).
     WriteBatch unmark;
-    unmark.erase(Table::kMeta, as_bytes(kMetaCleanShutdown));
+    ChainStore::unmark_clean(unmark);
     PEL_TRY(chain->db_->write(unmark, /*sync=*/true));
   }
-  if (!clean->has_value() || chain->db_->log_was_damaged()) PEL_TRY(chain->verify_after_unclean_shutdown());
+  if (!*clean || chain->db_->log_was_damaged()) PEL_TRY(chain->verify_after_unclean_shutdown());
   chain->closed_ = false;
   return chain;
 }
@@ -278,28 +210,9 @@ Status Chain::verify_after_unclean_shutdown() const {
   const std::string& path = options_.datadir;
   const char* advice = ": restore the directory from a backup, or init a new one and import the chain";
   // Every block batch holds its block-hash index entry, so a batch the log replay dropped is a
-  // height missing here. The index is small (one height per block), so this costs little.
-  std::vector<bool> present(head_.height + 1, false);
-  std::uint64_t count = 0;
-  bool damaged = false;
-  PEL_TRY(db_->iterate(Table::kBlockHash, [&](ByteView, ByteView value) {
-    std::uint64_t height = 0;
-    for (std::uint8_t b : value) height = height << 8 | b;
-    if (value.size() != 8 || height > head_.height || present[height]) {
-      damaged = true;
-      return false;
-    }
-    present[height] = true;
-    ++count;
-    return true;
-  }));
-  if (damaged) return error(ErrorCode::kCorruption, path + ": the block index names a block beyond the head" + advice);
-  if (count != present.size()) {
-    auto missing = std::find(present.begin(), present.end(), false) - present.begin();
-    return error(ErrorCode::kCorruption, height_context(path, static_cast<std::uint64_t>(missing)) +
-                                             ": block missing below the head " + std::to_string(head_.height) +
-                                             " (the database lost a write: a damaged log?)" + advice);
-  }
+  // height missing there. The index is small (one height per block), so this costs little.
+  Status index = store_.check_block_index(head_.height);
+  if (!index.is_ok()) return error(index.code(), index.message() + advice);
   Status state = verify_state();
   if (!state.is_ok()) {
     return error(ErrorCode::kCorruption, path + ": not closed cleanly, and its state does not match the head (" +
@@ -310,34 +223,15 @@ Status Chain::verify_after_unclean_shutdown() const {
 
 Status Chain::load_head() {
   const std::string& path = options_.datadir;
-  auto format = db_->get(Table::kMeta, as_bytes(kMetaFormat));
-  if (!format.is_ok()) return format.status();
-  if (!format->has_value()) return error(ErrorCode::kNotFound, path + ": not a pel chain (no format record)");
-  Reader fr(**format);
-  std::uint32_t version = 0;
-  fr.u32(version);
-  if (!fr.finish("format record").is_ok() || version != kFormatVersion) {
-    return error(ErrorCode::kInvalidArgument, path + ": database format version " + std::to_string(version) +
-                                                  ", this pel reads version " + std::to_string(kFormatVersion) +
-                                                  " (use the pel that made it)");
-  }
-  auto genesis = db_->get(Table::kMeta, as_bytes(kMetaGenesis));
+  auto genesis = store_.load_genesis();
   if (!genesis.is_ok()) return genesis.status();
-  if (!genesis->has_value()) return error(ErrorCode::kCorruption, path + ": genesis parameters missing");
-  auto params = decode_genesis_params(**genesis);
-  if (!params.is_ok()) return error(ErrorCode::kCorruption, path + ": " + params.status().message());
-  genesis_ = *params;
+  genesis_ = *genesis;
   PEL_TRY(load_producer_key());
 
-  auto head = db_->get(Table::kMeta, as_bytes(kMetaHead));
+  auto head = store_.head();
   if (!head.is_ok()) return head.status();
-  if (!head->has_value()) return error(ErrorCode::kCorruption, path + ": head record missing");
-  Reader hr(**head);
-  std::uint64_t height = 0;
-  Hash256 hash;
-  hr.u64(height);
-  hr.array(hash.bytes);
-  if (!hr.finish("head record").is_ok()) return error(ErrorCode::kCorruption, path + ": head record damaged");
+  const std::uint64_t height = head->height;
+  const Hash256 hash = head->hash;
   auto block = block_at(height);
   if (!block.is_ok()) return block.status();
   if (block->header.hash() != hash) {
@@ -435,7 +329,7 @@ Status Chain::write_block(ExecutedBlock& executed, bool& synced) {
   auto t0 = std::chrono::steady_clock::now();
   WriteBatch batch;
   PEL_TRY(state_->stage(executed.writes, h.height, executed.accumulator, batch).with_context(ctx));
-  put_block(batch, executed.block, h.hash(), executed.encoded_receipts);
+  ChainStore::put_block(batch, executed.block, h.hash(), executed.encoded_receipts);
   const std::uint32_t every = std::max<std::uint32_t>(1, options_.database.sync_every_blocks);
   synced = h.height % every == 0;
   PEL_TRY(db_->write(batch, synced).with_context(ctx));
@@ -547,24 +441,12 @@ Result<std::optional<Value>> Chain::get_state(const StateKey& key) const {
 
 Result<Block> Chain::block_at(std::uint64_t height) const {
   wait_for_pending();
-  auto bytes = db_->get(Table::kBlock, height_key(height));
-  if (!bytes.is_ok()) return bytes.status();
-  const std::string ctx = height_context(options_.datadir, height);
-  if (!bytes->has_value()) return error(ErrorCode::kNotFound, ctx + ": no such block");
-  auto block = Block::decode(**bytes);
-  if (!block.is_ok()) return error(ErrorCode::kCorruption, ctx + ": stored block: " + block.status().message());
-  return block;
+  return store_.block_at(height);
 }
 
 Result<std::vector<ledger::Receipt>> Chain::receipts_at(std::uint64_t height) const {
   wait_for_pending();
-  auto bytes = db_->get(Table::kReceipts, height_key(height));
-  if (!bytes.is_ok()) return bytes.status();
-  const std::string ctx = height_context(options_.datadir, height);
-  if (!bytes->has_value()) return error(ErrorCode::kNotFound, ctx + ": no receipts");
-  auto receipts = decode_receipts(**bytes);
-  if (!receipts.is_ok()) return error(ErrorCode::kCorruption, ctx + ": stored receipts: " + receipts.status().message());
-  return receipts;
+  return store_.receipts_at(height);
 }
 
 Result<MemoryState> Chain::state_at(std::uint64_t height) const {
@@ -572,21 +454,7 @@ Result<MemoryState> Chain::state_at(std::uint64_t height) const {
   if (height > head_.height) {
     return error(ErrorCode::kNotFound, height_context(options_.datadir, height) + ": beyond the head");
   }
-  auto entries = state_->entries();
-  if (!entries.is_ok()) return entries.status();
-  MemoryState state;
-  state.apply(*entries);
-  for (std::uint64_t h = head_.height; h > height; --h) {
-    auto undo = db_->get(Table::kUndo, height_key(h));
-    if (!undo.is_ok()) return undo.status();
-    if (!undo->has_value()) {
-      return error(ErrorCode::kCorruption, height_context(options_.datadir, h) + ": undo record missing");
-    }
-    auto writes = StateStore::decode_undo(**undo);
-    if (!writes.is_ok()) return writes.status().with_context(height_context(options_.datadir, h));
-    state.apply(*writes);
-  }
-  return state;
+  return state_->state_at(height, head_.height);
 }
 
 Status Chain::verify_state() const {

@@ -16,6 +16,7 @@
 #include "engine/ledger/receipt.hpp"
 #include "engine/parallel_executor.hpp"
 #include "node/block.hpp"
+#include "node/chain_store.hpp"
 #include "state/database.hpp"
 #include "state/state_store.hpp"
 
@@ -178,7 +179,8 @@ class Chain {
 
   ChainOptions options_;
   std::unique_ptr<Database> db_;
-  std::unique_ptr<StateStore> state_;
+  ChainStore store_;                    // blocks, receipts, head and metadata in db_
+  std::unique_ptr<StateStore> state_;   // the committed state, its undo records and commitment
   ledger::GenesisParams genesis_;
   std::optional<KeyPair> producer_key_;
   BlockHeader head_;
@@ -207,9 +209,5 @@ class DiscardCallbacksOnExit {
 
 /// Where Chain::create keeps the producer key it makes: 64 hex digits (the seed), mode 0600.
 inline constexpr const char* kProducerKeyFile = "producer.key";
-
-/// Encodes genesis parameters as stored in the chain's metadata (and export files).
-Bytes encode_genesis_params(const ledger::GenesisParams& params);
-Result<ledger::GenesisParams> decode_genesis_params(ByteView bytes);
 
 }  // namespace pel

@@ -13,10 +13,10 @@
 namespace pel {
 namespace {
 
-std::string prefixed(Table table, ByteView key) {
+std::string prefixed(Keyspace space, ByteView key) {
   std::string out;
   out.reserve(key.size() + 1);
-  out.push_back(static_cast<char>(table));
+  out.push_back(static_cast<char>(space.prefix));
   out.append(reinterpret_cast<const char*>(key.data()), key.size());
   return out;
 }
@@ -59,10 +59,10 @@ WriteBatch::~WriteBatch() = default;
 WriteBatch::WriteBatch(WriteBatch&&) noexcept = default;
 WriteBatch& WriteBatch::operator=(WriteBatch&&) noexcept = default;
 
-void WriteBatch::put(Table table, ByteView key, ByteView value) {
-  impl_->batch.Put(prefixed(table, key), slice(value));
+void WriteBatch::put(Keyspace space, ByteView key, ByteView value) {
+  impl_->batch.Put(prefixed(space, key), slice(value));
 }
-void WriteBatch::erase(Table table, ByteView key) { impl_->batch.Delete(prefixed(table, key)); }
+void WriteBatch::erase(Keyspace space, ByteView key) { impl_->batch.Delete(prefixed(space, key)); }
 std::size_t WriteBatch::approximate_size() const { return impl_->batch.ApproximateSize(); }
 
 struct Database::Impl {
@@ -142,9 +142,9 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options)
   return std::unique_ptr<Database>(new Database(options, std::move(impl), log_was_damaged));
 }
 
-Result<std::optional<Bytes>> Database::get(Table table, ByteView key) const {
+Result<std::optional<Bytes>> Database::get(Keyspace space, ByteView key) const {
   std::string value;
-  leveldb::Status s = impl_->db->Get(verified_read(), prefixed(table, key), &value);
+  leveldb::Status s = impl_->db->Get(verified_read(), prefixed(space, key), &value);
   if (s.IsNotFound()) return std::optional<Bytes>();
   if (!s.ok()) return from_leveldb(s, options_.path, "read");
   return std::optional<Bytes>(Bytes(value.begin(), value.end()));
@@ -202,11 +202,11 @@ Status Database::flush_memtable() {
   return Status::ok();
 }
 
-Status Database::iterate(Table table, const std::function<bool(ByteView, ByteView)>& fn) const {
+Status Database::iterate(Keyspace space, const std::function<bool(ByteView, ByteView)>& fn) const {
   leveldb::ReadOptions ro = verified_read();
   ro.fill_cache = false;  // a full scan should not evict the hot working set
   std::unique_ptr<leveldb::Iterator> it(impl_->db->NewIterator(ro));
-  const char prefix = static_cast<char>(table);
+  const char prefix = static_cast<char>(space.prefix);
   for (it->Seek(leveldb::Slice(&prefix, 1)); it->Valid(); it->Next()) {
     leveldb::Slice k = it->key();
     if (k.empty() || k[0] != prefix) break;

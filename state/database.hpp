@@ -17,14 +17,12 @@
 
 namespace pel {
 
-/// Tables by key prefix.
-enum class Table : std::uint8_t {
-  kState = 's',      // state key (32 bytes) -> value
-  kBlock = 'b',      // height (8 bytes, big-endian) -> encoded block
-  kBlockHash = 'h',  // block hash -> height
-  kReceipts = 'r',   // height -> encoded receipts
-  kUndo = 'u',       // height -> the values the block overwrote (state before it)
-  kMeta = 'm',       // name -> value: head, genesis parameters, format version, accumulator
+/// A part of the key space, told apart by the first byte of every key in it. The database
+/// knows none by name: each owner declares its own (StateStore: state, undo, commitment;
+/// ChainStore: blocks, block index, receipts, chain metadata), disjoint from the others'.
+struct Keyspace {
+  std::uint8_t prefix;
+  friend bool operator==(Keyspace, Keyspace) = default;
 };
 
 /// Everything that tunes the database, in one place.
@@ -51,8 +49,8 @@ class WriteBatch {
   WriteBatch(WriteBatch&&) noexcept;
   WriteBatch& operator=(WriteBatch&&) noexcept;
 
-  void put(Table table, ByteView key, ByteView value);
-  void erase(Table table, ByteView key);
+  void put(Keyspace space, ByteView key, ByteView value);
+  void erase(Keyspace space, ByteView key);
   std::size_t approximate_size() const;
 
  private:
@@ -77,7 +75,7 @@ class Database {
   /// True when the write-ahead log had damaged records that the open dropped.
   bool log_was_damaged() const { return log_was_damaged_; }
 
-  Result<std::optional<Bytes>> get(Table table, ByteView key) const;
+  Result<std::optional<Bytes>> get(Keyspace space, ByteView key) const;
   /// Applies `batch` atomically; syncs to disk first when `sync`. An unsynced write is synced
   /// anyway when LevelDB is about to move to a new log (see the definition): a power cut then
   /// loses only the latest unsynced batches, never earlier ones under later ones.
@@ -87,9 +85,9 @@ class Database {
   /// Moves everything written so far from the write-ahead log into table files, leaving the log
   /// empty: after it, nothing that was written depends on the log being read back whole.
   Status flush_memtable();
-  /// Calls `fn(key without prefix, value)` for every entry of `table` in key order, until it
+  /// Calls `fn(key without prefix, value)` for every entry of `space` in key order, until it
   /// returns false.
-  Status iterate(Table table, const std::function<bool(ByteView key, ByteView value)>& fn) const;
+  Status iterate(Keyspace space, const std::function<bool(ByteView key, ByteView value)>& fn) const;
 
   const DatabaseOptions& options() const { return options_; }
 

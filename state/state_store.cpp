@@ -39,7 +39,7 @@ StateStore::StateStore(Database& db)
 
 Result<std::unique_ptr<StateStore>> StateStore::open(Database& db) {
   std::unique_ptr<StateStore> store(new StateStore(db));
-  auto stored = db.get(Table::kMeta, as_bytes(kMetaAccumulator));
+  auto stored = db.get(kCommitmentSpace, {});
   if (!stored.is_ok()) return stored.status();
   if (stored->has_value()) {
     auto acc = LatticeHash::from_bytes(**stored);
@@ -59,7 +59,7 @@ Result<std::optional<Value>> StateStore::read(const StateKey& key) const {
     auto it = shard.entries.find(key);
     if (it != shard.entries.end()) return it->second;
   }
-  auto stored = db_.get(Table::kState, key.view());
+  auto stored = db_.get(kStateSpace, key.view());
   if (!stored.is_ok()) return stored.status().with_context("state key " + key.hex());
   std::optional<Value> v;
   if (stored->has_value()) v = Value((*stored)->begin(), (*stored)->end());
@@ -106,16 +106,16 @@ Status StateStore::stage(const WriteSet& writes, std::uint64_t height, const Lat
     undo.u8(old ? 1 : 0);
     if (old) undo.bytes(as_bytes(*old));
     if (w.value) {
-      batch.put(Table::kState, w.key.view(), as_bytes(*w.value));
+      batch.put(kStateSpace, w.key.view(), as_bytes(*w.value));
     } else {
-      batch.erase(Table::kState, w.key.view());
+      batch.erase(kStateSpace, w.key.view());
     }
   }
   // Genesis has no undo record: nothing rolls back to before it, and for a large genesis it
   // would be one value of tens of megabytes that LevelDB decompresses whole whenever a lookup of
   // a missing state key past the last stored one lands in its table block.
-  if (height > 0) batch.put(Table::kUndo, height_key(height), undo.data());
-  batch.put(Table::kMeta, as_bytes(kMetaAccumulator), accumulator.to_bytes());
+  if (height > 0) batch.put(kUndoSpace, height_key(height), undo.data());
+  batch.put(kCommitmentSpace, {}, accumulator.to_bytes());
   return Status::ok();
 }
 
@@ -132,7 +132,7 @@ void StateStore::publish(const WriteSet& writes, const LatticeHash& accumulator)
 Result<WriteSet> StateStore::entries() const {
   WriteSet out;
   bool bad_key = false;
-  Status s = db_.iterate(Table::kState, [&](ByteView key, ByteView value) {
+  Status s = db_.iterate(kStateSpace, [&](ByteView key, ByteView value) {
     Write w;
     if (key.size() != StateKey::kSize) {
       bad_key = true;
@@ -152,6 +152,23 @@ Result<LatticeHash> StateStore::recompute_accumulator() const {
   auto all = entries();
   if (!all.is_ok()) return all.status();
   return commitment_of(*all);
+}
+
+Result<MemoryState> StateStore::state_at(std::uint64_t height, std::uint64_t head) const {
+  auto all = entries();
+  if (!all.is_ok()) return all.status();
+  MemoryState state;
+  state.apply(*all);
+  for (std::uint64_t h = head; h > height; --h) {
+    const std::string where = db_.options().path + ": height " + std::to_string(h);
+    auto undo = db_.get(kUndoSpace, height_key(h));
+    if (!undo.is_ok()) return undo.status();
+    if (!undo->has_value()) return error(ErrorCode::kCorruption, where + ": undo record missing");
+    auto writes = decode_undo(**undo);
+    if (!writes.is_ok()) return writes.status().with_context(where);
+    state.apply(*writes);
+  }
+  return state;
 }
 
 Result<WriteSet> StateStore::decode_undo(ByteView undo) {

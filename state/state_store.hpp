@@ -58,9 +58,18 @@ class StateStore final : public BaseState {
   Result<LatticeHash> recompute_accumulator() const;
   /// Every stored (key, value) pair in key order.
   Result<WriteSet> entries() const;
+  /// The whole state after block `height`: the stored state (that of block `head`) rolled back
+  /// with the undo records of blocks head, head-1, ..., height+1.
+  Result<MemoryState> state_at(std::uint64_t height, std::uint64_t head) const;
 
   /// Decodes an undo record into the writes that restore the state before its block.
   static Result<WriteSet> decode_undo(ByteView undo);
+
+  /// What the state store keeps in the database, each in its own key space: every live pair
+  /// (by state key), one undo record per block (by big-endian height), and the commitment.
+  static constexpr Keyspace kStateSpace{'s'};
+  static constexpr Keyspace kUndoSpace{'u'};
+  static constexpr Keyspace kCommitmentSpace{'c'};
 
  private:
   explicit StateStore(Database& db);
@@ -81,8 +90,5 @@ class StateStore final : public BaseState {
   mutable Status read_error_;
   mutable std::atomic<bool> has_read_error_{false};
 };
-
-/// Meta-table names.
-inline constexpr std::string_view kMetaAccumulator = "accumulator";
 
 }  // namespace pel

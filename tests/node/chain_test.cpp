@@ -128,7 +128,7 @@ TEST(Chain, ADirectoryOfAnOlderFormatIsRefusedByName) {
     ASSERT_TRUE(db.is_ok());
     WriteBatch batch;
     const std::uint8_t version_2[4] = {2, 0, 0, 0};  // SHAKE256 state roots
-    batch.put(Table::kMeta, as_bytes("format"), version_2);
+    batch.put(ChainStore::kMetaSpace, as_bytes("format"), version_2);
     ASSERT_TRUE((*db)->write(batch, true).is_ok());
   }
   auto old = Chain::open(test_options(dir.path()));
@@ -174,6 +174,17 @@ TEST(Chain, ImportTrustsSignatureVerdictsHandedIn) {
       ASSERT_TRUE((*follower)->flush().is_ok());
       EXPECT_EQ((*follower)->head_hash(), block->header.hash());
     }
+  }
+}
+
+// One owner per key space: the chain store's and the state store's never share a prefix.
+TEST(ChainStore, KeySpacesAreDisjointFromTheStateStores) {
+  const std::vector<Keyspace> spaces = {ChainStore::kBlockSpace, ChainStore::kBlockIndexSpace,
+                                        ChainStore::kReceiptSpace, ChainStore::kMetaSpace,
+                                        StateStore::kStateSpace, StateStore::kUndoSpace,
+                                        StateStore::kCommitmentSpace};
+  for (std::size_t i = 0; i < spaces.size(); ++i) {
+    for (std::size_t j = i + 1; j < spaces.size(); ++j) EXPECT_NE(spaces[i], spaces[j]) << i << " and " << j;
   }
 }
 
@@ -232,13 +243,13 @@ TEST(Chain, ExportImportGivesTheSameChainAndReplayVerifies) {
 void tamper_stored_block(const std::string& dir, std::uint64_t height, const std::function<void(Block&)>& change) {
   auto db = Database::open({.path = dir, .create_if_missing = false});
   ASSERT_TRUE(db.is_ok());
-  auto bytes = (*db)->get(Table::kBlock, height_key(height));
+  auto bytes = (*db)->get(ChainStore::kBlockSpace, height_key(height));
   ASSERT_TRUE(bytes.is_ok() && bytes->has_value());
   auto block = Block::decode(**bytes);
   ASSERT_TRUE(block.is_ok());
   change(*block);
   WriteBatch batch;
-  batch.put(Table::kBlock, height_key(height), block->encode());
+  batch.put(ChainStore::kBlockSpace, height_key(height), block->encode());
   ASSERT_TRUE((*db)->write(batch, true).is_ok());
 }
 

@@ -74,22 +74,24 @@ WriteSet random_block(std::mt19937_64& rng, std::uint64_t keys) {
 
 TEST(Database, RoundTripAndReopen) {
   TempDir dir;
+  constexpr Keyspace kNames{'n'}, kHeights{'t'}, kOther{'o'};
   {
     auto db = open_db(dir.str());
     WriteBatch batch;
-    batch.put(Table::kMeta, as_bytes("name"), as_bytes("pel"));
-    batch.put(Table::kBlock, height_key(7), as_bytes("block seven"));
-    batch.put(Table::kBlock, height_key(300), as_bytes("block 300"));
+    batch.put(kNames, as_bytes("name"), as_bytes("pel"));
+    batch.put(kHeights, height_key(7), as_bytes("block seven"));
+    batch.put(kHeights, height_key(300), as_bytes("block 300"));
+    batch.put(kOther, height_key(8), as_bytes("not a block"));
     ASSERT_TRUE(db->write(batch, true).is_ok());
   }
   auto db = open_db(dir.str());
-  auto v = db->get(Table::kMeta, as_bytes("name"));
+  auto v = db->get(kNames, as_bytes("name"));
   ASSERT_TRUE(v.is_ok());
   ASSERT_TRUE(v->has_value());
   EXPECT_EQ(std::string((*v)->begin(), (*v)->end()), "pel");
-  EXPECT_FALSE(db->get(Table::kState, as_bytes("name"))->has_value());  // tables are apart
+  EXPECT_FALSE(db->get(kOther, as_bytes("name"))->has_value());  // key spaces are apart
   std::vector<std::string> blocks;
-  ASSERT_TRUE(db->iterate(Table::kBlock, [&](ByteView, ByteView value) {
+  ASSERT_TRUE(db->iterate(kHeights, [&](ByteView, ByteView value) {
                   blocks.emplace_back(value.begin(), value.end());
                   return true;
                 }).is_ok());
@@ -110,7 +112,7 @@ TEST(Database, CorruptedFilesAreReported) {
   {
     auto db = open_db(dir.str());
     WriteBatch batch;
-    for (int i = 0; i < 100; ++i) batch.put(Table::kState, key(i).view(), as_bytes("value"));
+    for (int i = 0; i < 100; ++i) batch.put(StateStore::kStateSpace, key(i).view(), as_bytes("value"));
     ASSERT_TRUE(db->write(batch, true).is_ok());
   }
   for (const auto& entry : fs::directory_iterator(dir.str())) {
@@ -182,12 +184,18 @@ TEST(StateStore, UndoRecordsRestoreTheStateBeforeEachBlock) {
     states.push_back(model.sorted_entries());
   }
   for (std::uint64_t h = 40; h >= 1; --h) {
-    auto undo = db->get(Table::kUndo, height_key(h));
+    auto undo = db->get(StateStore::kUndoSpace, height_key(h));
     ASSERT_TRUE(undo.is_ok() && undo->has_value());
     auto writes = StateStore::decode_undo(**undo);
     ASSERT_TRUE(writes.is_ok()) << writes.status().to_string();
     model.apply(*writes);
     ASSERT_EQ(model.sorted_entries(), states[h - 1]) << "undo of height " << h;
+  }
+  // state_at rolls the stored state back the same way, to any height.
+  for (std::uint64_t h : {40u, 39u, 17u, 0u}) {
+    auto state = (*store)->state_at(h, 40);
+    ASSERT_TRUE(state.is_ok()) << state.status().to_string();
+    EXPECT_EQ(state->sorted_entries(), states[h]) << "state_at(" << h << ")";
   }
   EXPECT_FALSE(StateStore::decode_undo(as_bytes("\x05garbage")).is_ok());
 }
