@@ -1,6 +1,7 @@
-// The codec pieces behind ledger payloads and records: a writer into state values, and a strict
+// The codec pieces behind ledger payloads and records: a writer into state values, a strict
 // reader, crypto's Reader plus the checks the byte format alone cannot make (ids that fit 32
-// bits, enumerations and basis points within range, element counts bounded before allocating).
+// bits, enumerations and basis points within range, element counts bounded before allocating),
+// and the encode()/decode() pair both build on them.
 // Not thread-safe: one reader or writer per encode/decode.
 #pragma once
 
@@ -84,6 +85,25 @@ class StrictReader {
  private:
   Reader r_;
   const char* why_ = nullptr;
+};
+
+/// encode()/decode() for a payload or record T that defines write(W&), read(StrictReader&) and
+/// kName (what decode errors call it). W is what T encodes into: crypto's Writer for payloads
+/// (encode() gives Bytes), ValueWriter for state records (encode() gives a state Value).
+template <typename T, typename W>
+struct Codec {
+  auto encode() const {
+    W w;
+    static_cast<const T*>(this)->write(w);
+    return w.take();
+  }
+  static Result<T> decode(ByteView bytes) {
+    StrictReader r(bytes);
+    T t;
+    t.read(r);
+    PEL_TRY(r.finish(T::kName));
+    return t;
+  }
 };
 
 }  // namespace pel::ledger

@@ -15,25 +15,8 @@ namespace pel::ledger {
 inline constexpr std::uint32_t kBpsDenominator = 10'000;
 inline constexpr std::size_t kMaxChoices = 16;
 
-/// encode()/decode() for a record that defines write(ValueWriter&) and read(StrictReader&).
-template <typename R>
-struct RecordCodec {
-  Value encode() const {
-    ValueWriter w;
-    static_cast<const R*>(this)->write(w);
-    return w.take();
-  }
-  static Result<R> decode(ByteView bytes) {
-    StrictReader r(bytes);
-    R rec;
-    rec.read(r);
-    PEL_TRY(r.finish(R::kName));
-    return rec;
-  }
-};
-
 /// Native coin balance and the next nonce. A missing account reads as {0, 0}.
-struct AccountRecord : RecordCodec<AccountRecord> {
+struct AccountRecord : Codec<AccountRecord, ValueWriter> {
   static constexpr const char* kName = "account record";
   std::uint64_t balance = 0;
   std::uint64_t nonce = 0;
@@ -42,14 +25,14 @@ struct AccountRecord : RecordCodec<AccountRecord> {
 };
 
 /// A token or LP-share balance. Missing reads as 0.
-struct AmountRecord : RecordCodec<AmountRecord> {
+struct AmountRecord : Codec<AmountRecord, ValueWriter> {
   static constexpr const char* kName = "amount record";
   std::uint64_t amount = 0;
   void write(ValueWriter& w) const { w.u64(amount); }
   void read(StrictReader& r) { r.u64(amount); }
 };
 
-struct TokenInfoRecord : RecordCodec<TokenInfoRecord> {
+struct TokenInfoRecord : Codec<TokenInfoRecord, ValueWriter> {
   static constexpr const char* kName = "token info record";
   std::uint64_t total_supply = 0;
   Address issuer;  // the only sender allowed to mint
@@ -58,7 +41,7 @@ struct TokenInfoRecord : RecordCodec<TokenInfoRecord> {
 };
 
 /// A constant-product pool between the native coin and `token`.
-struct PoolRecord : RecordCodec<PoolRecord> {
+struct PoolRecord : Codec<PoolRecord, ValueWriter> {
   static constexpr const char* kName = "pool record";
   std::uint32_t token = 0;
   std::uint64_t reserve_native = 0;
@@ -75,7 +58,7 @@ struct PoolRecord : RecordCodec<PoolRecord> {
   }
 };
 
-struct CollectionRecord : RecordCodec<CollectionRecord> {
+struct CollectionRecord : Codec<CollectionRecord, ValueWriter> {
   static constexpr const char* kName = "collection record";
   Address creator;
   std::uint32_t royalty_bps = 0;
@@ -87,7 +70,7 @@ struct CollectionRecord : RecordCodec<CollectionRecord> {
   }
 };
 
-struct NftRecord : RecordCodec<NftRecord> {
+struct NftRecord : Codec<NftRecord, ValueWriter> {
   static constexpr const char* kName = "nft record";
   Address owner;
   void write(ValueWriter& w) const { w.address(owner); }
@@ -97,7 +80,7 @@ struct NftRecord : RecordCodec<NftRecord> {
 /// total_stake is the sum of the validator's delegations. Rewards are paid from reward_pool
 /// (native coin held by the validator record, so the supply stays conserved): a delegation
 /// earns amount * reward_rate_ppm / 1e6 per block since its last settlement.
-struct ValidatorRecord : RecordCodec<ValidatorRecord> {
+struct ValidatorRecord : Codec<ValidatorRecord, ValueWriter> {
   static constexpr const char* kName = "validator record";
   std::uint64_t total_stake = 0;
   std::uint64_t reward_pool = 0;
@@ -106,7 +89,7 @@ struct ValidatorRecord : RecordCodec<ValidatorRecord> {
   void read(StrictReader& r) { r.u64(total_stake); r.u64(reward_pool); r.u64(reward_rate_ppm); }
 };
 
-struct DelegationRecord : RecordCodec<DelegationRecord> {
+struct DelegationRecord : Codec<DelegationRecord, ValueWriter> {
   static constexpr const char* kName = "delegation record";
   std::uint64_t amount = 0;
   std::uint64_t since_height = 0;  // rewards are settled up to this block height
@@ -116,7 +99,7 @@ struct DelegationRecord : RecordCodec<DelegationRecord> {
 
 /// A proposal's running tallies, one per choice. Vote weight is bounded by the voter's balance
 /// of `token` (0: the native coin).
-struct ProposalRecord : RecordCodec<ProposalRecord> {
+struct ProposalRecord : Codec<ProposalRecord, ValueWriter> {
   static constexpr const char* kName = "proposal record";
   std::uint32_t token = 0;
   std::vector<std::uint64_t> tallies;
@@ -133,7 +116,7 @@ struct ProposalRecord : RecordCodec<ProposalRecord> {
   }
 };
 
-struct VoteRecord : RecordCodec<VoteRecord> {
+struct VoteRecord : Codec<VoteRecord, ValueWriter> {
   static constexpr const char* kName = "vote record";
   std::uint32_t choice = 0;
   std::uint64_t weight = 0;

@@ -11,19 +11,11 @@ void write_address(Writer& w, const Address& a) { w.array(a.bytes); }
 
 std::string_view kind_name(TxKind kind) {
   switch (kind) {
-    case TxKind::kTransfer: return "transfer";
-    case TxKind::kTokenMint: return "token_mint";
-    case TxKind::kTokenTransfer: return "token_transfer";
-    case TxKind::kSwap: return "swap";
-    case TxKind::kAddLiquidity: return "add_liquidity";
-    case TxKind::kRemoveLiquidity: return "remove_liquidity";
-    case TxKind::kNftMint: return "nft_mint";
-    case TxKind::kNftTransfer: return "nft_transfer";
-    case TxKind::kStake: return "stake";
-    case TxKind::kUnstake: return "unstake";
-    case TxKind::kClaimRewards: return "claim_rewards";
-    case TxKind::kVote: return "vote";
-    case TxKind::kAirdrop: return "airdrop";
+#define PEL_TX_KIND_NAME(enumerator, code, payload_type, name, base_gas) \
+  case TxKind::enumerator:                                              \
+    return name;
+    PEL_TX_KINDS(PEL_TX_KIND_NAME)
+#undef PEL_TX_KIND_NAME
   }
   return "unknown";
 }
@@ -236,19 +228,11 @@ Result<Payload> decode_as(ByteView bytes) {
 
 Result<Payload> decode_payload(TxKind kind, ByteView bytes) {
   switch (kind) {
-    case TxKind::kTransfer: return decode_as<TransferPayload>(bytes);
-    case TxKind::kTokenMint: return decode_as<TokenMintPayload>(bytes);
-    case TxKind::kTokenTransfer: return decode_as<TokenTransferPayload>(bytes);
-    case TxKind::kSwap: return decode_as<SwapPayload>(bytes);
-    case TxKind::kAddLiquidity: return decode_as<AddLiquidityPayload>(bytes);
-    case TxKind::kRemoveLiquidity: return decode_as<RemoveLiquidityPayload>(bytes);
-    case TxKind::kNftMint: return decode_as<NftMintPayload>(bytes);
-    case TxKind::kNftTransfer: return decode_as<NftTransferPayload>(bytes);
-    case TxKind::kStake: return decode_as<StakePayload>(bytes);
-    case TxKind::kUnstake: return decode_as<UnstakePayload>(bytes);
-    case TxKind::kClaimRewards: return decode_as<ClaimRewardsPayload>(bytes);
-    case TxKind::kVote: return decode_as<VotePayload>(bytes);
-    case TxKind::kAirdrop: return decode_as<AirdropPayload>(bytes);
+#define PEL_TX_KIND_DECODE(enumerator, code, payload_type, name, base_gas) \
+  case TxKind::enumerator:                                                \
+    return decode_as<payload_type>(bytes);
+    PEL_TX_KINDS(PEL_TX_KIND_DECODE)
+#undef PEL_TX_KIND_DECODE
   }
   return error(ErrorCode::kInvalidArgument, "unknown transaction kind " +
                                                 std::to_string(static_cast<int>(kind)));
@@ -258,7 +242,7 @@ Transaction make_transaction(const Payload& payload) {
   Transaction tx;
   std::visit(
       [&](const auto& p) {
-        tx.kind = p.kKind;
+        tx.kind = kind_of(p);
         tx.payload = p.encode();
       },
       payload);

@@ -18,22 +18,46 @@
 
 namespace pel::ledger {
 
+/// Every transaction kind, declared once: X(enumerator, code, payload type, kind_name(), base gas).
+/// The code is the kind's byte in a signed transaction: codes run 1, 2, ... in table order, and
+/// a new kind is appended. Base gas is roughly what the kind's logic costs beyond the reads,
+/// writes and payload bytes gas.hpp charges for.
+#define PEL_TX_KINDS(X)                                                     \
+  X(kTransfer, 1, TransferPayload, "transfer", 2000)                        \
+  X(kTokenMint, 2, TokenMintPayload, "token_mint", 3000)                    \
+  X(kTokenTransfer, 3, TokenTransferPayload, "token_transfer", 3000)        \
+  X(kSwap, 4, SwapPayload, "swap", 5000)                                    \
+  X(kAddLiquidity, 5, AddLiquidityPayload, "add_liquidity", 6000)           \
+  X(kRemoveLiquidity, 6, RemoveLiquidityPayload, "remove_liquidity", 6000)  \
+  X(kNftMint, 7, NftMintPayload, "nft_mint", 4000)                          \
+  X(kNftTransfer, 8, NftTransferPayload, "nft_transfer", 4000)              \
+  X(kStake, 9, StakePayload, "stake", 4000)                                 \
+  X(kUnstake, 10, UnstakePayload, "unstake", 4000)                          \
+  X(kClaimRewards, 11, ClaimRewardsPayload, "claim_rewards", 3000)          \
+  X(kVote, 12, VotePayload, "vote", 3000)                                   \
+  X(kAirdrop, 13, AirdropPayload, "airdrop", 3000)
+
 enum class TxKind : std::uint8_t {
-  kTransfer = 1,
-  kTokenMint,
-  kTokenTransfer,
-  kSwap,
-  kAddLiquidity,
-  kRemoveLiquidity,
-  kNftMint,
-  kNftTransfer,
-  kStake,
-  kUnstake,
-  kClaimRewards,
-  kVote,
-  kAirdrop,
+#define PEL_TX_KIND_ENUMERATOR(enumerator, code, payload_type, name, base_gas) enumerator = code,
+  PEL_TX_KINDS(PEL_TX_KIND_ENUMERATOR)
+#undef PEL_TX_KIND_ENUMERATOR
 };
-inline constexpr std::uint8_t kMaxTxKind = static_cast<std::uint8_t>(TxKind::kAirdrop);
+
+/// The number of kinds, which is also the highest code: Transaction::decode accepts exactly
+/// 1..kMaxTxKind.
+#define PEL_TX_KIND_ONE(enumerator, code, payload_type, name, base_gas) +1
+inline constexpr std::uint8_t kMaxTxKind = 0 PEL_TX_KINDS(PEL_TX_KIND_ONE);
+#undef PEL_TX_KIND_ONE
+
+// Holds the table to its contract, on which kMaxTxKind's range check relies.
+#define PEL_TX_KIND_IN_SEQUENCE(enumerator, code, payload_type, name, base_gas) && code == ++expected
+static_assert(
+    [] {
+      int expected = 0;
+      return true PEL_TX_KINDS(PEL_TX_KIND_IN_SEQUENCE);
+    }(),
+    "transaction kind codes must run 1, 2, ... in table order");
+#undef PEL_TX_KIND_IN_SEQUENCE
 
 /// Stable snake_case name ("transfer", "token_mint", ...), as used in workload mix weights.
 std::string_view kind_name(TxKind kind);
@@ -75,25 +99,7 @@ std::vector<std::uint8_t> verify_signatures(std::span<const Transaction> txns, i
 // ids within u32, enumerations within range). Token id 0 never names a token: it means the
 // native coin where an asset is expected (a proposal's governance token).
 
-/// encode()/decode() for a payload struct that defines write(Writer&) and read(StrictReader&).
-template <typename P>
-struct PayloadCodec {
-  Bytes encode() const {
-    Writer w;
-    static_cast<const P*>(this)->write(w);
-    return w.take();
-  }
-  static Result<P> decode(ByteView bytes) {
-    StrictReader r(bytes);
-    P p;
-    p.read(r);
-    PEL_TRY(r.finish(P::kName));
-    return p;
-  }
-};
-
-struct TransferPayload : PayloadCodec<TransferPayload> {
-  static constexpr TxKind kKind = TxKind::kTransfer;
+struct TransferPayload : Codec<TransferPayload, Writer> {
   static constexpr const char* kName = "transfer payload";
   Address to;
   std::uint64_t amount = 0;
@@ -102,8 +108,7 @@ struct TransferPayload : PayloadCodec<TransferPayload> {
 };
 
 /// Issuer only: creates `amount` new units of `token` for `to`.
-struct TokenMintPayload : PayloadCodec<TokenMintPayload> {
-  static constexpr TxKind kKind = TxKind::kTokenMint;
+struct TokenMintPayload : Codec<TokenMintPayload, Writer> {
   static constexpr const char* kName = "token mint payload";
   std::uint32_t token = 0;
   Address to;
@@ -112,8 +117,7 @@ struct TokenMintPayload : PayloadCodec<TokenMintPayload> {
   void read(StrictReader& r);
 };
 
-struct TokenTransferPayload : PayloadCodec<TokenTransferPayload> {
-  static constexpr TxKind kKind = TxKind::kTokenTransfer;
+struct TokenTransferPayload : Codec<TokenTransferPayload, Writer> {
   static constexpr const char* kName = "token transfer payload";
   std::uint32_t token = 0;
   Address to;
@@ -125,8 +129,7 @@ struct TokenTransferPayload : PayloadCodec<TokenTransferPayload> {
 /// Pools pair the native coin with one token. kNativeIn sells native coin for the token.
 enum class SwapDirection : std::uint8_t { kNativeIn = 0, kTokenIn = 1 };
 
-struct SwapPayload : PayloadCodec<SwapPayload> {
-  static constexpr TxKind kKind = TxKind::kSwap;
+struct SwapPayload : Codec<SwapPayload, Writer> {
   static constexpr const char* kName = "swap payload";
   std::uint32_t pool = 0;
   SwapDirection direction = SwapDirection::kNativeIn;
@@ -137,8 +140,7 @@ struct SwapPayload : PayloadCodec<SwapPayload> {
 };
 
 /// Deposits both amounts in full (Uniswap v2 style: any excess over the pool's ratio is donated).
-struct AddLiquidityPayload : PayloadCodec<AddLiquidityPayload> {
-  static constexpr TxKind kKind = TxKind::kAddLiquidity;
+struct AddLiquidityPayload : Codec<AddLiquidityPayload, Writer> {
   static constexpr const char* kName = "add liquidity payload";
   std::uint32_t pool = 0;
   std::uint64_t amount_native = 0;
@@ -148,8 +150,7 @@ struct AddLiquidityPayload : PayloadCodec<AddLiquidityPayload> {
   void read(StrictReader& r);
 };
 
-struct RemoveLiquidityPayload : PayloadCodec<RemoveLiquidityPayload> {
-  static constexpr TxKind kKind = TxKind::kRemoveLiquidity;
+struct RemoveLiquidityPayload : Codec<RemoveLiquidityPayload, Writer> {
   static constexpr const char* kName = "remove liquidity payload";
   std::uint32_t pool = 0;
   std::uint64_t shares = 0;
@@ -160,8 +161,7 @@ struct RemoveLiquidityPayload : PayloadCodec<RemoveLiquidityPayload> {
 };
 
 /// Mints the collection's next id to the sender.
-struct NftMintPayload : PayloadCodec<NftMintPayload> {
-  static constexpr TxKind kKind = TxKind::kNftMint;
+struct NftMintPayload : Codec<NftMintPayload, Writer> {
   static constexpr const char* kName = "nft mint payload";
   std::uint32_t collection = 0;
   void write(Writer& w) const;
@@ -171,8 +171,7 @@ struct NftMintPayload : PayloadCodec<NftMintPayload> {
 /// The sender (the owner) hands the NFT to `to`. price > 0 makes it a sale the owner settles:
 /// `to` pays `price`, of which the collection's creator gets royalty_bps and the owner the rest
 /// (a listing the buyer accepted beforehand; the model keeps one signature per transaction).
-struct NftTransferPayload : PayloadCodec<NftTransferPayload> {
-  static constexpr TxKind kKind = TxKind::kNftTransfer;
+struct NftTransferPayload : Codec<NftTransferPayload, Writer> {
   static constexpr const char* kName = "nft transfer payload";
   std::uint32_t collection = 0;
   std::uint64_t id = 0;
@@ -182,8 +181,7 @@ struct NftTransferPayload : PayloadCodec<NftTransferPayload> {
   void read(StrictReader& r);
 };
 
-struct StakePayload : PayloadCodec<StakePayload> {
-  static constexpr TxKind kKind = TxKind::kStake;
+struct StakePayload : Codec<StakePayload, Writer> {
   static constexpr const char* kName = "stake payload";
   std::uint32_t validator = 0;
   std::uint64_t amount = 0;
@@ -191,8 +189,7 @@ struct StakePayload : PayloadCodec<StakePayload> {
   void read(StrictReader& r);
 };
 
-struct UnstakePayload : PayloadCodec<UnstakePayload> {
-  static constexpr TxKind kKind = TxKind::kUnstake;
+struct UnstakePayload : Codec<UnstakePayload, Writer> {
   static constexpr const char* kName = "unstake payload";
   std::uint32_t validator = 0;
   std::uint64_t amount = 0;
@@ -200,8 +197,7 @@ struct UnstakePayload : PayloadCodec<UnstakePayload> {
   void read(StrictReader& r);
 };
 
-struct ClaimRewardsPayload : PayloadCodec<ClaimRewardsPayload> {
-  static constexpr TxKind kKind = TxKind::kClaimRewards;
+struct ClaimRewardsPayload : Codec<ClaimRewardsPayload, Writer> {
   static constexpr const char* kName = "claim rewards payload";
   std::uint32_t validator = 0;
   void write(Writer& w) const;
@@ -209,8 +205,7 @@ struct ClaimRewardsPayload : PayloadCodec<ClaimRewardsPayload> {
 };
 
 /// One vote per address per proposal: voting again replaces the earlier vote.
-struct VotePayload : PayloadCodec<VotePayload> {
-  static constexpr TxKind kKind = TxKind::kVote;
+struct VotePayload : Codec<VotePayload, Writer> {
   static constexpr const char* kName = "vote payload";
   std::uint32_t proposal = 0;
   std::uint32_t choice = 0;
@@ -222,8 +217,7 @@ struct VotePayload : PayloadCodec<VotePayload> {
 inline constexpr std::size_t kMaxAirdropRecipients = 256;
 
 /// `amount` of `token` to each recipient (1..256; repeats allowed and paid each time).
-struct AirdropPayload : PayloadCodec<AirdropPayload> {
-  static constexpr TxKind kKind = TxKind::kAirdrop;
+struct AirdropPayload : Codec<AirdropPayload, Writer> {
   static constexpr const char* kName = "airdrop payload";
   std::uint32_t token = 0;
   std::uint64_t amount = 0;
@@ -232,10 +226,24 @@ struct AirdropPayload : PayloadCodec<AirdropPayload> {
   void read(StrictReader& r);
 };
 
-using Payload = std::variant<TransferPayload, TokenMintPayload, TokenTransferPayload, SwapPayload,
-                             AddLiquidityPayload, RemoveLiquidityPayload, NftMintPayload,
-                             NftTransferPayload, StakePayload, UnstakePayload, ClaimRewardsPayload,
-                             VotePayload, AirdropPayload>;
+/// The kind each payload belongs to.
+#define PEL_TX_KIND_OF(enumerator, code, payload_type, name, base_gas) \
+  constexpr TxKind kind_of(const payload_type&) { return TxKind::enumerator; }
+PEL_TX_KINDS(PEL_TX_KIND_OF)
+#undef PEL_TX_KIND_OF
+
+namespace detail {
+// Drops the leading placeholder that lets the table expand to ", TransferPayload, ...".
+template <typename Placeholder, typename... Payloads>
+struct PayloadVariant {
+  using type = std::variant<Payloads...>;
+};
+}  // namespace detail
+
+/// One alternative per kind, in table order.
+#define PEL_TX_KIND_PAYLOAD(enumerator, code, payload_type, name, base_gas) , payload_type
+using Payload = detail::PayloadVariant<void PEL_TX_KINDS(PEL_TX_KIND_PAYLOAD)>::type;
+#undef PEL_TX_KIND_PAYLOAD
 
 /// Decodes `bytes` as the payload of `kind`.
 Result<Payload> decode_payload(TxKind kind, ByteView bytes);
