@@ -108,7 +108,7 @@ bool MVMemory::record(Version version, std::vector<ReadDescriptor> reads, const 
         it->declared = false;
         it->value = w.value;
       } else {
-        c->entries.insert(it, Entry{version.txn, version.incarnation, false, w.value, false});
+        c->entries.insert(it, Entry{version.txn, version.incarnation, false, false, w.value});
       }
       note_change(*c);
     }
@@ -184,7 +184,7 @@ void MVMemory::declare_write(TxnIndex txn, KeyCell* cell) {
   {
     tbb::spin_mutex::scoped_lock lock(cell->mutex);
     PEL_ASSERT(cell->entries.empty() || cell->entries.back().txn < txn, "declarations come in ascending order");
-    cell->entries.push_back(Entry{txn, 0, true, std::nullopt, true});
+    cell->entries.push_back(Entry{txn, 0, true, true, std::nullopt});
     note_change(*cell);
   }
   // As if an incarnation before the first had written the key: the first execution's record()

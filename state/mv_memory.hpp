@@ -31,8 +31,8 @@ struct KeyCell {
     TxnIndex txn;
     Incarnation incarnation;
     bool estimate;               // ESTIMATE marker: txn was aborted and will likely write again
+    bool declared;               // an ESTIMATE placed from txn's declared writes, before it ran
     std::optional<Value> value;  // nullopt: deleted
-    bool declared = false;       // an ESTIMATE placed from txn's declared writes, before it ran
   };
 
   const StateKey key;
