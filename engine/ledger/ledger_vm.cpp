@@ -5,6 +5,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "engine/ledger/gas.hpp"
@@ -552,15 +553,11 @@ void declare(const Address&, const NftTransferPayload& p, DeclaredWrites& out) {
   out.push_back(nft_key(p.collection, p.id));
   if (p.price > 0) out.push_back(account_key(p.to));
 }
-void declare(const Address& sender, const StakePayload& p, DeclaredWrites& out) {
-  out.push_back(validator_key(p.validator));
-  out.push_back(delegation_key(p.validator, sender));
-}
-void declare(const Address& sender, const UnstakePayload& p, DeclaredWrites& out) {
-  out.push_back(validator_key(p.validator));
-  out.push_back(delegation_key(p.validator, sender));
-}
-void declare(const Address& sender, const ClaimRewardsPayload& p, DeclaredWrites& out) {
+// Staking, unstaking and claiming all settle the sender's delegation against its validator.
+template <typename P>
+  requires std::is_same_v<P, StakePayload> || std::is_same_v<P, UnstakePayload> ||
+           std::is_same_v<P, ClaimRewardsPayload>
+void declare(const Address& sender, const P& p, DeclaredWrites& out) {
   out.push_back(validator_key(p.validator));
   out.push_back(delegation_key(p.validator, sender));
 }

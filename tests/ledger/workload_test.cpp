@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <sstream>
+#include <string_view>
 
 #include "engine/ledger/workload.hpp"
 #include "engine/parallel_executor.hpp"
@@ -334,3 +336,49 @@ TEST(Genesis, SortedUniqueAndQuick) {
 
 }  // namespace
 }  // namespace pel::ledger::testing
+
+namespace pel::ledger {
+namespace {
+
+// The ledger VM's declared writes are right where they speak: every key a successful
+// transaction declares, it writes. For the kinds whose keys all come from the payload
+// (transfers, token transfers, staking, votes, airdrops) it writes exactly what it declared.
+TEST(DeclaredWrites, ASuccessfulTransactionWritesWhatItDeclared) {
+  GenesisParams g;
+  g.accounts = 200;
+  for (const char* name : {"p2p", "token", "staking", "dao", "airdrop", "swap", "nft", "mix"}) {
+    WorkloadParams w;
+    w.name = name;
+    w.accounts = 200;
+    w.block_size = 400;
+    MemoryState state;
+    state.apply(build_genesis(g));
+    WorkloadGenerator gen(g, w);
+    const std::vector<Transaction> txns = gen.next_block();
+    const std::vector<std::uint8_t> ok = verify_signatures(txns, 2);
+    LedgerVm vm(BlockContext{.height = 1, .timestamp = 0, .beneficiary = {}, .chain_id = g.chain_id}, txns, ok);
+    const bool exact = std::string_view(name) != "swap" && std::string_view(name) != "nft" && std::string_view(name) != "mix";
+    std::size_t checked = 0;
+    for (TxnIndex i = 0; i < txns.size(); ++i) {
+      // Each transaction against the state before it, as the sequential executor runs them.
+      BlockResult one = execute_sequential(vm, i + 1, state);
+      const TxnOutput& out = one.outputs[i];
+      auto receipt = Receipt::decode(as_bytes(out.receipt));
+      ASSERT_TRUE(receipt.is_ok());
+      if (receipt->status != TxStatus::kSuccess) continue;
+      DeclaredWrites declared;
+      vm.declare_writes(i, declared);
+      std::set<StateKey> written, named(declared.begin(), declared.end());
+      for (const Write& write : out.writes) written.insert(write.key);
+      for (const StateKey& key : named) EXPECT_TRUE(written.contains(key)) << name << " txn " << i << " declared " << key.hex();
+      if (exact) {
+        EXPECT_EQ(written, named) << name << " txn " << i;
+      }
+      ++checked;
+    }
+    EXPECT_GT(checked, txns.size() / 2) << name;
+  }
+}
+
+}  // namespace
+}  // namespace pel::ledger
