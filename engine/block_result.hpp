@@ -37,6 +37,8 @@ struct ExecutionStats {
   int threads = 1;
   bool sequential = false;        // ran on the sequential path (small block or 1 thread)
   bool fell_back = false;         // Block-STM met too many conflicts and the block ran sequentially
+  std::uint64_t kept_on_fallback = 0;  // when fell_back: transactions the parallel run had made
+                                       // final, kept instead of executed again
   std::uint64_t execute_ns = 0;   // wall time of the execution phase
   std::uint64_t finalize_ns = 0;  // wall time to collect the write set and finish the block
   /// The keys that caused the most conflicts, most first (ties by key), at most kHotKeys.

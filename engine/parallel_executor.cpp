@@ -180,6 +180,23 @@ class BlockRun {
   }
 
   std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
+
+  /// Call after the workers stopped early: how many transactions, from the first, already have
+  /// their sequential outputs. Each one has executed (its latest incarnation recorded, not
+  /// aborted since), threw no bad_alloc, and every value it read is still what the recorded
+  /// writes of the transactions before it give. By induction from transaction 0, which reads
+  /// only the base state, each then read exactly what sequential execution would have shown
+  /// it, so its output (a function of its reads) is the sequential one.
+  std::size_t final_prefix() const {
+    std::size_t kept = 0;
+    while (kept < outputs_.size() && scheduler_.executed(static_cast<TxnIndex>(kept)) && out_of_memory_[kept] == 0 &&
+           memory_.first_stale_read(static_cast<TxnIndex>(kept)) == nullptr) {
+      ++kept;
+    }
+    return kept;
+  }
+  /// The writes of the first `txns` transactions (see final_prefix), one per key, sorted.
+  WriteSet snapshot_below(std::size_t txns) const { return memory_.snapshot_below(txns); }
   /// Call after the workers stopped: whether a final execution threw std::bad_alloc.
   bool out_of_memory() const {
     return std::any_of(out_of_memory_.begin(), out_of_memory_.end(), [](std::uint8_t f) { return f != 0; });
@@ -504,8 +521,18 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   const ExecutionStats parallel_stats = run->counts(&conflicted);
   learn_hot_keys(conflicted);
   if (run->abandoned()) {
-    arena_->execute([&] { run.reset(); });
-    BlockResult result = execute_sequential(vm, num_txns, base);
+    // Too many conflicts: the plain loop finishes the block, from the first transaction the
+    // parallel run had not made final. The prefix it had is kept, not executed again.
+    const std::size_t kept = run->final_prefix();
+    std::vector<TxnOutput> done = run->take_outputs();
+    done.resize(kept);
+    WriteSet done_writes;
+    arena_->execute([&] {
+      done_writes = run->snapshot_below(kept);
+      run.reset();
+    });
+    BlockResult result = continue_sequential(vm, num_txns, base, std::move(done), done_writes);
+    result.stats.kept_on_fallback = kept;
     result.stats.executions += parallel_stats.executions;  // the abandoned work counts too
     result.stats.validations = parallel_stats.validations;
     result.stats.aborts = parallel_stats.aborts;
@@ -560,6 +587,7 @@ ExecutionStats& ExecutionStats::operator+=(const ExecutionStats& o) {
   aborts += o.aborts;
   suspensions += o.suspensions;
   predicted_waits += o.predicted_waits;
+  kept_on_fallback += o.kept_on_fallback;
   execute_ns += o.execute_ns;
   finalize_ns += o.finalize_ns;
   for (const KeyConflicts& theirs : o.hot_keys) {

@@ -171,6 +171,12 @@ std::optional<SchedulerTask> Scheduler::finish_execution(Version version, bool w
   return next;
 }
 
+bool Scheduler::executed(TxnIndex txn) const {
+  const TxnState& s = txns_[txn];
+  tbb::spin_mutex::scoped_lock lock(s.mutex);
+  return s.status == IncarnationStatus::kExecuted;
+}
+
 bool Scheduler::try_validation_abort(Version version) {
   TxnState& s = txns_[version.txn];
   tbb::spin_mutex::scoped_lock lock(s.mutex);

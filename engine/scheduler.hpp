@@ -83,6 +83,10 @@ class Scheduler {
   /// A validation finished. After an abort, may hand back the re-execution.
   std::optional<SchedulerTask> finish_validation(TxnIndex txn, bool aborted);
 
+  /// Whether `txn`'s latest incarnation has executed and not been aborted since. Meaningful
+  /// once the workers stopped (the executor's fallback reads it to keep a final prefix).
+  bool executed(TxnIndex txn) const;
+
   /// Conflicts so far: executions parked on a dependency, validations that aborted, and those
   /// the executor reports. Tunes the hand-out; the executor's contention fallback reads it.
   std::size_t conflicts() const { return conflicts_.load(std::memory_order_relaxed); }
@@ -93,7 +97,7 @@ class Scheduler {
   enum class IncarnationStatus : std::uint8_t { kReadyToExecute, kExecuting, kExecuted, kAborting };
 
   struct alignas(64) TxnState {
-    tbb::spin_mutex mutex;  // guards incarnation and status
+    mutable tbb::spin_mutex mutex;  // guards incarnation and status
     Incarnation incarnation = 0;
     IncarnationStatus status = IncarnationStatus::kReadyToExecute;
     tbb::spin_mutex dependents_mutex;

@@ -27,13 +27,21 @@ class OverlayReader final : public StateReader {
 }  // namespace
 
 BlockResult execute_sequential(const Vm& vm, std::size_t num_txns, const BaseState& base) {
+  return continue_sequential(vm, num_txns, base, {}, {});
+}
+
+BlockResult continue_sequential(const Vm& vm, std::size_t num_txns, const BaseState& base,
+                                std::vector<TxnOutput> done, const WriteSet& done_writes) {
   auto start = std::chrono::steady_clock::now();
   BlockResult result;
+  const std::size_t first = done.size();
+  result.outputs = std::move(done);
   result.outputs.reserve(num_txns);
   Overlay overlay;
   overlay.reserve(num_txns * 2);
+  for (const Write& w : done_writes) overlay.emplace(w.key, w.value);
   OverlayReader reader(overlay, base);
-  for (std::size_t i = 0; i < num_txns; ++i) {
+  for (std::size_t i = first; i < num_txns; ++i) {
     TxnOutput out = call_vm(vm, static_cast<TxnIndex>(i), reader);
     for (const Write& w : out.writes) overlay[w.key] = w.value;
     result.outputs.push_back(std::move(out));
@@ -49,8 +57,8 @@ BlockResult execute_sequential(const Vm& vm, std::size_t num_txns, const BaseSta
   result.stats.finalize_ns = elapsed_ns(finalize_start);
 
   result.stats.transactions = num_txns;
-  result.stats.executions = num_txns;
-  result.stats.sequential = true;
+  result.stats.executions = num_txns - first;
+  result.stats.sequential = first == 0;
   return result;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 #include "engine/block_result.hpp"
 #include "state/base_state.hpp"
@@ -10,5 +11,11 @@
 namespace pel {
 
 BlockResult execute_sequential(const Vm& vm, std::size_t num_txns, const BaseState& base);
+
+/// The same loop from transaction done.size() on, given the outputs of the transactions before
+/// it and their writes (one per key): what a parallel run that stopped early had made final.
+/// The result is the whole block's, as execute_sequential gives it.
+BlockResult continue_sequential(const Vm& vm, std::size_t num_txns, const BaseState& base,
+                                std::vector<TxnOutput> done, const WriteSet& done_writes);
 
 }  // namespace pel

@@ -192,18 +192,21 @@ void MVMemory::declare_write(TxnIndex txn, KeyCell* cell) {
   written.push_back(cell);
 }
 
-WriteSet MVMemory::snapshot() const {
-  // Each key is emitted by its last writer, found from the transactions' written cells (no scan
-  // of cells that were only read). Chunks fill their own parts, then one parallel sort.
+WriteSet MVMemory::snapshot_below(std::size_t txns) const {
+  // Each key is emitted by its last writer below `txns`, found from the transactions' written
+  // cells (no scan of cells that were only read). Chunks fill their own parts, then one
+  // parallel sort.
   constexpr std::size_t kChunk = 256;
-  const std::size_t chunks = (slots_.size() + kChunk - 1) / kChunk;
+  const std::size_t chunks = (txns + kChunk - 1) / kChunk;
+  const bool whole_block = txns == slots_.size();
   std::vector<WriteSet> parts(chunks);
   parallel_ranges(chunks, 1, [&](std::size_t begin, std::size_t end) {
     for (std::size_t chunk = begin; chunk < end; ++chunk) {
-      const std::size_t last = std::min(slots_.size(), (chunk + 1) * kChunk);
+      const std::size_t last = std::min(txns, (chunk + 1) * kChunk);
       for (std::size_t txn = chunk * kChunk; txn < last; ++txn) {
         for (const KeyCell* c : slots_[txn].written) {
-          const Entry& top = c->entries.back();
+          const Entry& top = whole_block ? c->entries.back()
+                                         : *std::prev(lower_bound_txn(c->entries, static_cast<TxnIndex>(txns)));
           if (top.txn != txn) continue;
           PEL_ASSERT(!top.estimate, "an ESTIMATE survived a completed block");
           parts[chunk].push_back({c->key, top.value});

@@ -110,7 +110,10 @@ class MVMemory {
 
   /// The block's final writes, one per key, sorted by key. Runs data-parallel on the calling
   /// thread's TBB arena.
-  WriteSet snapshot() const;
+  WriteSet snapshot() const { return snapshot_below(slots_.size()); }
+  /// The writes of transactions 0..txns-1 only: per key, the last of them that wrote it.
+  /// Requires those transactions' latest writes to be recorded (none an ESTIMATE).
+  WriteSet snapshot_below(std::size_t txns) const;
 
  private:
   struct alignas(64) TxnSlot {

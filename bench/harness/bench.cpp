@@ -214,6 +214,7 @@ nlohmann::json BenchRow::to_json() const {
           {"commit_share", commit_share},
           {"par_cpus", par_cpus},
           {"fell_back", fell_back},
+          {"kept_on_fallback", kept_on_fallback},
           {"core_round_trip_ns", core_round_trip_ns},
           {"hot_keys", hot_keys_json(hot_keys)}};
 }
@@ -291,6 +292,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
             row.commit_share = commit_share;
             row.par_cpus = median(cpus);
             row.fell_back = last.stats.fell_back;
+            row.kept_on_fallback = last.stats.kept_on_fallback;
             row.hot_keys = last.stats.hot_keys;
             if (on_row) on_row(row);
             rows.push_back(row);

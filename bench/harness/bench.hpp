@@ -51,6 +51,7 @@ struct BenchRow {
   double commit_share = 0;      // end to end: commit time / block time on the parallel side
   double par_cpus = 0;          // median cores the parallel runs really got (CPU time / wall time)
   bool fell_back = false;       // the contention fallback ran the block sequentially (last run)
+  std::uint64_t kept_on_fallback = 0;  // of it, transactions the parallel run had made final
   double core_round_trip_ns = 0;  // measured just before this row (see core_round_trip_ns())
   std::vector<KeyConflicts> hot_keys;  // the last parallel run's most conflicted keys (JSON only)
 

@@ -293,6 +293,54 @@ TEST(ConflictTelemetry, BlocksAddUpByKey) {
   EXPECT_EQ(a.hot_keys[2].total(), 1u);
 }
 
+// The fallback keeps what the parallel run made final and executes only the rest: on random
+// hot-key blocks with a hair-trigger fallback (it fires at the first judgement, at whatever
+// point the schedule reached), the result still equals the sequential one, whatever prefix
+// was kept.
+TEST(ContentionFallback, TheKeptPrefixAndTheRestAgreeWithSequential) {
+  std::uint64_t kept_somewhere = 0;
+  for (int threads : {2, 3, 4, 8}) {
+    ParallelExecutor executor({.threads = threads, .fallback_conflict_ratio = 1e-9});
+    for (std::uint64_t seed = 1; seed <= 12; ++seed) {
+      ToyWorkload w;
+      w.keys = 6;
+      w.hot_fraction = 0.5;
+      w.throw_chance = seed % 3 == 0 ? 0.05 : 0.0;
+      const std::size_t size = 400 + seed * 50;
+      ToyVm vm(make_toy_block(seed * 7919 + static_cast<std::uint64_t>(threads), size, w));
+      MemoryState base;
+      for (std::uint64_t k = 0; k < w.keys; k += 2) base.put(toy_key(k), "base" + std::to_string(k));
+      const std::string what = "threads " + std::to_string(threads) + " seed " + std::to_string(seed);
+      Watchdog dog(std::chrono::seconds(60), what);
+      BlockResult seq = execute_sequential(vm, size, base);
+      BlockResult par = executor.execute(vm, size, base);
+      ASSERT_EQ(seq.outputs, par.outputs) << what;
+      ASSERT_EQ(seq.writes, par.writes) << what;
+      EXPECT_LE(par.stats.kept_on_fallback, size) << what;
+      if (par.stats.fell_back) kept_somewhere += par.stats.kept_on_fallback;
+    }
+  }
+  EXPECT_GT(kept_somewhere, 0u) << "no fallback ever kept a prefix";
+}
+
+TEST(ContentionFallback, ContinuingSequentiallyFromAPrefixEqualsTheWholeLoop) {
+  ToyWorkload w;
+  w.keys = 20;
+  w.hot_fraction = 0.3;
+  ToyVm vm(make_toy_block(5, 300, w));
+  MemoryState base;
+  const BlockResult whole = execute_sequential(vm, 300, base);
+  for (std::size_t first : {0u, 1u, 150u, 299u, 300u}) {
+    // The prefix's outputs and its writes, as a parallel run that stopped there would hand over.
+    const BlockResult prefix = execute_sequential(vm, first, base);
+    std::vector<TxnOutput> done = prefix.outputs;
+    const BlockResult rest = continue_sequential(vm, 300, base, std::move(done), prefix.writes);
+    EXPECT_EQ(rest.outputs, whole.outputs) << "from " << first;
+    EXPECT_EQ(rest.writes, whole.writes) << "from " << first;
+    EXPECT_EQ(rest.stats.executions, 300 - first);
+  }
+}
+
 TEST(ContentionFallback, IndependentBlockStaysParallel) {
   std::vector<ToyTxn> txns;
   for (std::uint64_t i = 0; i < 2000; ++i) txns.push_back(read_write(i, i));
