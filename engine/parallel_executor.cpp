@@ -202,6 +202,8 @@ class BlockRun {
     return std::any_of(out_of_memory_.begin(), out_of_memory_.end(), [](std::uint8_t f) { return f != 0; });
   }
   bool abandoned() const { return abandoned_.load(std::memory_order_relaxed); }
+  /// Call after the workers stopped: every transaction executed and validated.
+  bool finished() const { return scheduler_.done(); }
 
   /// Call after the workers stopped. `conflicted`, when given, receives every key that caused
   /// a conflict or a wait, not only the top few the statistics keep.
@@ -250,12 +252,16 @@ class BlockRun {
     std::vector<std::uint32_t> chain(num_txns, 1);
     std::uint32_t longest = num_txns > 0 ? 1 : 0;
     predicted_blocker_.assign(num_txns, kNoBlocker);
+    predicted_cell_.assign(num_txns, nullptr);
     for (std::size_t txn = 0; txn < num_txns; ++txn) {
       for (KeyCell* cell : cells[txn]) {
         if (!cell->entries.empty() && cell->entries.back().txn < txn) {
           const TxnIndex writer = cell->entries.back().txn;
           chain[txn] = std::max(chain[txn], chain[writer] + 1);
-          if (predicted_blocker_[txn] == kNoBlocker || writer > predicted_blocker_[txn]) predicted_blocker_[txn] = writer;
+          if (predicted_blocker_[txn] == kNoBlocker || writer > predicted_blocker_[txn]) {
+            predicted_blocker_[txn] = writer;
+            predicted_cell_[txn] = cell;
+          }
         }
         memory_.declare_write(static_cast<TxnIndex>(txn), cell);
       }
@@ -296,6 +302,8 @@ class BlockRun {
         scheduler_.add_dependency(version.txn, predicted_blocker_[version.txn], true)) {
       counters.bump(counters.suspensions);
       counters.bump(counters.predicted_waits);
+      // Counted on its key, so a declared key that keeps its readers waiting stays hot.
+      counters.conflict(predicted_cell_[version.txn], true);
       return std::nullopt;
     }
     for (;;) {
@@ -393,6 +401,7 @@ class BlockRun {
   // kNoBlocker; empty when nothing was declared. Written before the workers start.
   static constexpr TxnIndex kNoBlocker = std::numeric_limits<TxnIndex>::max();
   std::vector<TxnIndex> predicted_blocker_;
+  std::vector<const KeyCell*> predicted_cell_;  // the declared key that names the blocker
   const double fallback_conflict_ratio_;
   std::atomic<bool> abandoned_{false};  // stop: too many conflicts, or a worker failed
   std::mutex failure_mutex_;
@@ -481,7 +490,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     // Judged before any work is done: when the declared chain leaves too little parallelism
     // for Block-STM to repay its overhead (one worker runs at about 0.7x the plain loop), the
     // plain loop is faster. The hot keys are kept: the next block is judged again.
-    if (options_.fallback_conflict_ratio > 0 &&
+    if (options_.fallback_conflict_ratio > 0 && longest_chain > 1 &&
         static_cast<double>(longest_chain) * kMinDeclaredParallelism > static_cast<double>(num_txns)) {
       arena_->execute([&] { run.reset(); });
       BlockResult result = execute_sequential(vm, num_txns, base);
@@ -520,7 +529,8 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   std::vector<KeyConflicts> conflicted;
   const ExecutionStats parallel_stats = run->counts(&conflicted);
   learn_hot_keys(conflicted);
-  if (run->abandoned()) {
+  // A fallback judged as the last task finished finds the block done: nothing to redo.
+  if (run->abandoned() && !run->finished()) {
     // Too many conflicts: the plain loop finishes the block, from the first transaction the
     // parallel run had not made final. The prefix it had is kept, not executed again.
     const std::size_t kept = run->final_prefix();

@@ -144,6 +144,39 @@ TEST(Differential, ExactDeclarationsLeaveNoAbortOnHotKeys) {
   }
 }
 
+// With kHotKeys the executor declares only the keys that conflicted in the block before; a key
+// whose readers then wait as planned stays declared, block after block, instead of dropping out
+// and conflicting again every other block.
+TEST(Differential, HotKeysStayDeclaredWhileTheyKeepReadersWaiting) {
+  std::vector<ToyTxn> txns;
+  for (std::uint64_t i = 0; i < 2000; ++i) {
+    ToyTxn t;
+    for (std::uint64_t k = 0; k < 10; ++k) t.ops.push_back({ToyOp::Kind::kRead, 100 + i * 10 + k});
+    t.ops.push_back({ToyOp::Kind::kRead, i % 4});
+    t.ops.push_back({ToyOp::Kind::kWrite, i % 4});
+    txns.push_back(t);
+  }
+  MemoryState base;
+  DeclaringVm vm(txns, Hint::kExact, 4, 1);
+  const BlockResult seq = execute_sequential(vm, txns.size(), base);
+  ParallelExecutor executor({.threads = 2, .fallback_conflict_ratio = 0, .declarations = Declarations::kHotKeys});
+  // Until a block has shown the hot keys, nothing is declared.
+  int learned_at = -1;
+  for (int block = 0; block < 20 && learned_at < 0; ++block) {
+    Watchdog dog(std::chrono::seconds(60), "learning block " + std::to_string(block));
+    const BlockResult par = executor.execute(vm, txns.size(), base);
+    expect_same(seq, par, "learning block " + std::to_string(block));
+    if (par.stats.predicted_waits > 0) learned_at = block;
+  }
+  ASSERT_GE(learned_at, 1) << "the hot keys were never learned (or declared before any block)";
+  for (int block = 0; block < 4; ++block) {
+    Watchdog dog(std::chrono::seconds(60), "declared block " + std::to_string(block));
+    const BlockResult par = executor.execute(vm, txns.size(), base);
+    expect_same(seq, par, "declared block " + std::to_string(block));
+    EXPECT_GT(par.stats.predicted_waits, 0u) << "block " << block << " after learning: the hot keys dropped out";
+  }
+}
+
 // A block whose declarations chain every transaction to the one before has no parallelism to
 // win: it runs on the plain loop at once, with no speculative execution wasted.
 TEST(ContentionFallback, ADeclaredSerialChainRunsSequentiallyAtOnce) {
