@@ -118,10 +118,9 @@ TEST(Differential, DeclaredWritesOfEveryQualityAgreeWithSequential) {
   }
 }
 
-// Every transaction reads and writes one of four hot keys after some private reads. Declared
-// exactly, no transaction runs before the last one declaring its key: nothing is aborted and
-// no conflict is counted, only planned waits.
-TEST(Differential, ExactDeclarationsLeaveNoAbortOnHotKeys) {
+// 2,000 transactions, each reading ten private keys, then reading and writing one of four hot
+// keys (0-3) in turn.
+std::vector<ToyTxn> four_hot_keys_block() {
   std::vector<ToyTxn> txns;
   for (std::uint64_t i = 0; i < 2000; ++i) {
     ToyTxn t;
@@ -130,6 +129,14 @@ TEST(Differential, ExactDeclarationsLeaveNoAbortOnHotKeys) {
     t.ops.push_back({ToyOp::Kind::kWrite, i % 4});
     txns.push_back(t);
   }
+  return txns;
+}
+
+// Every transaction reads and writes one of four hot keys after some private reads. Declared
+// exactly, no transaction runs before the last one declaring its key: nothing is aborted and
+// no conflict is counted, only planned waits.
+TEST(Differential, ExactDeclarationsLeaveNoAbortOnHotKeys) {
+  const std::vector<ToyTxn> txns = four_hot_keys_block();
   MemoryState base;
   DeclaringVm vm(txns, Hint::kExact, 4, 1);
   const BlockResult seq = execute_sequential(vm, txns.size(), base);
@@ -148,14 +155,7 @@ TEST(Differential, ExactDeclarationsLeaveNoAbortOnHotKeys) {
 // whose readers then wait as planned stays declared, block after block, instead of dropping out
 // and conflicting again every other block.
 TEST(Differential, HotKeysStayDeclaredWhileTheyKeepReadersWaiting) {
-  std::vector<ToyTxn> txns;
-  for (std::uint64_t i = 0; i < 2000; ++i) {
-    ToyTxn t;
-    for (std::uint64_t k = 0; k < 10; ++k) t.ops.push_back({ToyOp::Kind::kRead, 100 + i * 10 + k});
-    t.ops.push_back({ToyOp::Kind::kRead, i % 4});
-    t.ops.push_back({ToyOp::Kind::kWrite, i % 4});
-    txns.push_back(t);
-  }
+  const std::vector<ToyTxn> txns = four_hot_keys_block();
   MemoryState base;
   DeclaringVm vm(txns, Hint::kExact, 4, 1);
   const BlockResult seq = execute_sequential(vm, txns.size(), base);
