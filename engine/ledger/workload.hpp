@@ -58,7 +58,8 @@ class WorkloadGenerator {
 
   /// Continues from `state` (a chain's head) instead of the genesis: reloads the nonces, NFT
   /// owners and delegations of the accounts used. Reads accounts * (1 + validators) keys plus
-  /// every NFT; a record that does not decode counts as absent.
+  /// every NFT (the accounts in parallel, on the calling thread's oneTBB arena); a record that
+  /// does not decode counts as absent.
   void sync_with_state(const BaseState& state);
 
   /// The next block, signed. Nonces continue across blocks; the generator also tracks NFT
