@@ -34,6 +34,7 @@ struct ExecutionStats {
                                   // because the VM saw aborted() turn true
   std::uint64_t suspensions = 0;  // executions parked on a dependency (ESTIMATE met)
   std::uint64_t predicted_waits = 0;  // of those, parked on a declared write: planned, no conflict
+  std::uint64_t declared_dependencies = 0;  // transactions a declared write linked to a lower one
   int threads = 1;
   bool sequential = false;        // ran on the sequential path (small block or 1 thread)
   bool fell_back = false;         // Block-STM met too many conflicts and the block ran sequentially

@@ -262,12 +262,29 @@ class BlockRun {
             predicted_blocker_[txn] = writer;
             predicted_cell_[txn] = cell;
           }
+          declared_links_.push_back(cell);
         }
         memory_.declare_write(static_cast<TxnIndex>(txn), cell);
       }
       longest = std::max(longest, chain[txn]);
+      declared_dependencies_ += predicted_blocker_[txn] != kNoBlocker;
     }
     return longest;
+  }
+
+  /// Transactions that a declaration linked to a lower one (see declare()).
+  std::uint64_t declared_dependencies() const { return declared_dependencies_; }
+  /// The declared keys that linked at least `min` transactions to a lower one: still contended,
+  /// whether or not this run's schedule made anyone wait on them.
+  std::vector<StateKey> contended_declared_keys(std::uint64_t min) {
+    std::sort(declared_links_.begin(), declared_links_.end());
+    std::vector<StateKey> out;
+    for (auto it = declared_links_.begin(); it != declared_links_.end();) {
+      const auto run_end = std::upper_bound(it, declared_links_.end(), *it);
+      if (static_cast<std::uint64_t>(run_end - it) >= min) out.push_back((*it)->key);
+      it = run_end;
+    }
+    return out;
   }
   WriteSet snapshot() const { return memory_.snapshot(); }
 
@@ -402,6 +419,8 @@ class BlockRun {
   static constexpr TxnIndex kNoBlocker = std::numeric_limits<TxnIndex>::max();
   std::vector<TxnIndex> predicted_blocker_;
   std::vector<const KeyCell*> predicted_cell_;  // the declared key that names the blocker
+  std::vector<const KeyCell*> declared_links_;  // one entry per declared dependency, by key
+  std::uint64_t declared_dependencies_ = 0;
   const double fallback_conflict_ratio_;
   std::atomic<bool> abandoned_{false};  // stop: too many conflicts, or a worker failed
   std::mutex failure_mutex_;
@@ -527,8 +546,9 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     std::rethrow_exception(failure);
   }
   std::vector<KeyConflicts> conflicted;
-  const ExecutionStats parallel_stats = run->counts(&conflicted);
-  learn_hot_keys(conflicted);
+  ExecutionStats parallel_stats = run->counts(&conflicted);
+  parallel_stats.declared_dependencies = run->declared_dependencies();
+  learn_hot_keys(conflicted, run->contended_declared_keys(kHotKeyConflicts));
   // A fallback judged as the last task finished finds the block done: nothing to redo.
   if (run->abandoned() && !run->finished()) {
     // Too many conflicts: the plain loop finishes the block, from the first transaction the
@@ -548,6 +568,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     result.stats.aborts = parallel_stats.aborts;
     result.stats.suspensions = parallel_stats.suspensions;
     result.stats.predicted_waits = parallel_stats.predicted_waits;
+    result.stats.declared_dependencies = parallel_stats.declared_dependencies;
     result.stats.hot_keys = parallel_stats.hot_keys;  // what made the block fall back
     result.stats.execute_ns = elapsed_ns(start);
     result.stats.threads = threads;
@@ -579,15 +600,18 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   return result;
 }
 
-void ParallelExecutor::learn_hot_keys(const std::vector<KeyConflicts>& conflicted) {
+void ParallelExecutor::learn_hot_keys(const std::vector<KeyConflicts>& conflicted,
+                                      std::vector<StateKey> contended_declared) {
   // A key that one unlucky overlap touched once is noise; one that conflicted a few times in a
-  // block is a hot spot. A declared key whose readers waited as planned stays hot: its waits
-  // are counted, so a block that went well keeps the declarations that made it go well.
-  hot_keys_.clear();
+  // block is a hot spot. A declared key that linked several transactions stays hot whether or
+  // not the schedule made anyone wait, so a block that went well keeps the declarations that
+  // made it go well.
+  hot_keys_ = std::move(contended_declared);
   for (const KeyConflicts& k : conflicted) {
     if (k.total() >= kHotKeyConflicts) hot_keys_.push_back(k.key);
   }
   std::sort(hot_keys_.begin(), hot_keys_.end());
+  hot_keys_.erase(std::unique(hot_keys_.begin(), hot_keys_.end()), hot_keys_.end());
 }
 
 ExecutionStats& ExecutionStats::operator+=(const ExecutionStats& o) {
@@ -597,6 +621,7 @@ ExecutionStats& ExecutionStats::operator+=(const ExecutionStats& o) {
   aborts += o.aborts;
   suspensions += o.suspensions;
   predicted_waits += o.predicted_waits;
+  declared_dependencies += o.declared_dependencies;
   kept_on_fallback += o.kept_on_fallback;
   execute_ns += o.execute_ns;
   finalize_ns += o.finalize_ns;

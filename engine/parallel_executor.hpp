@@ -62,7 +62,7 @@ class ParallelExecutor {
   int threads() const { return options_.threads; }
 
  private:
-  void learn_hot_keys(const std::vector<KeyConflicts>& conflicted);
+  void learn_hot_keys(const std::vector<KeyConflicts>& conflicted, std::vector<StateKey> contended_declared);
 
   /// Conflicts (aborts plus waits) in one block that make a key hot for the next.
   static constexpr std::uint64_t kHotKeyConflicts = 3;

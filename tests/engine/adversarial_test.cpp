@@ -217,7 +217,11 @@ class OverlappingVm final : public Vm {
   mutable std::atomic<int> threads_seen_{0};
 };
 
-TEST(ContentionFallback, FullySerialBlockFallsBackEarlyAndAgrees) {
+// A fully serial block (every transaction reads and writes key 0) costs little whatever the
+// schedule: either the contention fallback gives up early and the plain loop finishes it, or
+// the chain stays on one worker (a finishing worker goes on with the transaction waiting on
+// it) and few executions are wasted. Block-STM alone used to re-execute such blocks 3-5 times.
+TEST(ContentionFallback, FullySerialBlockWastesLittleAndAgrees) {
   // Every transaction reads and writes key 0 after reading 100 others, so each takes long
   // enough for the workers' executions to overlap and collide.
   ToyTxn serial;
@@ -229,68 +233,17 @@ TEST(ContentionFallback, FullySerialBlockFallsBackEarlyAndAgrees) {
   ToyVm toy(txns);
   BlockResult seq = execute_sequential(toy, txns.size(), base);
   ParallelExecutor executor({.threads = 2});
-  bool fell_back = false;
-  for (int attempt = 0; attempt < 3 && !fell_back; ++attempt) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
     OverlappingVm vm(toy);
-    Watchdog dog(std::chrono::seconds(60), "fallback attempt " + std::to_string(attempt));
+    Watchdog dog(std::chrono::seconds(60), "serial block, attempt " + std::to_string(attempt));
     BlockResult par = executor.execute(vm, txns.size(), base);
     ASSERT_EQ(seq.outputs, par.outputs);
     ASSERT_EQ(seq.writes, par.writes);
-    // How early it gives up depends on the schedule (a descheduled worker lets the other run
-    // ahead), so the cost bound is measured by the benchmark (exec/tx at 2 accounts), not here.
-    fell_back = par.stats.fell_back;
+    // Executions include those of the plain loop after a fallback.
+    EXPECT_LE(par.stats.executions, txns.size() * 14 / 10)
+        << "attempt " << attempt << (par.stats.fell_back ? " (fell back)" : "") << ": " << par.stats.aborts
+        << " aborts, " << par.stats.suspensions << " waits";
   }
-  EXPECT_TRUE(fell_back);
-}
-
-// Conflict telemetry: in a block where every conflict is on key 0 (each transaction reads many
-// private keys, then reads and writes the shared one), key 0 is named first, with every
-// conflict the run counted; a conflict-free block names no key. On the sequential path nothing.
-TEST(ConflictTelemetry, TheHotKeyIsNamedWithItsConflicts) {
-  std::vector<ToyTxn> txns;
-  for (std::uint64_t i = 0; i < 2000; ++i) {
-    ToyTxn t;
-    for (std::uint64_t k = 1; k <= 20; ++k) t.ops.push_back({ToyOp::Kind::kRead, 1000 + i * 20 + k});
-    t.ops.push_back({ToyOp::Kind::kRead, 0});
-    t.ops.push_back({ToyOp::Kind::kWrite, 0});
-    txns.push_back(t);
-  }
-  MemoryState base;
-  ToyVm toy(txns);
-  ParallelExecutor executor({.threads = 2, .fallback_conflict_ratio = 0});
-  std::uint64_t named = 0;
-  for (int attempt = 0; attempt < 5 && named == 0; ++attempt) {
-    OverlappingVm vm(toy);
-    Watchdog dog(std::chrono::seconds(60), "telemetry attempt " + std::to_string(attempt));
-    BlockResult par = executor.execute(vm, txns.size(), base);
-    ASSERT_LE(par.stats.hot_keys.size(), ExecutionStats::kHotKeys);
-    if (par.stats.hot_keys.empty()) continue;  // a schedule without overlap: try again
-    ASSERT_EQ(par.stats.hot_keys.size(), 1u) << "only key 0 is shared";
-    EXPECT_EQ(par.stats.hot_keys[0].key, toy_key(0));
-    EXPECT_EQ(par.stats.hot_keys[0].waits, par.stats.suspensions);
-    // Every abort is a failed validation or a discarded execution, each on key 0.
-    EXPECT_EQ(par.stats.hot_keys[0].aborts, par.stats.aborts);
-    named = par.stats.hot_keys[0].total();
-  }
-  EXPECT_GT(named, 0u) << "two workers on one hot key never collided in five runs";
-
-  std::vector<ToyTxn> independent;
-  for (std::uint64_t i = 0; i < 2000; ++i) independent.push_back(read_write(i, i));
-  ToyVm quiet(independent);
-  EXPECT_TRUE(executor.execute(quiet, independent.size(), base).stats.hot_keys.empty());
-  EXPECT_TRUE(execute_sequential(toy, txns.size(), base).stats.hot_keys.empty());
-}
-
-TEST(ConflictTelemetry, BlocksAddUpByKey) {
-  ExecutionStats a, b;
-  a.hot_keys = {{toy_key(1), 5, 1}, {toy_key(2), 1, 0}};
-  b.hot_keys = {{toy_key(2), 10, 0}};
-  for (std::uint64_t k = 10; k < 30; ++k) b.hot_keys.push_back({toy_key(k), 0, 1});
-  a += b;
-  ASSERT_EQ(a.hot_keys.size(), ExecutionStats::kHotKeys);
-  EXPECT_EQ(a.hot_keys[0], (KeyConflicts{toy_key(2), 11, 0}));
-  EXPECT_EQ(a.hot_keys[1], (KeyConflicts{toy_key(1), 5, 1}));
-  EXPECT_EQ(a.hot_keys[2].total(), 1u);
 }
 
 // The fallback keeps what the parallel run made final and executes only the rest: on random
