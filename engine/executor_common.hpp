@@ -4,6 +4,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <thread>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include "engine/block_result.hpp"
 #include "state/base_state.hpp"
@@ -19,6 +24,29 @@ TxnOutput call_vm(const Vm& vm, TxnIndex txn, StateReader& reader);
 /// takes the base state's read error, if any, into result.read_error. Timed into
 /// result.stats.finalize_ns by the caller.
 void finish_block(const Vm& vm, const BaseState& base, BlockResult& result);
+
+/// Exponential backoff for a worker that found no task: pause a while, then yield the core.
+class Backoff {
+ public:
+  void pause() {
+    if (count_ < kSpinLimit) {
+      for (int i = 0; i < (1 << count_); ++i) cpu_relax();
+      ++count_;
+    } else {
+      std::this_thread::yield();
+    }
+  }
+  void reset() { count_ = 0; }
+
+ private:
+  static constexpr int kSpinLimit = 6;
+  static void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_pause();
+#endif
+  }
+  int count_ = 0;
+};
 
 inline std::uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(

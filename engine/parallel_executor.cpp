@@ -20,35 +20,9 @@
 #include "engine/scheduler.hpp"
 #include "engine/sequential_executor.hpp"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
 
 namespace pel {
 namespace {
-
-/// Exponential backoff for a worker that found no task: pause a while, then yield the core.
-class Backoff {
- public:
-  void pause() {
-    if (count_ < kSpinLimit) {
-      for (int i = 0; i < (1 << count_); ++i) cpu_relax();
-      ++count_;
-    } else {
-      std::this_thread::yield();
-    }
-  }
-  void reset() { count_ = 0; }
-
- private:
-  static constexpr int kSpinLimit = 6;
-  static void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    _mm_pause();
-#endif
-  }
-  int count_ = 0;
-};
 
 /// The reader of one execution: reads go to multi-version memory, and are recorded.
 class MVReader final : public StateReader {
@@ -518,28 +492,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
       return result;
     }
   }
-#if defined(__SANITIZE_THREAD__)
-  // Debian's libtbb is not built with ThreadSanitizer, so the hand-over of a task to a TBB worker
-  // is invisible to it and reported as a race. Under TSan the same workers run on plain threads,
-  // so what TSan checks is pel's own synchronisation: the scheduler and the multi-version memory.
-  std::vector<std::thread> workers;
-  for (int w = 1; w < threads; ++w) {
-    workers.emplace_back([&run, w] { run->work(w); });
-  }
-  run->work(0);
-  for (std::thread& t : workers) t.join();
-#else
-  arena_->execute([&] {
-    tbb::task_group group;
-    for (int w = 0; w < threads; ++w) {
-      // Isolated: a worker waiting inside a VM's own oneTBB algorithm may take only that
-      // algorithm's tasks. Were it to pick up another worker's loop, that loop would wait
-      // forever for the transaction suspended beneath it on the same stack.
-      group.run([&run, w] { tbb::this_task_arena::isolate([&run, w] { run->work(w); }); });
-    }
-    group.wait();
-  });
-#endif
+  run_workers([&run](int w) { run->work(w); });
 
   if (std::exception_ptr failure = run->failure()) {
     arena_->execute([&] { run.reset(); });
@@ -598,6 +551,30 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   result.stats.transactions = num_txns;
   result.stats.threads = threads;
   return result;
+}
+
+void ParallelExecutor::run_workers(const std::function<void(int)>& work) {
+  const int threads = options_.threads;
+#if defined(__SANITIZE_THREAD__)
+  // Debian's libtbb is not built with ThreadSanitizer, so the hand-over of a task to a TBB worker
+  // is invisible to it and reported as a race. Under TSan the same workers run on plain threads,
+  // so what TSan checks is pel's own synchronisation: the scheduler and the multi-version memory.
+  std::vector<std::thread> workers;
+  for (int w = 1; w < threads; ++w) workers.emplace_back([&work, w] { work(w); });
+  work(0);
+  for (std::thread& t : workers) t.join();
+#else
+  arena_->execute([&] {
+    tbb::task_group group;
+    for (int w = 0; w < threads; ++w) {
+      // Isolated: a worker waiting inside a VM's own oneTBB algorithm may take only that
+      // algorithm's tasks. Were it to pick up another worker's loop, that loop would wait
+      // forever for the transaction suspended beneath it on the same stack.
+      group.run([&work, w] { tbb::this_task_arena::isolate([&work, w] { work(w); }); });
+    }
+    group.wait();
+  });
+#endif
 }
 
 void ParallelExecutor::learn_hot_keys(const std::vector<KeyConflicts>& conflicted,

@@ -4,11 +4,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include <oneapi/tbb/task_arena.h>
 
+#include "engine/access_list.hpp"
 #include "engine/block_result.hpp"
 #include "state/base_state.hpp"
 
@@ -59,9 +61,23 @@ class ParallelExecutor {
   ParallelExecutor& operator=(const ParallelExecutor&) = delete;
 
   BlockResult execute(const Vm& vm, std::size_t num_txns, const BaseState& base);
+
+  /// Executes a block whose accesses are known (an access list recorded where it was made, see
+  /// access_list.hpp): each transaction runs once, after the transactions whose writes it reads,
+  /// and reads their outputs directly; no speculation, no validation. A worker that finishes a
+  /// transaction goes on with a dependent it made ready, so a chain of dependent transactions
+  /// stays on one core. Execution proves the list: when a transaction (or finish_block) reads or
+  /// writes another set of keys than its entry names, the result is an error naming the lowest
+  /// such transaction and the key; a list that is right gives exactly execute_sequential's
+  /// result. Throws what execute() throws (std::bad_alloc).
+  Result<BlockResult> execute_listed(const Vm& vm, std::size_t num_txns, const BaseState& base,
+                                     const AccessList& list);
+
   int threads() const { return options_.threads; }
 
  private:
+  /// Runs work(0) .. work(threads-1) concurrently, one per worker, and returns when all did.
+  void run_workers(const std::function<void(int)>& work);
   void learn_hot_keys(const std::vector<KeyConflicts>& conflicted, std::vector<StateKey> contended_declared);
 
   /// Conflicts (aborts plus waits) in one block that make a key hot for the next.

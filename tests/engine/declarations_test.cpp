@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <random>
 #include <sstream>
 
 #include "engine/parallel_executor.hpp"
@@ -20,62 +19,6 @@ constexpr int kSeedsPerCase = 6;
 #else
 constexpr int kSeedsPerCase = 40;
 #endif
-
-enum class Hint { kExact, kNone, kWrong, kEveryKey, kDuplicated };
-
-const char* name(Hint h) {
-  switch (h) {
-    case Hint::kExact: return "exact";
-    case Hint::kNone: return "none";
-    case Hint::kWrong: return "wrong";
-    case Hint::kEveryKey: return "every key";
-    case Hint::kDuplicated: return "duplicated";
-  }
-  return "?";
-}
-
-// The toy VM with declarations of the chosen quality. Exact: every key an op may write (both
-// keys of a conditional write). Wrong: keys drawn at random, unrelated to what the txn does.
-class DeclaringVm final : public Vm {
- public:
-  DeclaringVm(std::vector<ToyTxn> txns, Hint hint, std::uint64_t keys, std::uint64_t seed)
-      : toy_(txns), txns_(std::move(txns)), hint_(hint), keys_(keys), seed_(seed) {}
-
-  TxnOutput execute(TxnIndex txn, StateReader& reader) const override { return toy_.execute(txn, reader); }
-
-  void declare_writes(TxnIndex txn, DeclaredWrites& out) const override {
-    switch (hint_) {
-      case Hint::kNone:
-        return;
-      case Hint::kEveryKey:
-        for (std::uint64_t k = 0; k < keys_; ++k) out.push_back(toy_key(k));
-        return;
-      case Hint::kWrong: {
-        std::mt19937_64 rng(seed_ * 31 + txn);
-        for (int i = 0; i < 3; ++i) out.push_back(toy_key(rng() % keys_));
-        return;
-      }
-      case Hint::kExact:
-      case Hint::kDuplicated:
-        for (const ToyOp& op : txns_[txn].ops) {
-          if (op.kind == ToyOp::Kind::kWrite || op.kind == ToyOp::Kind::kDelete) out.push_back(toy_key(op.key));
-          if (op.kind == ToyOp::Kind::kWriteIfEven) {
-            out.push_back(toy_key(op.key));
-            out.push_back(toy_key(op.alt_key));
-          }
-        }
-        if (hint_ == Hint::kDuplicated && !out.empty()) out.push_back(out.front());
-        return;
-    }
-  }
-
- private:
-  ToyVm toy_;
-  std::vector<ToyTxn> txns_;
-  Hint hint_;
-  std::uint64_t keys_;
-  std::uint64_t seed_;
-};
 
 MemoryState make_base(std::uint64_t keys) {
   MemoryState base;

@@ -1,0 +1,271 @@
+#include "engine/access_list.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace pel {
+namespace {
+
+constexpr std::uint8_t kEncodingVersion = 1;
+
+/// Gives each distinct key one id in `list.keys`.
+class KeyInterner {
+ public:
+  explicit KeyInterner(AccessList& list) : list_(list) {}
+  std::uint32_t id(const StateKey& key) {
+    auto [it, inserted] = ids_.try_emplace(key, static_cast<std::uint32_t>(list_.keys.size()));
+    if (inserted) list_.keys.push_back(key);
+    return it->second;
+  }
+
+ private:
+  AccessList& list_;
+  std::unordered_map<StateKey, std::uint32_t, StateKeyHash> ids_;
+};
+
+/// Appends one entry's keys (each sorted and distinct) to `list`.
+void add_entry(AccessList& list, KeyInterner& interner, std::span<const StateKey> reads,
+               std::span<const StateKey> writes) {
+  for (const StateKey& k : reads) list.ids.push_back(interner.id(k));
+  list.offsets.push_back(static_cast<std::uint32_t>(list.ids.size()));
+  for (const StateKey& k : writes) list.ids.push_back(interner.id(k));
+  list.offsets.push_back(static_cast<std::uint32_t>(list.ids.size()));
+}
+
+void sort_unique(std::vector<StateKey>& keys) {
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+}
+
+std::vector<StateKey> keys_of(const AccessList& list, std::span<const std::uint32_t> ids) {
+  std::vector<StateKey> keys;
+  keys.reserve(ids.size());
+  for (std::uint32_t id : ids) keys.push_back(list.keys[id]);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+std::string entry_name(std::size_t entry, std::size_t num_txns) { return access_entry_name(entry, num_txns); }
+
+/// The first key in one of `listed` and `done` (both sorted) but not the other.
+Status compare_keys(const std::vector<StateKey>& listed, const std::vector<StateKey>& done, const std::string& who,
+                    const char* verb) {
+  auto [l, d] = std::mismatch(listed.begin(), listed.end(), done.begin(), done.end());
+  if (l == listed.end() && d == done.end()) return Status::ok();
+  // Whichever side holds the smaller key at the first difference holds a key the other lacks.
+  const bool extra_listed = d == done.end() || (l != listed.end() && *l < *d);
+  return access_mismatch(who, verb, extra_listed ? *l : *d, extra_listed);
+}
+
+}  // namespace
+
+std::string access_entry_name(std::size_t entry, std::size_t num_txns) {
+  return entry == num_txns ? std::string("finish_block") : "transaction " + std::to_string(entry);
+}
+
+Status access_mismatch(const std::string& who, const char* verb, const StateKey& key, bool listed_only) {
+  if (listed_only) {
+    return error(ErrorCode::kVerification,
+                 "the access list says " + who + " " + verb + " key " + key.hex() + ", execution did not");
+  }
+  return error(ErrorCode::kVerification, who + " " + verb + " key " + key.hex() + ", which the access list does not name");
+}
+
+Status AccessList::check_entry(std::size_t entry, const AccessList& done, std::size_t done_entry,
+                               const std::string& who) const {
+  PEL_TRY(compare_keys(keys_of(*this, reads(entry)), keys_of(done, done.reads(done_entry)), who, "read"));
+  return compare_keys(keys_of(*this, writes(entry)), keys_of(done, done.writes(done_entry)), who, "wrote");
+}
+
+Status AccessList::check_matches(const AccessList& done) const {
+  if (entries() != done.entries()) {
+    return error(ErrorCode::kVerification, "the access list has " + std::to_string(entries()) +
+                                               " entries, the block " + std::to_string(done.entries()));
+  }
+  for (std::size_t e = 0; e < entries(); ++e) PEL_TRY(check_entry(e, done, e, entry_name(e, entries() - 1)));
+  return Status::ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recording
+
+struct AccessRecorder::Slots {
+  explicit Slots(std::size_t n) : reads(n) {}
+  std::vector<std::vector<StateKey>> reads;  // per transaction: its last execution's, sorted
+  std::vector<StateKey> finish_reads;
+  std::vector<StateKey> finish_writes;
+};
+
+namespace {
+
+class RecordingReader final : public StateReader {
+ public:
+  RecordingReader(StateReader& inner, std::vector<StateKey>& keys) : inner_(inner), keys_(keys) {}
+  std::optional<Value> read(const StateKey& key) override {
+    keys_.push_back(key);
+    return inner_.read(key);
+  }
+  bool aborted() const override { return inner_.aborted(); }
+
+ private:
+  StateReader& inner_;
+  std::vector<StateKey>& keys_;
+};
+
+}  // namespace
+
+AccessRecorder::AccessRecorder(const Vm& inner, std::size_t num_txns)
+    : inner_(inner), slots_(std::make_unique<Slots>(num_txns)) {}
+
+AccessRecorder::~AccessRecorder() = default;
+
+TxnOutput AccessRecorder::execute(TxnIndex txn, StateReader& reader) const {
+  // Each execution starts afresh: the last one a transaction gets is the one that counts. Its
+  // executions never overlap (the executor runs an incarnation only after the previous ended).
+  std::vector<StateKey>& keys = slots_->reads[txn];
+  keys.clear();
+  RecordingReader recording(reader, keys);
+  struct SortOnExit {
+    std::vector<StateKey>& keys;
+    ~SortOnExit() { sort_unique(keys); }  // also when the VM throws: those reads count too
+  } sort_on_exit{keys};
+  return inner_.execute(txn, recording);
+}
+
+void AccessRecorder::declare_writes(TxnIndex txn, DeclaredWrites& out) const { inner_.declare_writes(txn, out); }
+
+WriteSet AccessRecorder::finish_block(std::span<const TxnOutput> outputs, StateReader& state) const {
+  slots_->finish_reads.clear();
+  slots_->finish_writes.clear();
+  RecordingReader recording(state, slots_->finish_reads);
+  WriteSet writes;
+  try {
+    writes = inner_.finish_block(outputs, recording);
+  } catch (...) {
+    sort_unique(slots_->finish_reads);
+    throw;
+  }
+  sort_unique(slots_->finish_reads);
+  for (const Write& w : writes) slots_->finish_writes.push_back(w.key);
+  sort_unique(slots_->finish_writes);
+  return writes;
+}
+
+AccessList AccessRecorder::take(std::span<const TxnOutput> outputs) {
+  AccessList list;
+  KeyInterner interner(list);
+  std::vector<StateKey> written;
+  for (std::size_t t = 0; t < slots_->reads.size(); ++t) {
+    written.clear();
+    if (t < outputs.size()) {
+      for (const Write& w : outputs[t].writes) written.push_back(w.key);
+    }
+    sort_unique(written);
+    add_entry(list, interner, slots_->reads[t], written);
+  }
+  add_entry(list, interner, slots_->finish_reads, slots_->finish_writes);
+  return list;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_txns) {
+  // Per entry, what each of its keys is written as: a declared position or a literal.
+  std::vector<std::uint32_t> refs(list.ids.size());
+  std::unordered_map<StateKey, std::uint32_t, StateKeyHash> literal_index;
+  std::vector<StateKey> literals;
+  std::vector<std::uint32_t> declared_count(list.entries(), 0);
+  DeclaredWrites declared;
+  for (std::size_t e = 0; e < list.entries(); ++e) {
+    declared.clear();
+    if (e < num_txns) vm.declare_writes(static_cast<TxnIndex>(e), declared);
+    declared_count[e] = static_cast<std::uint32_t>(declared.size());
+    for (std::uint32_t i = list.offsets[2 * e]; i < list.offsets[2 * e + 2]; ++i) {
+      const StateKey& key = list.keys[list.ids[i]];
+      auto pos = std::find(declared.begin(), declared.end(), key);
+      if (pos != declared.end()) {
+        refs[i] = static_cast<std::uint32_t>(pos - declared.begin());
+        continue;
+      }
+      auto [it, inserted] = literal_index.try_emplace(key, static_cast<std::uint32_t>(literals.size()));
+      if (inserted) literals.push_back(key);
+      refs[i] = declared_count[e] + it->second;
+    }
+  }
+  Writer w;
+  w.u8(kEncodingVersion);
+  w.varint(literals.size());
+  for (const StateKey& k : literals) w.array(k.bytes);
+  for (std::size_t e = 0; e < list.entries(); ++e) {
+    // Refs in key order within each half, so the bytes do not depend on how the list was built.
+    for (int half = 0; half < 2; ++half) {
+      const std::uint32_t begin = list.offsets[2 * e + half], end = list.offsets[2 * e + half + 1];
+      std::vector<std::pair<StateKey, std::uint32_t>> sorted;
+      sorted.reserve(end - begin);
+      for (std::uint32_t i = begin; i < end; ++i) sorted.emplace_back(list.keys[list.ids[i]], refs[i]);
+      std::sort(sorted.begin(), sorted.end());
+      w.varint(sorted.size());
+      for (const auto& [key, ref] : sorted) w.varint(ref);
+    }
+  }
+  return w.take();
+}
+
+Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t num_txns) {
+  auto bad = [](const std::string& why) { return error(ErrorCode::kInvalidArgument, "access list: " + why); };
+  Reader r(bytes);
+  std::uint8_t version = 0;
+  std::uint64_t literal_count = 0;
+  if (!r.u8(version)) return bad("empty");
+  if (version != kEncodingVersion) return bad("encoding version " + std::to_string(version) + ", expected 1");
+  if (!r.varint(literal_count) || literal_count > r.remaining() / StateKey::kSize) {
+    return bad("literal key count beyond the bytes left");
+  }
+  AccessList list;
+  KeyInterner interner(list);
+  std::vector<std::uint32_t> literal_ids(literal_count);
+  for (std::uint32_t& id : literal_ids) {
+    StateKey k;
+    r.array(k.bytes);
+    id = interner.id(k);
+  }
+  // The entry half that last named each key id, to refuse a key named twice in one half.
+  std::vector<std::uint64_t> named_in;
+  DeclaredWrites declared;
+  for (std::size_t e = 0; e <= num_txns; ++e) {
+    declared.clear();
+    if (e < num_txns) vm.declare_writes(static_cast<TxnIndex>(e), declared);
+    for (int half = 0; half < 2; ++half) {
+      std::uint64_t count = 0;
+      if (!r.varint(count) || count > r.remaining()) {
+        return bad(entry_name(e, num_txns) + ": key count beyond the bytes left");
+      }
+      const std::uint64_t stamp = 2 * e + static_cast<std::uint64_t>(half) + 1;
+      for (std::uint64_t i = 0; i < count; ++i) {
+        std::uint64_t ref = 0;
+        if (!r.varint(ref)) return bad(entry_name(e, num_txns) + ": truncated");
+        std::uint32_t id = 0;
+        if (ref < declared.size()) {
+          id = interner.id(declared[ref]);
+        } else if (ref - declared.size() < literal_count) {
+          id = literal_ids[ref - declared.size()];
+        } else {
+          return bad(entry_name(e, num_txns) + ": key reference " + std::to_string(ref) + " out of range");
+        }
+        if (named_in.size() <= id) named_in.resize(list.keys.size(), 0);
+        if (named_in[id] == stamp) {
+          return bad(entry_name(e, num_txns) + " names key " + list.keys[id].hex() + " twice");
+        }
+        named_in[id] = stamp;
+        list.ids.push_back(id);
+      }
+      list.offsets.push_back(static_cast<std::uint32_t>(list.ids.size()));
+    }
+  }
+  if (r.failed()) return bad("truncated");
+  if (!r.at_end()) return bad(std::to_string(r.remaining()) + " trailing bytes");
+  return list;
+}
+
+}  // namespace pel

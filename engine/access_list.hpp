@@ -1,0 +1,86 @@
+// Block access lists: the keys each transaction of a block read and wrote in the execution that
+// counts, recorded where the block was made and carried with it, so that whoever executes the
+// block again knows every dependency before starting (ParallelExecutor::execute_listed: no
+// speculation, no validation) and proves the list right by executing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "crypto/result.hpp"
+#include "engine/vm.hpp"
+
+namespace pel {
+
+/// One block's accesses: entries 0..n-1 are its transactions, entry n is the VM's finish_block.
+/// Each entry names the distinct keys it read and the distinct keys it wrote (deleted included),
+/// as ids into `keys`, which names each key once. A value, not thread-safe to build; const
+/// members may be called concurrently.
+struct AccessList {
+  std::vector<StateKey> keys;
+  /// Entry e reads ids[offsets[2e] .. offsets[2e+1]) and writes ids[offsets[2e+1] .. offsets[2e+2]).
+  std::vector<std::uint32_t> ids;
+  std::vector<std::uint32_t> offsets{0};
+
+  std::size_t entries() const { return (offsets.size() - 1) / 2; }
+  std::span<const std::uint32_t> reads(std::size_t entry) const {
+    return {ids.data() + offsets[2 * entry], ids.data() + offsets[2 * entry + 1]};
+  }
+  std::span<const std::uint32_t> writes(std::size_t entry) const {
+    return {ids.data() + offsets[2 * entry + 1], ids.data() + offsets[2 * entry + 2]};
+  }
+
+  /// The first difference between this list and `done` (what execution touched), as sets of
+  /// keys per entry, or OK. Names the entry ("transaction 12" or "finish_block") and the key.
+  Status check_matches(const AccessList& done) const;
+  /// One entry of this list against entry `done_entry` of `done`, for the entry named `who`.
+  Status check_entry(std::size_t entry, const AccessList& done, std::size_t done_entry, const std::string& who) const;
+};
+
+/// What to call entry `entry` of a block of `num_txns` transactions in an error.
+std::string access_entry_name(std::size_t entry, std::size_t num_txns);
+/// The error for one key where execution and list disagree: `who` `verb` ("read", "wrote") the
+/// key and the list does not name it, or (listed_only) the list names it and execution did not.
+Status access_mismatch(const std::string& who, const char* verb, const StateKey& key, bool listed_only);
+
+/// A VM that records what another VM's executions touch. Run a block with any executor on the
+/// recorder, then take() the list: per transaction, the keys its last execution read (the final
+/// incarnation: an executor runs a transaction's executions one after another) and the keys of
+/// its final output. Thread-safety: like any Vm, execute() is called concurrently for different
+/// transactions; take() after the executor returned.
+class AccessRecorder final : public Vm {
+ public:
+  AccessRecorder(const Vm& inner, std::size_t num_txns);
+  ~AccessRecorder() override;
+
+  TxnOutput execute(TxnIndex txn, StateReader& reader) const override;
+  void declare_writes(TxnIndex txn, DeclaredWrites& out) const override;
+  WriteSet finish_block(std::span<const TxnOutput> outputs, StateReader& state) const override;
+
+  /// The list, given the block's final outputs (the executor's, with its own rules applied).
+  AccessList take(std::span<const TxnOutput> outputs);
+
+ private:
+  struct Slots;
+  const Vm& inner_;
+  std::unique_ptr<Slots> slots_;
+};
+
+/// The list's encoding, compact because it refers to the keys `vm` declares (Vm::declare_writes):
+/// a key a transaction declared costs a one-byte reference in that transaction's entry, other
+/// keys are spelt out once per block. Deterministic: the same accesses and declarations give the
+/// same bytes.
+///   u8 version (1) | varint literal count | literal keys (32 bytes each) |
+///   per entry: varint reads, refs | varint writes, refs
+/// where a ref r < d (the entry's declared key count, 0 for finish_block) names its r-th
+/// declared key, and r >= d the (r-d)-th literal.
+Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_txns);
+/// Strict: a wrong version, a count beyond the bytes left, a ref out of range, a key named twice
+/// in one entry's reads or writes, missing entries and trailing bytes are errors.
+Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t num_txns);
+
+}  // namespace pel

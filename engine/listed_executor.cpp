@@ -1,0 +1,325 @@
+// ParallelExecutor::execute_listed: a block executed from its access list. The list gives, for
+// every read, the transaction whose write it sees (the highest lower one whose entry writes the
+// key), so each transaction waits for exactly those, runs once, and reads their outputs; keys
+// are versioned by transaction, so later writers never hold an earlier reader back.
+//
+// Why the result is sequential execution's when the list is right: by induction on the block
+// order, a transaction starts after every writer its reads name has finished, and reads their
+// outputs (or the base state where no lower transaction writes the key), which is the state
+// sequential execution shows it; so its output is the sequential one. Why a wrong list cannot
+// pass: every read outside the transaction's entry, every listed read not made, and every write
+// outside or missing from the entry is reported. Let t be the lowest transaction reported: every
+// transaction below t touched exactly its entry, so the argument above holds up to t, t saw the
+// sequential state, and its mismatch (the one reported) is a property of the block, not of the
+// schedule.
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <optional>
+
+#include <oneapi/tbb/concurrent_queue.h>
+#include <oneapi/tbb/parallel_sort.h>
+
+#include "engine/executor_common.hpp"
+#include "engine/parallel_executor.hpp"
+
+namespace pel {
+namespace {
+
+constexpr TxnIndex kNoWriter = std::numeric_limits<TxnIndex>::max();
+
+/// What the list tells before anything runs: where each read is served from, who waits for
+/// whom, and which transaction writes each key last.
+struct Plan {
+  std::vector<TxnIndex> source;               // per list id position (reads only): the writer, or kNoWriter
+  std::vector<std::uint32_t> dependents_begin;  // per transaction, into dependents
+  std::vector<TxnIndex> dependents;
+  std::vector<std::uint32_t> dependencies;    // per transaction: distinct writers it reads from
+  std::vector<TxnIndex> last_writer;          // per key id
+};
+
+Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
+  auto bad = [](const std::string& why) { return error(ErrorCode::kInvalidArgument, "access list: " + why); };
+  if (list.offsets.empty() || list.entries() != num_txns + 1) {
+    return bad(std::to_string(list.offsets.empty() ? 0 : list.entries()) + " entries for " +
+               std::to_string(num_txns) + " transactions");
+  }
+  if (list.offsets.front() != 0 || list.offsets.back() != list.ids.size() ||
+      !std::is_sorted(list.offsets.begin(), list.offsets.end())) {
+    return bad("entry offsets out of order");
+  }
+  Plan plan;
+  plan.source.assign(list.ids.size(), kNoWriter);
+  plan.last_writer.assign(list.keys.size(), kNoWriter);
+  plan.dependencies.assign(num_txns, 0);
+  std::vector<std::pair<TxnIndex, TxnIndex>> edges;  // (writer, reader), readers ascending
+  edges.reserve(num_txns);
+  std::vector<std::uint64_t> named_in(list.keys.size(), 0);  // the entry half that last named each id
+  for (std::size_t e = 0; e < list.entries(); ++e) {
+    for (int half = 0; half < 2; ++half) {
+      const std::uint64_t stamp = 2 * e + static_cast<std::uint64_t>(half) + 1;
+      for (std::uint32_t p = list.offsets[2 * e + half]; p < list.offsets[2 * e + half + 1]; ++p) {
+        const std::uint32_t id = list.ids[p];
+        if (id >= list.keys.size()) return bad("key id " + std::to_string(id) + " out of range");
+        if (named_in[id] == stamp) return bad(access_entry_name(e, num_txns) + " names key " + list.keys[id].hex() + " twice");
+        named_in[id] = stamp;
+      }
+    }
+    if (e == num_txns) break;  // finish_block runs after every transaction
+    const auto txn = static_cast<TxnIndex>(e);
+    const std::size_t first_edge = edges.size();
+    for (std::uint32_t p = list.offsets[2 * e]; p < list.offsets[2 * e + 1]; ++p) {
+      const TxnIndex writer = plan.last_writer[list.ids[p]];
+      plan.source[p] = writer;
+      if (writer == kNoWriter) continue;
+      auto known = std::find_if(edges.begin() + static_cast<std::ptrdiff_t>(first_edge), edges.end(),
+                                [writer](const auto& edge) { return edge.first == writer; });
+      if (known == edges.end()) edges.emplace_back(writer, txn);
+    }
+    plan.dependencies[e] = static_cast<std::uint32_t>(edges.size() - first_edge);
+    for (std::uint32_t id : list.writes(e)) plan.last_writer[id] = txn;
+  }
+  // Dependents by writer (compressed rows), each row ascending: lower readers first.
+  plan.dependents_begin.assign(num_txns + 1, 0);
+  for (const auto& [writer, reader] : edges) ++plan.dependents_begin[writer + 1];
+  for (std::size_t t = 0; t < num_txns; ++t) plan.dependents_begin[t + 1] += plan.dependents_begin[t];
+  plan.dependents.resize(edges.size());
+  std::vector<std::uint32_t> fill(plan.dependents_begin.begin(), plan.dependents_begin.end() - 1);
+  for (const auto& [writer, reader] : edges) plan.dependents[fill[writer]++] = reader;
+  return plan;
+}
+
+/// The reader of one transaction: each read is looked up in the transaction's entry and served
+/// from the writer the plan names. Reads the entry does not name, and listed reads never made,
+/// are remembered for the check after the execution.
+class ListedReader final : public StateReader {
+ public:
+  ListedReader(const AccessList& list, const Plan& plan, const std::vector<TxnOutput>& outputs, const BaseState& base,
+               TxnIndex txn)
+      : list_(list),
+        plan_(plan),
+        outputs_(outputs),
+        base_(base),
+        begin_(list.offsets[2 * static_cast<std::size_t>(txn)]),
+        end_(list.offsets[2 * static_cast<std::size_t>(txn) + 1]),
+        used_(end_ - begin_, 0) {}
+
+  std::optional<Value> read(const StateKey& key) override {
+    for (std::uint32_t p = begin_; p < end_; ++p) {
+      if (list_.keys[list_.ids[p]] != key) continue;
+      used_[p - begin_] = 1;
+      const TxnIndex writer = plan_.source[p];
+      if (writer == kNoWriter) return base_.get(key);
+      for (const Write& w : outputs_[writer].writes) {
+        if (w.key == key) return w.value;
+      }
+      return std::nullopt;  // the writer did not write it after all: its own check reports that
+    }
+    if (!unlisted_) unlisted_ = key;
+    return std::nullopt;
+  }
+
+  /// OK, or the first way this execution's reads differ from the entry.
+  Status check_reads(const std::string& who) const {
+    if (unlisted_) return access_mismatch(who, "read", *unlisted_, false);
+    for (std::uint32_t p = begin_; p < end_; ++p) {
+      if (used_[p - begin_] == 0) return access_mismatch(who, "read", list_.keys[list_.ids[p]], true);
+    }
+    return Status::ok();
+  }
+
+ private:
+  const AccessList& list_;
+  const Plan& plan_;
+  const std::vector<TxnOutput>& outputs_;
+  const BaseState& base_;
+  const std::uint32_t begin_;
+  const std::uint32_t end_;
+  // Small (a transaction reads a handful of keys); a short-string-like inline buffer would save
+  // the allocation, measured as noise beside the execution.
+  std::vector<std::uint8_t> used_;
+  std::optional<StateKey> unlisted_;
+};
+
+/// One block's run from its list: the state every worker shares.
+class ListedRun {
+ public:
+  ListedRun(const Vm& vm, const BaseState& base, const AccessList& list, Plan plan, std::size_t num_txns)
+      : vm_(vm),
+        base_(base),
+        list_(list),
+        plan_(std::move(plan)),
+        num_txns_(static_cast<TxnIndex>(num_txns)),
+        outputs_(num_txns),
+        pending_(num_txns) {
+    // One more than the dependencies: the sweep's token, so that exactly one of the sweep and
+    // the last finishing dependency takes the transaction.
+    for (std::size_t t = 0; t < num_txns; ++t) pending_[t].store(plan_.dependencies[t] + 1, std::memory_order_relaxed);
+  }
+
+  void work() {
+    try {
+      run_tasks();
+    } catch (...) {
+      // Only the engine's own failures reach here (out of memory): stop every worker, rethrow
+      // after they joined.
+      std::lock_guard lock(failure_mutex_);
+      if (!failure_) failure_ = std::current_exception();
+      stop_.store(true, std::memory_order_relaxed);
+    }
+  }
+
+  std::exception_ptr failure() {
+    std::lock_guard lock(failure_mutex_);
+    return failure_;
+  }
+  /// After the workers stopped: the lowest transaction's mismatch, or OK.
+  Status mismatch() const { return mismatch_; }
+  std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
+  /// Per key id: the transaction that writes it last, or kNoWriter.
+  const std::vector<TxnIndex>& last_writer() const { return plan_.last_writer; }
+
+ private:
+  void run_tasks() {
+    Backoff backoff;
+    std::optional<TxnIndex> next;  // a dependent this worker made ready: run it here, keys still in cache
+    while (!stop_.load(std::memory_order_relaxed)) {
+      TxnIndex txn = 0;
+      if (next) {
+        txn = *next;
+        next.reset();
+      } else if (ready_.try_pop(txn)) {
+      } else if (sweep_.load(std::memory_order_relaxed) < num_txns_) {
+        // Relaxed: the sweep index only hands out distinct positions; what a transaction needs
+        // from its dependencies comes through pending_.
+        txn = sweep_.fetch_add(1, std::memory_order_relaxed);
+        if (txn >= num_txns_ || !take(txn)) continue;
+      } else {
+        // Acquire pairs with the release below: a worker that sees every transaction finished
+        // may leave, and the caller joins the workers before reading the outputs anyway.
+        if (finished_.load(std::memory_order_acquire) == num_txns_) return;
+        backoff.pause();
+        continue;
+      }
+      backoff.reset();
+      execute(txn, next);
+    }
+  }
+
+  /// Drops one token of `txn`; true when that was the last (its dependencies all finished).
+  /// acq_rel: each finishing dependency releases its output, and the last decrement (an RMW
+  /// in the same release sequence) acquires all of them.
+  bool take(TxnIndex txn) { return pending_[txn].fetch_sub(1, std::memory_order_acq_rel) == 1; }
+
+  void execute(TxnIndex txn, std::optional<TxnIndex>& next) {
+    ListedReader reader(list_, plan_, outputs_, base_, txn);
+    TxnOutput output = call_vm(vm_, txn, reader);
+    check(txn, reader, output);
+    outputs_[txn] = std::move(output);
+    for (std::uint32_t d = plan_.dependents_begin[txn]; d < plan_.dependents_begin[txn + 1]; ++d) {
+      const TxnIndex dependent = plan_.dependents[d];
+      if (!take(dependent)) continue;
+      if (!next) {
+        next = dependent;
+      } else {
+        ready_.push(dependent);
+      }
+    }
+    finished_.fetch_add(1, std::memory_order_release);
+  }
+
+  void check(TxnIndex txn, const ListedReader& reader, const TxnOutput& output) {
+    const std::string who = access_entry_name(txn, num_txns_);
+    Status status = reader.check_reads(who);
+    const std::span<const std::uint32_t> listed = list_.writes(txn);
+    for (std::size_t i = 0; status.is_ok() && i < output.writes.size(); ++i) {
+      const StateKey& key = output.writes[i].key;
+      if (std::none_of(listed.begin(), listed.end(), [&](std::uint32_t id) { return list_.keys[id] == key; })) {
+        status = access_mismatch(who, "wrote", key, false);
+      }
+    }
+    // Every write is listed and the output names a key once (call_vm), so equal counts mean
+    // equal sets; otherwise a listed key was not written.
+    if (status.is_ok() && output.writes.size() != listed.size()) {
+      for (std::uint32_t id : listed) {
+        const StateKey& key = list_.keys[id];
+        if (std::none_of(output.writes.begin(), output.writes.end(), [&](const Write& w) { return w.key == key; })) {
+          status = access_mismatch(who, "wrote", key, true);
+          break;
+        }
+      }
+    }
+    if (status.is_ok()) return;
+    std::lock_guard lock(failure_mutex_);  // only on a bad list
+    if (txn < mismatch_txn_) {
+      mismatch_txn_ = txn;
+      mismatch_ = std::move(status);
+    }
+  }
+
+  const Vm& vm_;
+  const BaseState& base_;
+  const AccessList& list_;
+  const Plan plan_;
+  const TxnIndex num_txns_;
+  std::vector<TxnOutput> outputs_;
+  std::vector<std::atomic<std::uint32_t>> pending_;  // per transaction: unfinished dependencies + 1
+  tbb::concurrent_queue<TxnIndex> ready_;             // made ready while the finisher had one already
+  alignas(64) std::atomic<TxnIndex> sweep_{0};        // the next transaction the sweep offers
+  alignas(64) std::atomic<TxnIndex> finished_{0};
+  std::atomic<bool> stop_{false};  // a worker failed
+  std::mutex failure_mutex_;
+  std::exception_ptr failure_;
+  TxnIndex mismatch_txn_ = kNoWriter;
+  Status mismatch_;
+};
+
+}  // namespace
+
+Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t num_txns, const BaseState& base,
+                                                     const AccessList& list) {
+  auto start = std::chrono::steady_clock::now();
+  auto plan = plan_block(list, num_txns);
+  if (!plan.is_ok()) return plan.status();
+  auto run = std::make_unique<ListedRun>(vm, base, list, std::move(plan).value(), num_txns);
+  run_workers([&run](int) { run->work(); });
+  if (std::exception_ptr failure = run->failure()) std::rethrow_exception(failure);
+  PEL_TRY(run->mismatch());
+
+  BlockResult result;
+  result.stats.execute_ns = elapsed_ns(start);
+  auto finalize_start = std::chrono::steady_clock::now();
+  result.outputs = run->take_outputs();
+  // The block's writes: each key's last writer's value, which the plan already knows.
+  for (std::size_t id = 0; id < list.keys.size(); ++id) {
+    const TxnIndex writer = run->last_writer()[id];
+    if (writer == kNoWriter) continue;
+    for (const Write& w : result.outputs[writer].writes) {
+      if (w.key == list.keys[id]) {
+        result.writes.push_back(w);
+        break;
+      }
+    }
+  }
+  arena_->execute([&] {
+    tbb::parallel_sort(result.writes.begin(), result.writes.end(),
+                       [](const Write& a, const Write& b) { return a.key < b.key; });
+  });
+  run.reset();
+  AccessRecorder finish(vm, 0);
+  finish_block(finish, base, result);
+  // A block whose finish_block threw cannot be made whatever its list says: the caller reports
+  // the finish error.
+  if (result.finish_error.empty()) {
+    PEL_TRY(list.check_entry(num_txns, finish.take({}), 0, access_entry_name(num_txns, num_txns)));
+  }
+  result.stats.finalize_ns = elapsed_ns(finalize_start);
+  result.stats.transactions = num_txns;
+  result.stats.executions = num_txns;
+  result.stats.threads = options_.threads;
+  return result;
+}
+
+}  // namespace pel

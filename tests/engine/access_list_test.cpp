@@ -1,0 +1,283 @@
+// Access lists: recorded from any executor, encoded against the VM's declarations of any
+// quality, decoded, and executed from: the result equals sequential execution, with one
+// execution and no validation per transaction. A list that differs from what the block does in
+// any way is refused, naming the transaction and the key; none hangs.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <sstream>
+
+#include "engine/access_list.hpp"
+#include "engine/parallel_executor.hpp"
+#include "engine/sequential_executor.hpp"
+#include "tests/engine/toy_vm.hpp"
+#include "tests/support/watchdog.hpp"
+
+namespace pel::testing {
+namespace {
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr int kSeedsPerCase = 5;
+#else
+constexpr int kSeedsPerCase = 30;
+#endif
+
+MemoryState make_base(std::uint64_t keys) {
+  MemoryState base;
+  for (std::uint64_t k = 0; k < keys; k += 3) base.put(toy_key(k), "base" + std::to_string(k));
+  return base;
+}
+
+/// A VM whose finish_block reads and writes like a fee credit: key 0 gets a count of outputs.
+class FinishingVm final : public Vm {
+ public:
+  explicit FinishingVm(const Vm& inner) : inner_(inner) {}
+  TxnOutput execute(TxnIndex txn, StateReader& reader) const override { return inner_.execute(txn, reader); }
+  void declare_writes(TxnIndex txn, DeclaredWrites& out) const override { inner_.declare_writes(txn, out); }
+  WriteSet finish_block(std::span<const TxnOutput> outputs, StateReader& state) const override {
+    std::optional<Value> before = state.read(toy_key(0));
+    return {{toy_key(0), (before ? *before : std::string()) + "+" + std::to_string(outputs.size())}};
+  }
+
+ private:
+  const Vm& inner_;
+};
+
+/// What the producer does: execute on a recorder, take the list.
+AccessList record(const Vm& vm, std::size_t size, const BaseState& base, int threads) {
+  AccessRecorder recorder(vm, size);
+  ParallelExecutor executor({.threads = threads, .min_parallel_txns = 2, .always_block_stm = true,
+                             .fallback_conflict_ratio = 0});
+  BlockResult result = executor.execute(recorder, size, base);
+  return recorder.take(result.outputs);
+}
+
+void expect_same(const BlockResult& seq, const BlockResult& listed, const std::string& what) {
+  ASSERT_EQ(seq.outputs, listed.outputs) << what;
+  ASSERT_EQ(seq.writes, listed.writes) << what;
+  ASSERT_EQ(seq.finish_error, listed.finish_error) << what;
+}
+
+TEST(AccessList, ExecutionFromARecordedListEqualsSequential) {
+  for (Hint hint : {Hint::kExact, Hint::kNone, Hint::kWrong, Hint::kDuplicated}) {
+    for (int threads : {1, 2, 3, 4, 8}) {
+      ParallelExecutor executor({.threads = threads});
+      for (int s = 0; s < kSeedsPerCase; ++s) {
+        const std::uint64_t seed = 91'000 + static_cast<std::uint64_t>(s) * 17 + static_cast<std::uint64_t>(threads);
+        ToyWorkload w;
+        w.keys = s % 2 == 0 ? 6 : 300;
+        w.hot_fraction = s % 3 == 0 ? 0.5 : 0.0;
+        w.throw_chance = s % 4 == 0 ? 0.05 : 0.0;
+        const std::size_t size = 1 + static_cast<std::size_t>(s) * 13;
+        DeclaringVm toy(make_toy_block(seed, size, w), hint, w.keys, seed);
+        FinishingVm vm(toy);
+        MemoryState base = make_base(w.keys);
+        std::ostringstream what;
+        what << "hint=" << name(hint) << " threads=" << threads << " seed=" << seed << " size=" << size;
+        Watchdog dog(std::chrono::seconds(60), what.str());
+
+        const AccessList recorded = record(vm, size, base, 1 + s % 3);
+        const Bytes encoded = encode_access_list(recorded, vm, size);
+        auto decoded = decode_access_list(encoded, vm, size);
+        ASSERT_TRUE(decoded.is_ok()) << what.str() << ": " << decoded.status().message();
+        ASSERT_TRUE(decoded->check_matches(recorded).is_ok()) << what.str();
+        ASSERT_EQ(encode_access_list(*decoded, vm, size), encoded) << "the encoding is canonical: " << what.str();
+
+        auto listed = executor.execute_listed(vm, size, base, *decoded);
+        ASSERT_TRUE(listed.is_ok()) << what.str() << ": " << listed.status().message();
+        expect_same(execute_sequential(vm, size, base), *listed, what.str());
+        EXPECT_EQ(listed->stats.executions, size) << what.str();
+        EXPECT_EQ(listed->stats.validations, 0u) << what.str();
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+// Every transaction reads and writes key 0: one chain, which a list runs on one worker in order.
+TEST(AccessList, ASerialChainRunsOnceInOrder) {
+  std::vector<ToyTxn> txns(2000, ToyTxn{{{ToyOp::Kind::kRead, 0}, {ToyOp::Kind::kWrite, 0}}});
+  DeclaringVm vm(txns, Hint::kExact, 1, 1);
+  MemoryState base;
+  const AccessList list = record(vm, txns.size(), base, 2);
+  for (int threads : {2, 4}) {
+    ParallelExecutor executor({.threads = threads});
+    Watchdog dog(std::chrono::seconds(60), "serial chain, threads " + std::to_string(threads));
+    auto listed = executor.execute_listed(vm, txns.size(), base, list);
+    ASSERT_TRUE(listed.is_ok()) << listed.status().message();
+    expect_same(execute_sequential(vm, txns.size(), base), *listed, "serial chain");
+    EXPECT_EQ(listed->stats.executions, txns.size());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wrong lists
+
+struct WrongListCase {
+  std::string name;
+  std::function<void(AccessList&)> damage;
+  std::string expected;  // a piece of the error message
+};
+
+/// Rebuilds `list` with entry `entry`'s reads or writes replaced by `ids`.
+void set_half(AccessList& list, std::size_t entry, bool writes, std::vector<std::uint32_t> ids) {
+  AccessList out;
+  out.keys = list.keys;
+  for (std::size_t e = 0; e < list.entries(); ++e) {
+    for (int half = 0; half < 2; ++half) {
+      if (e == entry && (half == 1) == writes) {
+        out.ids.insert(out.ids.end(), ids.begin(), ids.end());
+      } else {
+        auto span = half == 0 ? list.reads(e) : list.writes(e);
+        out.ids.insert(out.ids.end(), span.begin(), span.end());
+      }
+      out.offsets.push_back(static_cast<std::uint32_t>(out.ids.size()));
+    }
+  }
+  list = std::move(out);
+}
+
+std::uint32_t add_key(AccessList& list, const StateKey& key) {
+  list.keys.push_back(key);
+  return static_cast<std::uint32_t>(list.keys.size() - 1);
+}
+
+std::vector<std::uint32_t> ids_of(std::span<const std::uint32_t> span) { return {span.begin(), span.end()}; }
+
+// 100 transactions; transaction i reads key 1000+i and key i%5, and writes key i%5 (five chains).
+std::vector<ToyTxn> five_chains() {
+  std::vector<ToyTxn> txns;
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    txns.push_back(ToyTxn{{{ToyOp::Kind::kRead, 1000 + i}, {ToyOp::Kind::kRead, i % 5}, {ToyOp::Kind::kWrite, i % 5}}});
+  }
+  return txns;
+}
+
+TEST(AccessList, AListThatDiffersFromTheBlockIsRefusedNamingTheTransactionAndKey) {
+  const std::vector<ToyTxn> txns = five_chains();
+  DeclaringVm toy(txns, Hint::kExact, 5, 1);
+  FinishingVm vm(toy);
+  MemoryState base = make_base(2000);
+  const AccessList good = record(vm, txns.size(), base, 2);
+  const std::vector<WrongListCase> cases = {
+      {"a missing read", [](AccessList& l) { set_half(l, 42, false, {l.reads(42)[0]}); },
+       "transaction 42 read key"},
+      {"an extra read",
+       [](AccessList& l) {
+         auto ids = ids_of(l.reads(42));
+         ids.push_back(add_key(l, toy_key(777)));
+         set_half(l, 42, false, ids);
+       },
+       "the access list says transaction 42 read key " + toy_key(777).hex()},
+      {"a missing write", [](AccessList& l) { set_half(l, 42, true, {}); }, "transaction 42 wrote key"},
+      {"an extra write",
+       [](AccessList& l) {
+         auto ids = ids_of(l.writes(42));
+         ids.push_back(add_key(l, toy_key(778)));
+         set_half(l, 42, true, ids);
+       },
+       "the access list says transaction 42 wrote key " + toy_key(778).hex()},
+      {"a write moved to a later transaction",
+       [](AccessList& l) {
+         auto moved = ids_of(l.writes(42));
+         auto later = ids_of(l.writes(43));
+         later.insert(later.end(), moved.begin(), moved.end());
+         set_half(l, 42, true, {});
+         set_half(l, 43, true, later);
+       },
+       "transaction 42 wrote key"},
+      {"a write marked as a read",
+       [](AccessList& l) {
+         auto w = ids_of(l.writes(42));
+         set_half(l, 42, true, {});
+         auto r = ids_of(l.reads(42));
+         std::erase(r, w[0]);
+         r.push_back(w[0]);
+         set_half(l, 42, false, r);
+       },
+       "transaction 42 wrote key"},
+      {"the finish entry emptied", [](AccessList& l) { set_half(l, 100, true, {}); }, "finish_block wrote key"},
+      {"an entry missing",
+       [](AccessList& l) {
+         l.offsets.resize(l.offsets.size() - 2);
+         l.ids.resize(l.offsets.back());
+       },
+       "entries for 100 transactions"},
+      {"a key id out of range", [](AccessList& l) { l.ids[0] = static_cast<std::uint32_t>(l.keys.size()); },
+       "out of range"},
+      {"a key named twice",
+       [](AccessList& l) {
+         auto ids = ids_of(l.reads(42));
+         ids.push_back(ids[0]);
+         set_half(l, 42, false, ids);
+       },
+       "names key"},
+  };
+  for (int threads : {1, 2, 4}) {
+    ParallelExecutor executor({.threads = threads});
+    for (const WrongListCase& c : cases) {
+      AccessList bad = good;
+      c.damage(bad);
+      Watchdog dog(std::chrono::seconds(60), c.name);
+      auto listed = executor.execute_listed(vm, txns.size(), base, bad);
+      ASSERT_FALSE(listed.is_ok()) << c.name << " passed at " << threads << " threads";
+      EXPECT_NE(listed.status().message().find(c.expected), std::string::npos)
+          << c.name << ": " << listed.status().message();
+    }
+  }
+}
+
+TEST(AccessList, AListOfAnotherBlockIsRefused) {
+  const std::vector<ToyTxn> txns = five_chains();
+  std::vector<ToyTxn> other = txns;
+  std::swap(other[10], other[11]);  // transactions 10 and 11 now read each other's private key
+  DeclaringVm vm(txns, Hint::kExact, 5, 1);
+  DeclaringVm other_vm(other, Hint::kExact, 5, 1);
+  MemoryState base;
+  const AccessList list = record(other_vm, other.size(), base, 2);
+  ParallelExecutor executor({.threads = 2});
+  auto listed = executor.execute_listed(vm, txns.size(), base, list);
+  ASSERT_FALSE(listed.is_ok());
+  EXPECT_NE(listed.status().message().find("transaction 10 read key"), std::string::npos) << listed.status().message();
+}
+
+TEST(AccessList, DamagedEncodingsAreRefused) {
+  const std::vector<ToyTxn> txns = five_chains();
+  DeclaringVm vm(txns, Hint::kNone, 5, 1);  // nothing declared: every key is a literal
+  MemoryState base;
+  const Bytes good = encode_access_list(record(vm, txns.size(), base, 2), vm, txns.size());
+  ASSERT_TRUE(decode_access_list(good, vm, txns.size()).is_ok());
+  for (std::size_t cut = 0; cut < good.size(); cut += 7) {
+    Bytes truncated(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(cut));
+    EXPECT_FALSE(decode_access_list(truncated, vm, txns.size()).is_ok()) << "cut at " << cut;
+  }
+  Bytes trailing = good;
+  trailing.push_back(0);
+  auto decoded = decode_access_list(trailing, vm, txns.size());
+  ASSERT_FALSE(decoded.is_ok());
+  EXPECT_NE(decoded.status().message().find("trailing"), std::string::npos) << decoded.status().message();
+  Bytes version = good;
+  version[0] = 9;
+  EXPECT_FALSE(decode_access_list(version, vm, txns.size()).is_ok());
+  Bytes huge_count = {1, 0xff, 0xff, 0xff, 0xff, 0x0f};
+  EXPECT_FALSE(decode_access_list(huge_count, vm, txns.size()).is_ok());
+  EXPECT_FALSE(decode_access_list(good, vm, txns.size() - 1).is_ok()) << "one entry too many";
+}
+
+// With exact declarations a transaction's own keys cost a byte each; only the keys nobody
+// declared (here the private reads) are spelt out.
+TEST(AccessList, DeclaredKeysAreReferencedNotSpeltOut) {
+  const std::vector<ToyTxn> txns = five_chains();
+  MemoryState base;
+  DeclaringVm declaring(txns, Hint::kExact, 5, 1);
+  DeclaringVm silent(txns, Hint::kNone, 5, 1);
+  const AccessList list = record(declaring, txns.size(), base, 2);
+  const Bytes with = encode_access_list(list, declaring, txns.size());
+  const Bytes without = encode_access_list(list, silent, txns.size());
+  EXPECT_LT(with.size(), without.size());
+  EXPECT_LE(without.size() - with.size(), 5 * StateKey::kSize) << "the five chain keys are spelt out once";
+}
+
+}  // namespace
+}  // namespace pel::testing
