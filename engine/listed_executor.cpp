@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -103,13 +104,14 @@ class ListedReader final : public StateReader {
         outputs_(outputs),
         base_(base),
         begin_(list.offsets[2 * static_cast<std::size_t>(txn)]),
-        end_(list.offsets[2 * static_cast<std::size_t>(txn) + 1]),
-        used_(end_ - begin_, 0) {}
+        end_(list.offsets[2 * static_cast<std::size_t>(txn) + 1]) {
+    if (end_ - begin_ > kInlineReads) used_beyond_.assign(end_ - begin_ - kInlineReads, 0);
+  }
 
   std::optional<Value> read(const StateKey& key) override {
     for (std::uint32_t p = begin_; p < end_; ++p) {
       if (list_.keys[list_.ids[p]] != key) continue;
-      used_[p - begin_] = 1;
+      mark_used(p - begin_);
       const TxnIndex writer = plan_.source[p];
       if (writer == kNoWriter) return base_.get(key);
       for (const Write& w : outputs_[writer].writes) {
@@ -121,11 +123,12 @@ class ListedReader final : public StateReader {
     return std::nullopt;
   }
 
-  /// OK, or the first way this execution's reads differ from the entry.
-  Status check_reads(const std::string& who) const {
-    if (unlisted_) return access_mismatch(who, "read", *unlisted_, false);
+  /// OK, or the first way this execution's reads differ from the entry, for the entry `who`
+  /// names (called only then: most checks build no message).
+  Status check_reads(const std::function<std::string()>& who) const {
+    if (unlisted_) return access_mismatch(who(), "read", *unlisted_, false);
     for (std::uint32_t p = begin_; p < end_; ++p) {
-      if (used_[p - begin_] == 0) return access_mismatch(who, "read", list_.keys[list_.ids[p]], true);
+      if (!used(p - begin_)) return access_mismatch(who(), "read", list_.keys[list_.ids[p]], true);
     }
     return Status::ok();
   }
@@ -137,9 +140,21 @@ class ListedReader final : public StateReader {
   const BaseState& base_;
   const std::uint32_t begin_;
   const std::uint32_t end_;
-  // Small (a transaction reads a handful of keys); a short-string-like inline buffer would save
-  // the allocation, measured as noise beside the execution.
-  std::vector<std::uint8_t> used_;
+  // Which listed reads were made: a bit each for the first kInlineReads (a transaction reads a
+  // handful of keys), bytes beyond, so the common case allocates nothing.
+  static constexpr std::uint32_t kInlineReads = 64;
+  void mark_used(std::uint32_t i) {
+    if (i < kInlineReads) {
+      used_inline_ |= std::uint64_t{1} << i;
+    } else {
+      used_beyond_[i - kInlineReads] = 1;
+    }
+  }
+  bool used(std::uint32_t i) const {
+    return i < kInlineReads ? (used_inline_ >> i & 1) != 0 : used_beyond_[i - kInlineReads] != 0;
+  }
+  std::uint64_t used_inline_ = 0;
+  std::vector<std::uint8_t> used_beyond_;
   std::optional<StateKey> unlisted_;
 };
 
@@ -182,33 +197,56 @@ class ListedRun {
   const std::vector<TxnIndex>& last_writer() const { return plan_.last_writer; }
 
  private:
+  // The sweep hands out chunks of kChunk transactions, so that the shared index, the chunk's
+  // pending_ counters (one cache line) and its outputs move between cores once per chunk, not
+  // once per transaction; transactions nothing waits on run without touching a shared line.
+  static constexpr TxnIndex kChunk = 16;
+
   void run_tasks() {
     Backoff backoff;
-    std::optional<TxnIndex> next;  // a dependent this worker made ready: run it here, keys still in cache
+    std::uint32_t finished_here = 0;  // added to finished_ when this worker runs out of work
     while (!stop_.load(std::memory_order_relaxed)) {
       TxnIndex txn = 0;
-      if (next) {
-        txn = *next;
-        next.reset();
-      } else if (ready_.try_pop(txn)) {
+      if (ready_.try_pop(txn)) {
+        run_from(txn, finished_here);
       } else if (sweep_.load(std::memory_order_relaxed) < num_txns_) {
-        // Relaxed: the sweep index only hands out distinct positions; what a transaction needs
+        // Relaxed: the sweep index only hands out distinct chunks; what a transaction needs
         // from its dependencies comes through pending_.
-        txn = sweep_.fetch_add(1, std::memory_order_relaxed);
-        if (txn >= num_txns_ || !take(txn)) continue;
+        const TxnIndex begin = sweep_.fetch_add(kChunk, std::memory_order_relaxed);
+        const TxnIndex end = std::min<TxnIndex>(num_txns_, begin + kChunk);
+        for (TxnIndex t = begin; t < end && begin < num_txns_; ++t) {
+          if (plan_.dependencies[t] == 0 || take(t)) run_from(t, finished_here);
+        }
       } else {
-        // Acquire pairs with the release below: a worker that sees every transaction finished
+        if (finished_here != 0) {
+          // Release: this worker's outputs happen before whoever sees the count complete.
+          finished_.fetch_add(finished_here, std::memory_order_release);
+          finished_here = 0;
+        }
+        // Acquire pairs with the release above: a worker that sees every transaction finished
         // may leave, and the caller joins the workers before reading the outputs anyway.
         if (finished_.load(std::memory_order_acquire) == num_txns_) return;
         backoff.pause();
         continue;
       }
       backoff.reset();
-      execute(txn, next);
     }
   }
 
-  /// Drops one token of `txn`; true when that was the last (its dependencies all finished).
+  /// Runs `txn`, then the dependents it makes ready one after another (a chain stays here, its
+  /// keys in this core's cache); a second dependent made ready at once goes to ready_.
+  void run_from(TxnIndex txn, std::uint32_t& finished_here) {
+    std::optional<TxnIndex> next = txn;
+    while (next && !stop_.load(std::memory_order_relaxed)) {
+      const TxnIndex current = *next;
+      next.reset();
+      execute(current, next);
+      ++finished_here;
+    }
+  }
+
+  /// Drops one token of `txn`; true when that was the last (its dependencies all finished). A
+  /// transaction without dependencies has only the sweep's token and is run without this.
   /// acq_rel: each finishing dependency releases its output, and the last decrement (an RMW
   /// in the same release sequence) acquires all of them.
   bool take(TxnIndex txn) { return pending_[txn].fetch_sub(1, std::memory_order_acq_rel) == 1; }
@@ -227,17 +265,16 @@ class ListedRun {
         ready_.push(dependent);
       }
     }
-    finished_.fetch_add(1, std::memory_order_release);
   }
 
   void check(TxnIndex txn, const ListedReader& reader, const TxnOutput& output) {
-    const std::string who = access_entry_name(txn, num_txns_);
+    const std::function<std::string()> who = [&] { return access_entry_name(txn, num_txns_); };
     Status status = reader.check_reads(who);
     const std::span<const std::uint32_t> listed = list_.writes(txn);
     for (std::size_t i = 0; status.is_ok() && i < output.writes.size(); ++i) {
       const StateKey& key = output.writes[i].key;
       if (std::none_of(listed.begin(), listed.end(), [&](std::uint32_t id) { return list_.keys[id] == key; })) {
-        status = access_mismatch(who, "wrote", key, false);
+        status = access_mismatch(who(), "wrote", key, false);
       }
     }
     // Every write is listed and the output names a key once (call_vm), so equal counts mean
@@ -246,7 +283,7 @@ class ListedRun {
       for (std::uint32_t id : listed) {
         const StateKey& key = list_.keys[id];
         if (std::none_of(output.writes.begin(), output.writes.end(), [&](const Write& w) { return w.key == key; })) {
-          status = access_mismatch(who, "wrote", key, true);
+          status = access_mismatch(who(), "wrote", key, true);
           break;
         }
       }

@@ -7,6 +7,7 @@ namespace {
 
 constexpr std::size_t kMaxTransactionBytes = 1u << 20;
 constexpr std::size_t kMaxReceiptBytes = 1u << 16;
+constexpr std::size_t kMaxAccessListBytes = 1u << 30;
 // The smallest possible encodings, length prefix included: a count larger than the input could
 // hold is rejected before anything is reserved for it.
 constexpr std::size_t kMinTransactionBytes = 1 + 32 + 8 + 8 + 8 + 4 + 1 + 1 + 64;
@@ -23,6 +24,7 @@ Bytes BlockHeader::encode_unsigned() const {
   w.array(transactions_root.bytes);
   w.array(receipts_root.bytes);
   w.array(state_root.bytes);
+  w.array(access_list_root.bytes);
   w.u64(gas_used);
   w.u32(transaction_count);
   return w.take();
@@ -38,7 +40,7 @@ namespace {
 bool read_header(Reader& r, BlockHeader& h) {
   return r.u64(h.height) && r.array(h.parent_hash.bytes) && r.u64(h.timestamp) &&
          r.array(h.beneficiary.bytes) && r.array(h.transactions_root.bytes) &&
-         r.array(h.receipts_root.bytes) && r.array(h.state_root.bytes) && r.u64(h.gas_used) &&
+         r.array(h.receipts_root.bytes) && r.array(h.state_root.bytes) && r.array(h.access_list_root.bytes) && r.u64(h.gas_used) &&
          r.u32(h.transaction_count) && r.array(h.producer_signature.bytes);
 }
 }  // namespace
@@ -64,6 +66,7 @@ Bytes Block::encode() const {
   Writer w(header.encode());
   w.varint(transactions.size());
   for (const auto& tx : transactions) w.bytes(tx.encode());
+  w.bytes(access_list);
   return w.take();
 }
 
@@ -92,6 +95,8 @@ Result<Block> Block::decode(ByteView bytes) {
     }
     b.transactions.push_back(std::move(tx).value());
   }
+  ByteView list;
+  if (r.bytes(list, kMaxAccessListBytes)) b.access_list.assign(list.begin(), list.end());
   PEL_TRY(r.finish("block " + std::to_string(b.header.height)));
   return b;
 }

@@ -22,6 +22,7 @@ struct BlockHeader {
   Hash256 transactions_root;  // Merkle root of the transaction hashes
   Hash256 receipts_root;      // Merkle root of the receipt hashes
   Hash256 state_root;         // digest of the state commitment after the block
+  Hash256 access_list_root;   // sha256 of the block's access list encoding
   std::uint64_t gas_used = 0;
   std::uint32_t transaction_count = 0;
   /// The producer's Ed25519 signature over hash() (all zero on the genesis block).
@@ -44,8 +45,12 @@ Status check_producer_signature(const BlockHeader& header, const PublicKey& prod
 struct Block {
   BlockHeader header;
   std::vector<ledger::Transaction> transactions;
+  /// What each transaction read and wrote when the block was made (engine/access_list.hpp,
+  /// encoded against the ledger VM's declared writes): importers execute from it.
+  Bytes access_list;
 
-  /// The header, then a count and each transaction length-prefixed.
+  /// The header, then a count and each transaction length-prefixed, then the access list
+  /// length-prefixed.
   Bytes encode() const;
   /// Strict: truncation, trailing bytes and a count that disagrees with the header are errors.
   static Result<Block> decode(ByteView bytes);

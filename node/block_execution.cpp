@@ -44,12 +44,35 @@ Status receipts_of(const BlockResult& result, std::uint64_t height, std::vector<
 Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::BlockContext& context,
                                      std::span<const ledger::Transaction> txns,
                                      std::span<const std::uint8_t> signature_ok, const ledger::LedgerOptions& options,
-                                     const BaseState& base, const LatticeHash& accumulator_before) {
+                                     const BaseState& base, const LatticeHash& accumulator_before,
+                                     AccessListUse use, ByteView access_list) {
   const std::string where = "height " + std::to_string(context.height);
   BlockExecution out;
   auto t0 = std::chrono::steady_clock::now();
   ledger::LedgerVm vm(context, txns, signature_ok, options);
-  out.result = executor.execute(vm, txns.size(), base);
+  if (use == AccessListUse::kExecute) {
+    auto list = decode_access_list(access_list, vm, txns.size());
+    if (!list.is_ok()) return list.status().with_context(where);
+    auto result = executor.execute_listed(vm, txns.size(), base, *list);
+    // A read error can make execution look unlike its list: report the database first.
+    PEL_TRY(base.take_read_error().with_context(where));
+    if (!result.is_ok()) return result.status().with_context(where + ": access list");
+    out.result = std::move(result).value();
+    out.access_list.assign(access_list.begin(), access_list.end());
+  } else {
+    AccessRecorder recorder(vm, txns.size());
+    out.result = executor.execute(recorder, txns.size(), base);
+    AccessList recorded = recorder.take(out.result.outputs);
+    if (use == AccessListUse::kRecord) {
+      out.access_list = encode_access_list(recorded, vm, txns.size());
+    } else {
+      auto list = decode_access_list(access_list, vm, txns.size());
+      if (!list.is_ok()) return list.status().with_context(where);
+      PEL_TRY(out.result.read_error.with_context(where));
+      PEL_TRY(list->check_matches(recorded).with_context(where + ": access list"));
+      out.access_list.assign(access_list.begin(), access_list.end());
+    }
+  }
   PEL_TRY(out.result.read_error.with_context(where));
   if (!out.result.finish_error.empty()) {
     return error(ErrorCode::kInvalidArgument, where + ": the block cannot be finished: " + out.result.finish_error);
@@ -68,6 +91,7 @@ Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::B
   h.transactions_root = transactions_root(txns);
   h.receipts_root = receipts_root(out.encoded_receipts);
   h.state_root = out.accumulator.digest();
+  h.access_list_root = sha256(out.access_list);
   for (const auto& r : out.receipts) h.gas_used += r.gas_used;
   h.transaction_count = static_cast<std::uint32_t>(txns.size());
   out.roots_ns = elapsed_ns(t1);
@@ -91,7 +115,7 @@ Status check_executed_header(const BlockHeader& claimed, const BlockHeader& exec
   return Status::ok();
 }
 
-Status check_transactions(const Block& block) {
+Status check_body(const Block& block) {
   if (block.header.transaction_count != block.transactions.size()) {
     return error(ErrorCode::kVerification, "transaction count mismatch: header " +
                                                std::to_string(block.header.transaction_count) + ", block " +
@@ -100,6 +124,10 @@ Status check_transactions(const Block& block) {
   const Hash256 root = transactions_root(block.transactions);
   if (root != block.header.transactions_root) {
     return mismatch("transactions root", block.header.transactions_root.hex(), root.hex());
+  }
+  const Hash256 list_root = sha256(block.access_list);
+  if (list_root != block.header.access_list_root) {
+    return mismatch("access list root", block.header.access_list_root.hex(), list_root.hex());
   }
   return Status::ok();
 }

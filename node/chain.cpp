@@ -259,7 +259,7 @@ Result<ExecutedBlock> Chain::execute(std::vector<ledger::Transaction> txns, std:
     return error(ErrorCode::kInvalidArgument, options_.datadir + ": no producer key (" + kProducerKeyFile +
                                                   "): this chain imports blocks but cannot make them");
   }
-  auto executed = execute_block(std::move(txns), timestamp, beneficiary, precomputed_signatures);
+  auto executed = execute_block(std::move(txns), timestamp, beneficiary, precomputed_signatures, nullptr);
   if (!executed.is_ok()) return executed;
   BlockHeader& h = executed->block.header;
   auto signature = producer_key_->sign(h.hash().view());
@@ -270,7 +270,8 @@ Result<ExecutedBlock> Chain::execute(std::vector<ledger::Transaction> txns, std:
 
 Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns, std::uint64_t timestamp,
                                            const Address& beneficiary,
-                                           const std::vector<std::uint8_t>* precomputed_signatures) {
+                                           const std::vector<std::uint8_t>* precomputed_signatures,
+                                           const Bytes* imported_list) {
   if (broken_) return error(ErrorCode::kAborted, options_.datadir + ": an earlier commit failed; reopen the chain");
   if (closed_) return error(ErrorCode::kAborted, options_.datadir + ": the chain is closed");
   const std::uint64_t height = head_.height + 1;
@@ -293,7 +294,11 @@ Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns
                            .chain_id = genesis_.chain_id};
   // While the previous block is still being written, its writes are read from memory.
   const LatticeHash& before = pending_ ? pending_->executed.accumulator : state_->accumulator();
-  auto execution = pel::execute_block(executor_, ctx, txns, signature_ok, options_.ledger, state(), before);
+  const AccessListUse use = imported_list == nullptr ? AccessListUse::kRecord
+                            : options_.use_access_lists ? AccessListUse::kExecute
+                                                        : AccessListUse::kCheck;
+  auto execution = pel::execute_block(executor_, ctx, txns, signature_ok, options_.ledger, state(), before, use,
+                                      imported_list == nullptr ? ByteView{} : ByteView(*imported_list));
   if (!execution.is_ok()) return execution.status().with_context(options_.datadir);
   out.timings.execution_ns = execution->execution_ns;
   out.timings.roots_ns = execution->roots_ns;
@@ -304,6 +309,7 @@ Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns
   out.accumulator = execution->accumulator;
   BlockResult& result = execution->result;
   out.block.transactions = std::move(txns);
+  out.block.access_list = std::move(execution->access_list);
   out.writes = std::move(result.writes);
   out.stats = result.stats;
   return out;
@@ -413,8 +419,8 @@ Result<ExecutedBlock> Chain::execute_import(const Block& block, const std::vecto
                                                " does not match head " + head_hash_.hex());
   }
   PEL_TRY(check_header(h).with_context(ctx));
-  PEL_TRY(check_transactions(block).with_context(ctx));
-  auto executed = execute_block(block.transactions, h.timestamp, h.beneficiary, signature_ok);
+  PEL_TRY(check_body(block).with_context(ctx));
+  auto executed = execute_block(block.transactions, h.timestamp, h.beneficiary, signature_ok, &block.access_list);
   if (!executed.is_ok()) return executed.status();
   PEL_TRY(check_executed_header(h, executed->block.header).with_context(ctx));
   executed->block.header.producer_signature = h.producer_signature;  // checked above

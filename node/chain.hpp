@@ -34,6 +34,9 @@ struct ChainOptions {
   DatabaseOptions database;        // path is taken from datadir
   ledger::LedgerOptions ledger;    // VM knobs (the benchmark's --work)
   SignaturePolicy signatures = SignaturePolicy::kVerify;
+  /// import() executes a block from its access list (no speculation), which proves the list.
+  /// False: plain Block-STM, and the list it records must equal the block's (for comparison).
+  bool use_access_lists = true;
   /// The producer's key (its seed): execute() signs every header with it. Unset, Chain::open
   /// reads DATADIR/producer.key when there is one, and Chain::create makes a fresh random key
   /// there when the genesis names no producer. A chain without the key imports blocks but
@@ -162,9 +165,12 @@ class Chain {
   /// After an unclean shutdown or a damaged log: every block present, the state whole.
   Status verify_after_unclean_shutdown() const;
   Status load_producer_key();
-  /// Executes `txns` on the head (pel::execute_block) and builds the unsigned header.
+  /// Executes `txns` on the head (pel::execute_block) and builds the unsigned header. Records
+  /// the access list when `imported_list` is null (making a block), else executes from it or
+  /// checks it (options_.use_access_lists).
   Result<ExecutedBlock> execute_block(std::vector<ledger::Transaction> txns, std::uint64_t timestamp,
-                                      const Address& beneficiary, const std::vector<std::uint8_t>* signature_ok);
+                                      const Address& beneficiary, const std::vector<std::uint8_t>* signature_ok,
+                                      const Bytes* imported_list);
   Result<ExecutedBlock> execute_import(const Block& block, const std::vector<std::uint8_t>* signature_ok);
   Status check_extends_head(const BlockHeader& header) const;
   /// Stages and writes one block; the durable half of commit and commit_async. Sets `synced`

@@ -33,6 +33,7 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
   auto start = std::chrono::steady_clock::now();
   ReplaySummary summary;
   summary.signatures = options.signatures;
+  summary.access_lists = options.use_access_lists;
 
   auto scratch_or = chain.state_at(from - 1);
   if (!scratch_or.is_ok()) return scratch_or.status();
@@ -69,6 +70,9 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
   };
 
   ParallelExecutor executor(ParallelOptions{.threads = options.threads});
+  // Plain Block-STM beside the access-list runs, when compared: an executor of its own, so the
+  // hot keys it learns are its own.
+  ParallelExecutor block_stm(ParallelOptions{.threads = options.threads});
   ReadAhead<Result<LoadedBlock>> ahead(load);  // joined on every way out, errors included
   Result<LoadedBlock> next = from <= to ? load(from) : Result<LoadedBlock>(error(ErrorCode::kNotFound, "empty range"));
   for (std::uint64_t height = from; height <= to; ++height) {
@@ -83,32 +87,43 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
     const std::vector<std::uint8_t>& signature_ok = current.signature_ok;
     const std::string where = "height " + std::to_string(height);
     if (h.parent_hash != parent_hash) return mismatch(height, "parent hash", h.parent_hash, parent_hash);
-    PEL_TRY(check_transactions(current.block).with_context(where));
+    PEL_TRY(check_body(current.block).with_context(where));
 
     ledger::BlockContext ctx{.height = height, .timestamp = h.timestamp, .beneficiary = h.beneficiary,
                              .chain_id = chain.genesis().chain_id};
-    // Compared, the two executions alternate which runs first, so neither always meets the
-    // other's warm caches.
+    // Compared, the executions alternate which runs first, so none always meets the others'
+    // warm caches.
     std::optional<BlockResult> sequential;
-    auto run_sequential = [&] {
+    std::optional<BlockResult> plain;
+    auto run_others = [&] {
       ledger::LedgerVm vm(ctx, txns, signature_ok, chain.options().ledger);
       auto t1 = std::chrono::steady_clock::now();
       sequential = execute_sequential(vm, txns.size(), scratch);
       summary.sequential_exec_s += static_cast<double>(elapsed_ns(t1)) * 1e-9;
+      if (!options.use_access_lists) return;
+      auto t2 = std::chrono::steady_clock::now();
+      plain = block_stm.execute(vm, txns.size(), scratch);
+      summary.block_stm_exec_s += static_cast<double>(elapsed_ns(t2)) * 1e-9;
     };
-    const bool sequential_first = options.compare_sequential && height % 2 == 0;
-    if (sequential_first) run_sequential();
-    auto execution = execute_block(executor, ctx, txns, signature_ok, chain.options().ledger, scratch, accumulator);
+    const bool others_first = options.compare_sequential && height % 2 == 0;
+    if (others_first) run_others();
+    auto execution = execute_block(executor, ctx, txns, signature_ok, chain.options().ledger, scratch, accumulator,
+                                   options.use_access_lists ? AccessListUse::kExecute : AccessListUse::kCheck,
+                                   current.block.access_list);
     if (!execution.is_ok()) return execution.status();
     const BlockResult& result = execution->result;
     summary.parallel_exec_s += static_cast<double>(execution->execution_ns) * 1e-9;
     summary.stats += result.stats;
+    summary.access_list_bytes += current.block.access_list.size();
+    summary.block_bytes += current.block.encode().size();
     if (options.compare_sequential) {
-      if (!sequential_first) run_sequential();
+      if (!others_first) run_others();
       if (height < to) ahead.start(height + 1);
-      if (sequential->outputs != result.outputs || sequential->writes != result.writes ||
-          sequential->finish_error != result.finish_error) {
-        return error(ErrorCode::kVerification, where + ": parallel and sequential execution differ");
+      for (const BlockResult* other : {&*sequential, plain ? &*plain : nullptr}) {
+        if (other != nullptr && (other->outputs != result.outputs || other->writes != result.writes ||
+                      other->finish_error != result.finish_error)) {
+          return error(ErrorCode::kVerification, where + ": parallel and sequential execution differ");
+        }
       }
     }
     PEL_TRY(check_executed_header(h, execution->header).with_context(where));

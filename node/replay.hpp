@@ -22,9 +22,12 @@ struct ReplayOptions {
   std::uint64_t from = 1;            // first block to re-execute; the state after from-1 is rebuilt
   std::optional<std::uint64_t> to;   // last block; the head when unset
   int threads = 2;
-  /// Also run the sequential executor on each block and require equality. The two runs alternate
-  /// which goes first, and the next block is read and checked only after both, so the timings
-  /// compare the engine alone.
+  /// Execute each block from its access list (no speculation), which proves the list. False:
+  /// plain Block-STM, and the list it records must equal the block's.
+  bool use_access_lists = true;
+  /// Also run the sequential executor (and, when access lists are used, plain Block-STM) on each
+  /// block and require equality. The runs alternate which goes first, and the next block is
+  /// read and checked only after all, so the timings compare the engine alone.
   bool compare_sequential = false;
   /// kAssumeValid: the verdicts of the signature check made at import, as its receipts kept them.
   SignaturePolicy signatures = SignaturePolicy::kVerify;
@@ -35,8 +38,12 @@ struct ReplaySummary {
   std::uint64_t blocks = 0;
   std::uint64_t transactions = 0;
   double seconds = 0;             // whole replay: signatures, execution, roots
-  double parallel_exec_s = 0;     // Block-STM execution only
+  double parallel_exec_s = 0;     // execution only: from the access lists, or plain Block-STM
   double sequential_exec_s = 0;   // with compare_sequential: the sequential executor on the same blocks
+  double block_stm_exec_s = 0;    // with compare_sequential and access lists: plain Block-STM
+  bool access_lists = true;       // parallel_exec_s ran from the blocks' access lists
+  std::uint64_t access_list_bytes = 0;  // the replayed blocks' access lists, encoded
+  std::uint64_t block_bytes = 0;        // the replayed blocks, encoded (lists included)
   SignaturePolicy signatures = SignaturePolicy::kVerify;  // how this replay judged them
   ExecutionStats stats;
 };

@@ -7,10 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <thread>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "engine/access_list.hpp"
 #include "engine/executor_common.hpp"
 #include "engine/ledger/genesis.hpp"
 #include "engine/ledger/ledger_vm.hpp"
@@ -81,17 +83,24 @@ class MemoryCase {
         vm_(ledger::BlockContext{.height = 1, .timestamp = 1, .beneficiary = {}, .chain_id = genesis.chain_id},
             txns_, signature_ok_, ledger::LedgerOptions{.work = work}) {
     base_.apply(ledger::build_genesis(genesis));
+    AccessRecorder recorder(vm_, txns_.size());
+    list_ = recorder.take(execute_sequential(recorder, txns_.size(), base_).outputs);
   }
 
   // A small block executes in microseconds, too short to time once against a noisy clock and a
   // cold cache: it is executed `repetitions_` times in a row and the mean is reported, so every
   // timed run lasts about as long as one 10,000-transaction block.
-  Measured run(int threads) {
+  // `listed`: from the block's access list instead of by Block-STM.
+  Result<Measured> run(int threads, bool listed) {
     Measured m;
     RunTimer timer;
     for (std::size_t rep = 0; rep < repetitions_; ++rep) {
       if (threads == 0) {
         m.stats = execute_sequential(vm_, txns_.size(), base_).stats;
+      } else if (listed) {
+        auto result = executor(threads).execute_listed(vm_, txns_.size(), base_, list_);
+        if (!result.is_ok()) return result.status();
+        m.stats = result->stats;
       } else {
         m.stats = executor(threads).execute(vm_, txns_.size(), base_).stats;
       }
@@ -115,6 +124,7 @@ class MemoryCase {
   std::vector<std::uint8_t> signature_ok_;
   ledger::LedgerVm vm_;
   MemoryState base_;
+  AccessList list_;
   std::size_t repetitions_ = std::max<std::size_t>(1, 10'000 / std::max<std::size_t>(txns_.size(), 1));
   std::map<int, std::unique_ptr<ParallelExecutor>> executors_;
 };
@@ -205,6 +215,8 @@ nlohmann::json BenchRow::to_json() const {
           {"seq_tps", seq_tps},
           {"par_tps", par_tps},
           {"speedup", speedup},
+          {"listed_tps", listed_tps},
+          {"listed_speedup", listed_speedup},
           {"seq_ns_per_txn", seq_ns_per_txn},
           {"par_ns_per_txn", par_ns_per_txn},
           {"executions_per_txn", executions_per_txn},
@@ -249,13 +261,13 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
           } else {
             memory = std::make_unique<MemoryCase>(genesis, txns, work, config.declarations);
           }
-          auto measure = [&](int threads) -> Result<Measured> {
+          auto measure = [&](int threads, bool listed = false) -> Result<Measured> {
             if (e2e) return e2e->run(threads);
-            return memory->run(threads);
+            return memory->run(threads, listed);
           };
           for (int threads : config.threads) {
             // Alternate sequential and parallel runs so both see the same machine conditions.
-            std::vector<double> seq_s, par_s, ratios, cpus;
+            std::vector<double> seq_s, par_s, ratios, cpus, listed_s, listed_ratios;
             Measured last;
             double commit_share = 0;
             for (int run = -config.warmups; run < config.runs; ++run) {
@@ -263,7 +275,17 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
               if (!seq.is_ok()) return seq.status();
               auto par = measure(threads);
               if (!par.is_ok()) return par.status();
+              std::optional<Measured> listed;
+              if (memory) {
+                auto l = measure(threads, true);
+                if (!l.is_ok()) return l.status();
+                listed = *l;
+              }
               if (run < 0) continue;
+              if (listed) {
+                listed_s.push_back(listed->seconds);
+                listed_ratios.push_back(seq->seconds / listed->seconds);
+              }
               seq_s.push_back(seq->seconds);
               par_s.push_back(par->seconds);
               ratios.push_back(seq->seconds / par->seconds);
@@ -283,6 +305,8 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
             row.seq_tps = n / median(seq_s);
             row.par_tps = n / median(par_s);
             row.speedup = median(ratios);
+            row.listed_tps = listed_s.empty() ? 0 : n / median(listed_s);
+            row.listed_speedup = median(listed_ratios);
             row.seq_ns_per_txn = median(seq_s) * 1e9 / n;
             row.par_ns_per_txn = median(par_s) * 1e9 / n;
             row.executions_per_txn = static_cast<double>(last.stats.executions) / n;
@@ -307,17 +331,17 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
 
 std::string format_header() {
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "%-8s %8s %6s %5s %4s %11s %11s %8s %8s %8s %8s %8s %5s %6s", "workload",
-                "accounts", "block", "work", "thr", "seq tps", "par tps", "speedup", "exec/tx",
+  std::snprintf(buf, sizeof(buf), "%-8s %8s %6s %5s %4s %11s %11s %8s %8s %8s %8s %8s %8s %5s %6s", "workload",
+                "accounts", "block", "work", "thr", "seq tps", "par tps", "speedup", "listed", "exec/tx",
                 "valid/tx", "aborts", "suspend", "cpus", "rtt ns");
   return buf;
 }
 
 std::string format_row(const BenchRow& r) {
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "%-8s %8u %6u %5u %4d %11.0f %11.0f %7.2fx %8.2f %8.2f %8llu %8llu %5.2f %6.0f%s",
+  std::snprintf(buf, sizeof(buf), "%-8s %8u %6u %5u %4d %11.0f %11.0f %7.2fx %7.2fx %8.2f %8.2f %8llu %8llu %5.2f %6.0f%s",
                 r.workload.c_str(), r.accounts, r.block_size, r.work, r.threads, r.seq_tps, r.par_tps,
-                r.speedup, r.executions_per_txn, r.validations_per_txn,
+                r.speedup, r.listed_speedup, r.executions_per_txn, r.validations_per_txn,
                 static_cast<unsigned long long>(r.aborts), static_cast<unsigned long long>(r.suspensions),
                 r.par_cpus, r.core_round_trip_ns, r.fell_back ? " fallback" : r.starved() ? " !" : "");
   return buf;

@@ -42,6 +42,10 @@ struct BenchRow {
   double seq_tps = 0;           // median
   double par_tps = 0;           // median
   double speedup = 0;           // median over runs of (seq time / par time), each pair one run
+  /// In memory: the block executed from its access list (recorded once beforehand) on the same
+  /// threads, ParallelExecutor::execute_listed; 0 end to end.
+  double listed_tps = 0;        // median
+  double listed_speedup = 0;    // median over runs of (seq time / listed time)
   double seq_ns_per_txn = 0;
   double par_ns_per_txn = 0;
   double executions_per_txn = 0;

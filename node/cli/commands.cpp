@@ -253,13 +253,16 @@ void import_options(po::options_description& d) {
       ("skip-signatures", po::bool_switch(),
        "trust the file's signatures (assume valid); a block with a discarded bad signature then fails its receipts root")
       ("expect-head", po::value<std::string>(), "fail unless the import ends at the block with this hash")
-      ("no-pipeline", po::bool_switch(), "commit each block before executing the next");
+      ("no-pipeline", po::bool_switch(), "commit each block before executing the next")
+      ("no-access-list", po::bool_switch(),
+       "execute with plain Block-STM instead of from each block's access list (the list is still checked)");
 }
 
 int import_run(const po::variables_map& vm) {
   ChainOptions options = chain_options(vm);
   options.database.sync_every_blocks = number<std::uint32_t>(vm, "sync-every", 1, 1000);
   options.signatures = vm["skip-signatures"].as<bool>() ? SignaturePolicy::kAssumeValid : SignaturePolicy::kVerify;
+  options.use_access_lists = !vm["no-access-list"].as<bool>();
   std::optional<Hash256> expect_head;
   if (vm.count("expect-head")) {
     auto hash = Hash256::from_hex(vm["expect-head"].as<std::string>());
@@ -306,8 +309,11 @@ void replay_options(po::options_description& d) {
   d.add_options()("from", po::value<std::string>()->default_value("1"), "first height to re-execute (at least 1)")
       ("to", po::value<std::string>(), "last height (default: the head)")
       ("threads", po::value<std::string>()->default_value("2"), "Block-STM workers (1 to 256)")
-      ("compare-sequential", po::bool_switch(), "also execute sequentially, require equality, report the speedup")
-      ("skip-signatures", po::bool_switch(), "trust signatures checked at import (assume valid)");
+      ("compare-sequential", po::bool_switch(),
+       "also execute sequentially (and with plain Block-STM), require equality, report the speedups")
+      ("skip-signatures", po::bool_switch(), "trust signatures checked at import (assume valid)")
+      ("no-access-list", po::bool_switch(),
+       "execute with plain Block-STM instead of from each block's access list (the list is still checked)");
 }
 
 int replay_run(const po::variables_map& vm) {
@@ -319,6 +325,7 @@ int replay_run(const po::variables_map& vm) {
   auto chain = Chain::open(chain_options(vm));
   if (!chain.is_ok()) return fail("replay", chain.status());
   o.compare_sequential = vm["compare-sequential"].as<bool>();
+  o.use_access_lists = !vm["no-access-list"].as<bool>();
   o.signatures = vm["skip-signatures"].as<bool>() ? SignaturePolicy::kAssumeValid : SignaturePolicy::kVerify;
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   o.on_block = [tty](const ReplayProgress& p) {
@@ -348,12 +355,23 @@ int replay_run(const po::variables_map& vm) {
               per_second(static_cast<double>(s->transactions), s->seconds),
               s->signatures == SignaturePolicy::kAssumeValid ? "; signatures NOT re-checked (--skip-signatures)"
                                                               : "; signatures re-checked");
+  const double n = static_cast<double>(s->transactions);
+  std::printf("access lists: %llu of %llu block bytes (%.1f%%)%s\n",
+              static_cast<unsigned long long>(s->access_list_bytes), static_cast<unsigned long long>(s->block_bytes),
+              s->block_bytes ? 100.0 * static_cast<double>(s->access_list_bytes) / static_cast<double>(s->block_bytes) : 0.0,
+              s->access_lists ? "; blocks executed from them" : "; blocks executed with plain Block-STM (--no-access-list)");
   if (o.compare_sequential) {
-    std::printf("execution: sequential %.0f tps, parallel (%d threads) %.0f tps, speedup %.2fx; %.2f executions/txn\n",
-                per_second(static_cast<double>(s->transactions), s->sequential_exec_s), o.threads,
-                per_second(static_cast<double>(s->transactions), s->parallel_exec_s),
-                s->parallel_exec_s > 0 ? s->sequential_exec_s / s->parallel_exec_s : 0.0,
-                s->transactions ? static_cast<double>(s->stats.executions) / static_cast<double>(s->transactions) : 0.0);
+    auto speedup = [&](double secs) { return secs > 0 ? s->sequential_exec_s / secs : 0.0; };
+    std::printf("execution (%d threads): sequential %.0f tps", o.threads, per_second(n, s->sequential_exec_s));
+    if (s->access_lists) {
+      std::printf(", Block-STM %.0f tps (%.2fx), from access lists %.0f tps (%.2fx)", per_second(n, s->block_stm_exec_s),
+                  speedup(s->block_stm_exec_s), per_second(n, s->parallel_exec_s), speedup(s->parallel_exec_s));
+    } else {
+      std::printf(", Block-STM %.0f tps (%.2fx)", per_second(n, s->parallel_exec_s), speedup(s->parallel_exec_s));
+    }
+    std::printf("; %.2f executions/txn, %.2f validations/txn\n",
+                n > 0 ? static_cast<double>(s->stats.executions) / n : 0.0,
+                n > 0 ? static_cast<double>(s->stats.validations) / n : 0.0);
   }
   return 0;
 }
@@ -375,6 +393,7 @@ nlohmann::json header_json(const BlockHeader& h) {
           {"transactions_root", h.transactions_root.hex()},
           {"receipts_root", h.receipts_root.hex()},
           {"state_root", h.state_root.hex()},
+          {"access_list_root", h.access_list_root.hex()},
           {"gas_used", h.gas_used},
           {"transaction_count", h.transaction_count}};
 }
@@ -425,6 +444,8 @@ int inspect_run(const po::variables_map& vm) {
     j["succeeded"] = ok;
     j["failed"] = failed;
     j["discarded"] = discarded;
+    j["access_list_bytes"] = block->access_list.size();
+    j["block_bytes"] = block->encode().size();
     print_json_or_text(j, json);
     return 0;
   }

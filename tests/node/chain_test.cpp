@@ -127,13 +127,13 @@ TEST(Chain, ADirectoryOfAnOlderFormatIsRefusedByName) {
     auto db = Database::open(d);
     ASSERT_TRUE(db.is_ok());
     WriteBatch batch;
-    const std::uint8_t version_2[4] = {2, 0, 0, 0};  // SHAKE256 state roots
-    batch.put(ChainStore::kMetaSpace, as_bytes("format"), version_2);
+    const std::uint8_t version_3[4] = {3, 0, 0, 0};  // blocks without access lists
+    batch.put(ChainStore::kMetaSpace, as_bytes("format"), version_3);
     ASSERT_TRUE((*db)->write(batch, true).is_ok());
   }
   auto old = Chain::open(test_options(dir.path()));
   ASSERT_FALSE(old.is_ok());
-  EXPECT_NE(old.status().message().find("format version 2, this pel reads version 3"), std::string::npos)
+  EXPECT_NE(old.status().message().find("format version 3, this pel reads version 4"), std::string::npos)
       << old.status().to_string();
 }
 
