@@ -69,7 +69,9 @@ class ParallelExecutor {
   /// stays on one core. Execution proves the list: when a transaction (or finish_block) reads or
   /// writes another set of keys than its entry names, the result is an error naming the lowest
   /// such transaction and the key; a list that is right gives exactly execute_sequential's
-  /// result. Throws what execute() throws (std::bad_alloc).
+  /// result. `list.keys` must name each key once, as decode_access_list and AccessRecorder make
+  /// it (a key under two ids would hide a dependency); everything else about the list is
+  /// checked, and a malformed one is an error. Throws what execute() throws (std::bad_alloc).
   Result<BlockResult> execute_listed(const Vm& vm, std::size_t num_txns, const BaseState& base,
                                      const AccessList& list);
 

@@ -12,6 +12,7 @@
 #include "engine/parallel_executor.hpp"
 #include "engine/sequential_executor.hpp"
 #include "tests/engine/toy_vm.hpp"
+#include "tests/support/access_list_edit.hpp"
 #include "tests/support/watchdog.hpp"
 
 namespace pel::testing {
@@ -119,31 +120,6 @@ struct WrongListCase {
   std::function<void(AccessList&)> damage;
   std::string expected;  // a piece of the error message
 };
-
-/// Rebuilds `list` with entry `entry`'s reads or writes replaced by `ids`.
-void set_half(AccessList& list, std::size_t entry, bool writes, std::vector<std::uint32_t> ids) {
-  AccessList out;
-  out.keys = list.keys;
-  for (std::size_t e = 0; e < list.entries(); ++e) {
-    for (int half = 0; half < 2; ++half) {
-      if (e == entry && (half == 1) == writes) {
-        out.ids.insert(out.ids.end(), ids.begin(), ids.end());
-      } else {
-        auto span = half == 0 ? list.reads(e) : list.writes(e);
-        out.ids.insert(out.ids.end(), span.begin(), span.end());
-      }
-      out.offsets.push_back(static_cast<std::uint32_t>(out.ids.size()));
-    }
-  }
-  list = std::move(out);
-}
-
-std::uint32_t add_key(AccessList& list, const StateKey& key) {
-  list.keys.push_back(key);
-  return static_cast<std::uint32_t>(list.keys.size() - 1);
-}
-
-std::vector<std::uint32_t> ids_of(std::span<const std::uint32_t> span) { return {span.begin(), span.end()}; }
 
 // 100 transactions; transaction i reads key 1000+i and key i%5, and writes key i%5 (five chains).
 std::vector<ToyTxn> five_chains() {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 
 #include "crypto/merkle.hpp"
 #include "node/block_file.hpp"
@@ -12,6 +13,7 @@
 #include "node/replay.hpp"
 #include "state/database.hpp"
 #include "tests/node/temp_dir.hpp"
+#include "tests/support/access_list_edit.hpp"
 
 namespace pel {
 namespace {
@@ -346,6 +348,7 @@ class ImportFailures : public ::testing::Test {
     std::string pipelined_message;
     for (bool pipeline : {true, false}) {
       ChainOptions o = test_options(file + (pipeline ? ".pipelined" : ".chain"));
+      o.use_access_lists = use_access_lists_;
       auto dst = Chain::create(o, small_genesis());
       EXPECT_TRUE(dst.is_ok());
       std::uint64_t reported = 0;
@@ -379,6 +382,7 @@ class ImportFailures : public ::testing::Test {
   std::string header_;
   int files_ = 0;
   std::uint64_t imported_head_ = 0;
+  bool use_access_lists_ = true;  // import from the blocks' access lists, or check them
 };
 
 TEST_F(ImportFailures, GoodFileImportsEverything) {
@@ -438,6 +442,129 @@ TEST_F(ImportFailures, HeaderSignedByAnotherKey) {
   ASSERT_FALSE(s.is_ok());
   EXPECT_NE(s.message().find("not signed by the producer"), std::string::npos) << s.message();
   EXPECT_EQ(imported_head_, 0u);
+}
+
+// A faulty producer: the block's access list is decoded, changed by `damage`, encoded again,
+// committed to by the header and signed. Execution must find the difference.
+void damage_access_list(Block& block, const std::function<void(AccessList&)>& damage) {
+  const std::vector<std::uint8_t> signature_ok(block.transactions.size(), 1);
+  const ledger::LedgerVm vm(ledger::BlockContext{}, block.transactions, signature_ok);
+  auto list = decode_access_list(block.access_list, vm, block.transactions.size());
+  ASSERT_TRUE(list.is_ok()) << list.status().to_string();
+  damage(*list);
+  block.access_list = encode_access_list(*list, vm, block.transactions.size());
+  block.header.access_list_root = sha256(block.access_list);
+  resign(block.header);
+}
+
+// The first transaction of `list` that reads and writes something.
+std::size_t busy_transaction(const AccessList& list) {
+  for (std::size_t e = 0; e + 1 < list.entries(); ++e) {
+    if (list.reads(e).size() >= 2 && !list.writes(e).empty()) return e;
+  }
+  ADD_FAILURE() << "no transaction reads and writes";
+  return 0;
+}
+
+TEST_F(ImportFailures, AnAccessListUnlikeTheBlockIsRefusedAtThatBlock) {
+  struct Case {
+    const char* name;
+    std::function<void(AccessList&)> damage;
+  };
+  const std::vector<Case> cases = {
+      {"a missing key",
+       [](AccessList& l) {
+         const std::size_t t = busy_transaction(l);
+         testing::set_half(l, t, false, {l.reads(t).begin() + 1, l.reads(t).end()});
+       }},
+      {"an extra key",
+       [](AccessList& l) {
+         const std::size_t t = busy_transaction(l);
+         auto ids = testing::ids_of(l.reads(t));
+         StateKey unrelated;
+         unrelated.bytes[0] = 0x7f;
+         ids.push_back(testing::add_key(l, unrelated));
+         testing::set_half(l, t, false, ids);
+       }},
+      {"a key moved to another transaction",
+       [](AccessList& l) {
+         const std::size_t t = busy_transaction(l);
+         auto moved = testing::ids_of(l.writes(t));
+         auto other = testing::ids_of(l.writes(t + 1));
+         for (std::uint32_t id : moved) {
+           if (std::find(other.begin(), other.end(), id) == other.end()) other.push_back(id);
+         }
+         testing::set_half(l, t, true, {});
+         testing::set_half(l, t + 1, true, other);
+       }},
+      {"a write marked as a read",
+       [](AccessList& l) {
+         const std::size_t t = busy_transaction(l);
+         auto reads = testing::ids_of(l.reads(t));
+         for (std::uint32_t id : l.writes(t)) {
+           if (std::find(reads.begin(), reads.end(), id) == reads.end()) reads.push_back(id);
+         }
+         testing::set_half(l, t, true, {});
+         testing::set_half(l, t, false, reads);
+       }},
+  };
+  for (bool use_lists : {true, false}) {
+    use_access_lists_ = use_lists;
+    for (const Case& c : cases) {
+      auto bad = blocks_;
+      damage_access_list(bad[2], c.damage);
+      Status s = import(bad);
+      ASSERT_FALSE(s.is_ok()) << c.name;
+      EXPECT_EQ(s.code(), ErrorCode::kVerification) << c.name << ": " << s.message();
+      EXPECT_NE(s.message().find("height 3: access list"), std::string::npos) << c.name << ": " << s.message();
+      EXPECT_NE(s.message().find("transaction "), std::string::npos) << c.name << ": " << s.message();
+      EXPECT_NE(s.message().find(" key "), std::string::npos) << c.name << ": " << s.message();
+      EXPECT_EQ(imported_head_, 2u) << c.name;
+    }
+  }
+}
+
+TEST_F(ImportFailures, AnAccessListOfAnotherBlockIsRefused) {
+  auto bad = blocks_;
+  bad[2].access_list = blocks_[1].access_list;
+  Status unsigned_swap = import(bad);
+  ASSERT_FALSE(unsigned_swap.is_ok());
+  EXPECT_NE(unsigned_swap.message().find("height 3: access list root mismatch"), std::string::npos)
+      << unsigned_swap.message();
+  EXPECT_EQ(imported_head_, 2u);
+
+  bad[2].header.access_list_root = sha256(bad[2].access_list);
+  Status not_signed = import(bad);
+  ASSERT_FALSE(not_signed.is_ok());
+  EXPECT_NE(not_signed.message().find("not signed by the producer"), std::string::npos) << not_signed.message();
+
+  resign(bad[2].header);  // a producer that signs another block's list
+  Status signed_swap = import(bad);
+  ASSERT_FALSE(signed_swap.is_ok());
+  EXPECT_NE(signed_swap.message().find("height 3"), std::string::npos) << signed_swap.message();
+  EXPECT_NE(signed_swap.message().find("access list"), std::string::npos) << signed_swap.message();
+  EXPECT_EQ(imported_head_, 2u);
+}
+
+TEST_F(ImportFailures, ATruncatedOrOversizedAccessListIsRefused) {
+  for (bool oversized : {false, true}) {
+    auto bad = blocks_;
+    Bytes& list = bad[1].access_list;
+    if (oversized) {
+      list.insert(list.end(), 100, 0);
+    } else {
+      list.resize(list.size() / 2);
+    }
+    bad[1].header.access_list_root = sha256(list);
+    resign(bad[1].header);
+    Status s = import(bad);
+    ASSERT_FALSE(s.is_ok());
+    EXPECT_NE(s.message().find("height 2: access list: "), std::string::npos) << s.message();
+    if (oversized) {
+      EXPECT_NE(s.message().find("trailing bytes"), std::string::npos) << s.message();
+    }
+    EXPECT_EQ(imported_head_, 1u);
+  }
 }
 
 TEST_F(ImportFailures, BlocksOutOfOrder) {

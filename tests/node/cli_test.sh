@@ -141,6 +141,11 @@ expect 0 "import without the pipeline" -- "$pel" import --datadir "$work/e" --in
 head_e=$("$pel" inspect --datadir "$work/e" head --json | grep '"hash"')
 if [ "$head_a" = "$head_e" ]; then passed=$((passed + 1)); else
   failed=$((failed + 1)); echo "FAIL: --no-pipeline import head differs: $head_a vs $head_e"; fi
+expect 0 "init e2" -- "$pel" init --datadir "$work/e2" --accounts 300 --seed 5 --producer "$producer"
+expect 0 "import without access lists" -- "$pel" import --datadir "$work/e2" --in "$work/blocks.pel" --no-access-list
+head_e2=$("$pel" inspect --datadir "$work/e2" head --json | grep '"hash"')
+if [ "$head_a" = "$head_e2" ]; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL: --no-access-list import head differs: $head_a vs $head_e2"; fi
 expect 0 "export valid p2p blocks" -- "$pel" export --datadir "$a" --out "$work/p2p.pel" --from 1 --to 3
 expect 0 "init f" -- "$pel" init --datadir "$work/f" --accounts 300 --seed 5 --producer "$producer"
 expect 0 "import trusting signatures" -- "$pel" import --datadir "$work/f" --in "$work/p2p.pel" --skip-signatures
@@ -149,8 +154,11 @@ contains "$work/out" "imported 3 blocks" "assume-valid import"
 expect 0 "replay" -- "$pel" replay --datadir "$b" --threads 2
 contains "$work/out" "replay verified 5 blocks" "replay summary"
 expect 0 "replay compare" -- "$pel" replay --datadir "$b" --compare-sequential --skip-signatures --from 2
-contains "$work/out" "speedup" "replay speedup"
+contains "$work/out" "from access lists" "replay speedup"
+contains "$work/out" "0.00 validations/txn" "access lists need no validation"
 contains "$work/out" "NOT re-checked" "skip-signatures is reported"
+expect 0 "replay without access lists" -- "$pel" replay --datadir "$b" --compare-sequential --no-access-list
+contains "$work/out" "executed with plain Block-STM" "replay --no-access-list"
 expect 1 "replay beyond head" -- "$pel" replay --datadir "$b" --to 50
 
 expect 0 "bench" -- "$pel" bench --workload p2p,swap --accounts 10,100 --block-size 200 --threads 1,2 --runs 1 --warmups 0
