@@ -21,6 +21,7 @@
 #include <optional>
 
 #include <oneapi/tbb/concurrent_queue.h>
+#include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/parallel_sort.h>
 
 #include "engine/executor_common.hpp"
@@ -329,20 +330,30 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
   result.stats.execute_ns = elapsed_ns(start);
   auto finalize_start = std::chrono::steady_clock::now();
   result.outputs = run->take_outputs();
-  // The block's writes: each key's last writer's value, which the plan already knows.
-  for (std::size_t id = 0; id < list.keys.size(); ++id) {
-    const TxnIndex writer = run->last_writer()[id];
-    if (writer == kNoWriter) continue;
-    for (const Write& w : result.outputs[writer].writes) {
-      if (w.key == list.keys[id]) {
-        result.writes.push_back(w);
-        break;
-      }
-    }
+  // The block's writes: each key's last writer's value, which the plan already knows, and which
+  // is there (every transaction wrote exactly its listed keys). The written keys' ids are sorted
+  // by key, then the values copied in that order, both data-parallel.
+  const std::vector<TxnIndex>& last_writer = run->last_writer();
+  std::vector<std::uint32_t> written;
+  written.reserve(list.keys.size());
+  for (std::uint32_t id = 0; id < list.keys.size(); ++id) {
+    if (last_writer[id] != kNoWriter) written.push_back(id);
   }
   arena_->execute([&] {
-    tbb::parallel_sort(result.writes.begin(), result.writes.end(),
-                       [](const Write& a, const Write& b) { return a.key < b.key; });
+    tbb::parallel_sort(written.begin(), written.end(),
+                       [&](std::uint32_t a, std::uint32_t b) { return list.keys[a] < list.keys[b]; });
+    result.writes.resize(written.size());
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, written.size()), [&](const tbb::blocked_range<std::size_t>& r) {
+      for (std::size_t i = r.begin(); i != r.end(); ++i) {
+        const StateKey& key = list.keys[written[i]];
+        for (const Write& w : result.outputs[last_writer[written[i]]].writes) {
+          if (w.key == key) {
+            result.writes[i] = w;
+            break;
+          }
+        }
+      }
+    });
   });
   run.reset();
   AccessRecorder finish(vm, 0);

@@ -1,6 +1,7 @@
 #include "node/block_execution.hpp"
 
 #include <chrono>
+#include <optional>
 
 #include "engine/executor_common.hpp"
 
@@ -45,15 +46,19 @@ Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::B
                                      std::span<const ledger::Transaction> txns,
                                      std::span<const std::uint8_t> signature_ok, const ledger::LedgerOptions& options,
                                      const BaseState& base, const LatticeHash& accumulator_before,
-                                     AccessListUse use, ByteView access_list) {
+                                     AccessListUse use, ByteView access_list, const AccessList* decoded_list) {
   const std::string where = "height " + std::to_string(context.height);
   BlockExecution out;
   auto t0 = std::chrono::steady_clock::now();
   ledger::LedgerVm vm(context, txns, signature_ok, options);
   if (use == AccessListUse::kExecute) {
-    auto list = decode_access_list(access_list, vm, txns.size());
-    if (!list.is_ok()) return list.status().with_context(where);
-    auto result = executor.execute_listed(vm, txns.size(), base, *list);
+    std::optional<AccessList> decoded_here;
+    if (decoded_list == nullptr) {
+      auto list = decode_access_list(access_list, vm, txns.size());
+      if (!list.is_ok()) return list.status().with_context(where);
+      decoded_list = &decoded_here.emplace(std::move(list).value());
+    }
+    auto result = executor.execute_listed(vm, txns.size(), base, *decoded_list);
     // A read error can make execution look unlike its list: report the database first.
     PEL_TRY(base.take_read_error().with_context(where));
     if (!result.is_ok()) return result.status().with_context(where + ": access list");
@@ -96,6 +101,12 @@ Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::B
   h.transaction_count = static_cast<std::uint32_t>(txns.size());
   out.roots_ns = elapsed_ns(t1);
   return out;
+}
+
+Result<AccessList> decode_block_access_list(const Block& block) {
+  const std::vector<std::uint8_t> signature_ok(block.transactions.size(), 1);
+  const ledger::LedgerVm vm(ledger::BlockContext{}, block.transactions, signature_ok);
+  return decode_access_list(block.access_list, vm, block.transactions.size());
 }
 
 Status check_executed_header(const BlockHeader& claimed, const BlockHeader& executed) {

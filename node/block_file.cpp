@@ -4,6 +4,7 @@
 #include <fstream>
 #include <optional>
 
+#include "node/block_execution.hpp"
 #include "node/read_ahead.hpp"
 
 namespace pel {
@@ -67,12 +68,15 @@ struct Prefetched {
   Status status;
   std::optional<Block> block;
   std::vector<std::uint8_t> signature_ok;
+  std::optional<AccessList> access_list;  // the block's, decoded; unset when it does not decode
 };
 
 // `file_size` bounds what a record's length prefix may claim before anything is allocated for
-// it. Signatures are checked on `threads` workers unless the policy trusts them.
+// it. Signatures are checked on `threads` workers unless the policy trusts them. The access list
+// is decoded when the import executes from it (a list that does not decode is left to the
+// import, which reports it in order).
 Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint64_t file_size,
-                           std::uint64_t index, SignaturePolicy signatures, int threads) {
+                           std::uint64_t index, SignaturePolicy signatures, int threads, bool decode_list) {
   Prefetched out;
   const std::string where = path + ": block record " + std::to_string(index);
   unsigned char word[4];
@@ -109,6 +113,9 @@ Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint
     return out;
   }
   if (signatures == SignaturePolicy::kVerify) out.signature_ok = ledger::verify_signatures(block->transactions, threads);
+  if (decode_list) {
+    if (auto list = decode_block_access_list(*block); list.is_ok()) out.access_list = std::move(list).value();
+  }
   out.block = std::move(block).value();
   return out;
 }
@@ -152,8 +159,10 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
     if (options.on_block) options.on_block(executed.block);
   };
   const DiscardCallbacksOnExit guard(chain);  // no callback outlives `options` and `durable`
-  Prefetched current = read_and_verify(in, path, file_size, 0, signatures, threads);
-  ReadAhead<Prefetched> ahead([&](std::uint64_t index) { return read_and_verify(in, path, file_size, index, signatures, threads);
+  const bool decode_lists = chain.options().use_access_lists;
+  Prefetched current = read_and_verify(in, path, file_size, 0, signatures, threads, decode_lists);
+  ReadAhead<Prefetched> ahead([&](std::uint64_t index) {
+    return read_and_verify(in, path, file_size, index, signatures, threads, decode_lists);
   });
   for (std::uint64_t index = 0;; ++index) {
     if (!current.status.is_ok() || !current.block) {
@@ -182,8 +191,9 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
     }
     const std::vector<std::uint8_t>* signature_ok =
         signatures == SignaturePolicy::kVerify ? &current.signature_ok : nullptr;
-    Status imported = options.pipeline ? chain.import_async(block, signature_ok, durable)
-                                       : chain.import(block, signature_ok, durable);
+    const AccessList* list = current.access_list ? &*current.access_list : nullptr;
+    Status imported = options.pipeline ? chain.import_async(block, signature_ok, durable, list)
+                                       : chain.import(block, signature_ok, durable, list);
     if (!imported.is_ok()) {
       ahead.wait();
       // The blocks before this one are still written; a failure there came first.

@@ -271,7 +271,7 @@ Result<ExecutedBlock> Chain::execute(std::vector<ledger::Transaction> txns, std:
 Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns, std::uint64_t timestamp,
                                            const Address& beneficiary,
                                            const std::vector<std::uint8_t>* precomputed_signatures,
-                                           const Bytes* imported_list) {
+                                           const Bytes* imported_list, const AccessList* decoded_list) {
   if (broken_) return error(ErrorCode::kAborted, options_.datadir + ": an earlier commit failed; reopen the chain");
   if (closed_) return error(ErrorCode::kAborted, options_.datadir + ": the chain is closed");
   const std::uint64_t height = head_.height + 1;
@@ -298,7 +298,7 @@ Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns
                             : options_.use_access_lists ? AccessListUse::kExecute
                                                         : AccessListUse::kCheck;
   auto execution = pel::execute_block(executor_, ctx, txns, signature_ok, options_.ledger, state(), before, use,
-                                      imported_list == nullptr ? ByteView{} : ByteView(*imported_list));
+                                      imported_list == nullptr ? ByteView{} : ByteView(*imported_list), decoded_list);
   if (!execution.is_ok()) return execution.status().with_context(options_.datadir);
   out.timings.execution_ns = execution->execution_ns;
   out.timings.roots_ns = execution->roots_ns;
@@ -408,7 +408,8 @@ Status Chain::flush() {
   return Status::ok();
 }
 
-Result<ExecutedBlock> Chain::execute_import(const Block& block, const std::vector<std::uint8_t>* signature_ok) {
+Result<ExecutedBlock> Chain::execute_import(const Block& block, const std::vector<std::uint8_t>* signature_ok,
+                                            const AccessList* decoded_list) {
   const BlockHeader& h = block.header;
   const std::string ctx = height_context(options_.datadir, h.height);
   if (h.height != head_.height + 1) {
@@ -420,21 +421,23 @@ Result<ExecutedBlock> Chain::execute_import(const Block& block, const std::vecto
   }
   PEL_TRY(check_header(h).with_context(ctx));
   PEL_TRY(check_body(block).with_context(ctx));
-  auto executed = execute_block(block.transactions, h.timestamp, h.beneficiary, signature_ok, &block.access_list);
+  auto executed = execute_block(block.transactions, h.timestamp, h.beneficiary, signature_ok, &block.access_list, decoded_list);
   if (!executed.is_ok()) return executed.status();
   PEL_TRY(check_executed_header(h, executed->block.header).with_context(ctx));
   executed->block.header.producer_signature = h.producer_signature;  // checked above
   return executed;
 }
 
-Status Chain::import(const Block& block, const std::vector<std::uint8_t>* signature_ok, OnDurable on_durable) {
-  auto executed = execute_import(block, signature_ok);
+Status Chain::import(const Block& block, const std::vector<std::uint8_t>* signature_ok, OnDurable on_durable,
+                     const AccessList* decoded_list) {
+  auto executed = execute_import(block, signature_ok, decoded_list);
   if (!executed.is_ok()) return executed.status();
   return commit(*executed, std::move(on_durable));
 }
 
-Status Chain::import_async(const Block& block, const std::vector<std::uint8_t>* signature_ok, OnDurable on_durable) {
-  auto executed = execute_import(block, signature_ok);
+Status Chain::import_async(const Block& block, const std::vector<std::uint8_t>* signature_ok, OnDurable on_durable,
+                           const AccessList* decoded_list) {
+  auto executed = execute_import(block, signature_ok, decoded_list);
   if (!executed.is_ok()) return executed.status();
   return commit_async(std::move(executed).value(), std::move(on_durable));
 }

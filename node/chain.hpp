@@ -133,11 +133,13 @@ class Chain {
   std::uint64_t durable_height() const { return durable_height_; }
   /// Imports a block made elsewhere: checks height, parent and transaction root, re-executes,
   /// compares every root, and commits only if all match.
+  /// `decoded_list`, when given, is block.access_list already decoded (decode_block_access_list:
+  /// a pipeline decodes the next block's list while this one executes).
   Status import(const Block& block, const std::vector<std::uint8_t>* signature_ok = nullptr,
-                OnDurable on_durable = {});
+                OnDurable on_durable = {}, const AccessList* decoded_list = nullptr);
   /// import() with commit_async().
   Status import_async(const Block& block, const std::vector<std::uint8_t>* signature_ok = nullptr,
-                      OnDurable on_durable = {});
+                      OnDurable on_durable = {}, const AccessList* decoded_list = nullptr);
 
   /// The state at the head, including a block still being written in the background. Valid
   /// until the next commit, commit_async or flush.
@@ -170,8 +172,9 @@ class Chain {
   /// checks it (options_.use_access_lists).
   Result<ExecutedBlock> execute_block(std::vector<ledger::Transaction> txns, std::uint64_t timestamp,
                                       const Address& beneficiary, const std::vector<std::uint8_t>* signature_ok,
-                                      const Bytes* imported_list);
-  Result<ExecutedBlock> execute_import(const Block& block, const std::vector<std::uint8_t>* signature_ok);
+                                      const Bytes* imported_list, const AccessList* decoded_list = nullptr);
+  Result<ExecutedBlock> execute_import(const Block& block, const std::vector<std::uint8_t>* signature_ok,
+                                       const AccessList* decoded_list);
   Status check_extends_head(const BlockHeader& header) const;
   /// Stages and writes one block; the durable half of commit and commit_async. Sets `synced`
   /// when the write was synced.

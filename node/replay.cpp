@@ -14,6 +14,7 @@ namespace {
 struct LoadedBlock {
   Block block;
   std::vector<std::uint8_t> signature_ok;
+  std::optional<AccessList> access_list;  // decoded ahead; unset when it does not decode
 };
 
 Status mismatch(std::uint64_t height, const char* what, const Hash256& header, const Hash256& computed) {
@@ -51,7 +52,7 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
   auto load = [&chain, &options](std::uint64_t height) -> Result<LoadedBlock> {
     auto block = chain.block_at(height);
     if (!block.is_ok()) return block.status();
-    LoadedBlock loaded{std::move(block).value(), {}};
+    LoadedBlock loaded{std::move(block).value(), {}, std::nullopt};
     const auto& txns = loaded.block.transactions;
     if (options.signatures == SignaturePolicy::kAssumeValid) {
       // Assume valid: the verdicts of the signature check made at import, as its receipts kept them.
@@ -65,6 +66,10 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
       }
     } else {
       loaded.signature_ok = ledger::verify_signatures(txns, options.threads);
+    }
+    // A list that does not decode is left to execute_block, which names the height.
+    if (options.use_access_lists) {
+      if (auto list = decode_block_access_list(loaded.block); list.is_ok()) loaded.access_list = std::move(list).value();
     }
     return loaded;
   };
@@ -109,7 +114,8 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
     if (others_first) run_others();
     auto execution = execute_block(executor, ctx, txns, signature_ok, chain.options().ledger, scratch, accumulator,
                                    options.use_access_lists ? AccessListUse::kExecute : AccessListUse::kCheck,
-                                   current.block.access_list);
+                                   current.block.access_list,
+                                   current.access_list ? &*current.access_list : nullptr);
     if (!execution.is_ok()) return execution.status();
     const BlockResult& result = execution->result;
     summary.parallel_exec_s += static_cast<double>(execution->execution_ns) * 1e-9;
