@@ -131,37 +131,55 @@ class MemoryCase {
 
 // End to end: signature checking, execution, roots and the synced LevelDB commit, each run on
 // a fresh chain directory made from the same genesis (its creation is not timed).
+// `listed` runs import the block the last parallel run made (its access list included) instead.
 class EndToEndCase {
  public:
   EndToEndCase(const ledger::GenesisParams& genesis, std::vector<ledger::Transaction> txns,
                std::uint32_t work, std::string scratch)
-      : genesis_(genesis), txns_(std::move(txns)), work_(work), scratch_(std::move(scratch)) {}
+      : genesis_(genesis), txns_(std::move(txns)), work_(work), scratch_(std::move(scratch)) {
+    // One producer for every chain, so each imports what another made.
+    genesis_.producer = KeyPair::from_seed(kProducerSeed).value().public_key();
+  }
 
-  Result<Measured> run(int threads) {
+  Result<Measured> run(int threads, bool listed) {
+    if (listed && !made_) return error(ErrorCode::kInvalidArgument, "no block made yet to import");
     const std::string dir = scratch_ + "/chain-" + std::to_string(counter_++);
     fs::remove_all(dir);
     ChainOptions options;
     options.datadir = dir;
     options.threads = std::max(threads, 1);  // 0 = sequential: one worker takes the sequential path
     options.ledger.work = work_;
+    options.producer_seed = kProducerSeed;
     Measured m;
     {
       auto chain = Chain::create(options, genesis_);
       if (!chain.is_ok()) return chain.status();
       RunTimer timer;
-      auto executed = (*chain)->execute(txns_, 1, Address{});
-      if (!executed.is_ok()) return executed.status();
-      PEL_TRY((*chain)->commit(*executed));
+      if (listed) {
+        PEL_TRY((*chain)->import(*made_));
+      } else {
+        auto executed = (*chain)->execute(txns_, 1, Address{});
+        if (!executed.is_ok()) return executed.status();
+        PEL_TRY((*chain)->commit(*executed));
+        m.stats = executed->stats;
+        m.commit_seconds = seconds(executed->timings.commit_ns + executed->timings.roots_ns);
+        if (threads > 0) made_ = executed->block;
+      }
       m.seconds = timer.seconds();
       m.cpus = timer.cpus();
-      m.stats = executed->stats;
-      m.commit_seconds = seconds(executed->timings.commit_ns + executed->timings.roots_ns);
     }
     fs::remove_all(dir);
     return m;
   }
 
+  /// The access list's share of the encoded block the parallel side made.
+  double access_list_share() const {
+    return made_ ? static_cast<double>(made_->access_list.size()) / static_cast<double>(made_->encode().size()) : 0;
+  }
+
  private:
+  static constexpr Seed kProducerSeed{42};
+  std::optional<Block> made_;
   ledger::GenesisParams genesis_;
   std::vector<ledger::Transaction> txns_;
   std::uint32_t work_;
@@ -217,6 +235,7 @@ nlohmann::json BenchRow::to_json() const {
           {"speedup", speedup},
           {"listed_tps", listed_tps},
           {"listed_speedup", listed_speedup},
+          {"access_list_share", access_list_share},
           {"seq_ns_per_txn", seq_ns_per_txn},
           {"par_ns_per_txn", par_ns_per_txn},
           {"executions_per_txn", executions_per_txn},
@@ -262,7 +281,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
             memory = std::make_unique<MemoryCase>(genesis, txns, work, config.declarations);
           }
           auto measure = [&](int threads, bool listed = false) -> Result<Measured> {
-            if (e2e) return e2e->run(threads);
+            if (e2e) return e2e->run(threads, listed);
             return memory->run(threads, listed);
           };
           for (int threads : config.threads) {
@@ -276,7 +295,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
               auto par = measure(threads);
               if (!par.is_ok()) return par.status();
               std::optional<Measured> listed;
-              if (memory) {
+              if (threads > 0) {
                 auto l = measure(threads, true);
                 if (!l.is_ok()) return l.status();
                 listed = *l;
@@ -307,6 +326,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
             row.speedup = median(ratios);
             row.listed_tps = listed_s.empty() ? 0 : n / median(listed_s);
             row.listed_speedup = median(listed_ratios);
+            if (e2e) row.access_list_share = e2e->access_list_share();
             row.seq_ns_per_txn = median(seq_s) * 1e9 / n;
             row.par_ns_per_txn = median(par_s) * 1e9 / n;
             row.executions_per_txn = static_cast<double>(last.stats.executions) / n;
@@ -344,7 +364,12 @@ std::string format_row(const BenchRow& r) {
                 r.speedup, r.listed_speedup, r.executions_per_txn, r.validations_per_txn,
                 static_cast<unsigned long long>(r.aborts), static_cast<unsigned long long>(r.suspensions),
                 r.par_cpus, r.core_round_trip_ns, r.fell_back ? " fallback" : r.starved() ? " !" : "");
-  return buf;
+  std::string row = buf;
+  if (r.end_to_end) {
+    std::snprintf(buf, sizeof(buf), "  list %.1f%% of the block", 100 * r.access_list_share);
+    row += buf;
+  }
+  return row;
 }
 
 bool BenchRow::starved() const {

@@ -42,10 +42,12 @@ struct BenchRow {
   double seq_tps = 0;           // median
   double par_tps = 0;           // median
   double speedup = 0;           // median over runs of (seq time / par time), each pair one run
-  /// In memory: the block executed from its access list (recorded once beforehand) on the same
-  /// threads, ParallelExecutor::execute_listed; 0 end to end.
+  /// The block executed from its access list on the same threads. In memory: the list recorded
+  /// once beforehand, ParallelExecutor::execute_listed. End to end: the block the parallel side
+  /// made, imported into a fresh chain (signatures, execution from the list, roots, commit).
   double listed_tps = 0;        // median
   double listed_speedup = 0;    // median over runs of (seq time / listed time)
+  double access_list_share = 0; // end to end: the access list's share of the encoded block
   double seq_ns_per_txn = 0;
   double par_ns_per_txn = 0;
   double executions_per_txn = 0;
