@@ -35,6 +35,11 @@ struct ExecutionStats {
   std::uint64_t suspensions = 0;  // executions parked on a dependency (ESTIMATE met)
   std::uint64_t predicted_waits = 0;  // of those, parked on a declared write: planned, no conflict
   std::uint64_t declared_dependencies = 0;  // transactions a declared write linked to a lower one
+  /// Executed from an access list: dependencies (a transaction reading what a lower one wrote,
+  /// counted once per pair) and the longest chain of dependent transactions, which bounds the
+  /// speedup at transactions / longest_chain whatever the threads.
+  std::uint64_t listed_dependencies = 0;
+  std::uint64_t longest_chain = 0;
   int threads = 1;
   bool sequential = false;        // ran on the sequential path (small block or 1 thread)
   bool fell_back = false;         // Block-STM met too many conflicts and the block ran sequentially

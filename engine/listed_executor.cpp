@@ -40,6 +40,7 @@ struct Plan {
   std::vector<TxnIndex> dependents;
   std::vector<std::uint32_t> dependencies;    // per transaction: distinct writers it reads from
   std::vector<TxnIndex> last_writer;          // per key id
+  std::uint64_t longest_chain = 0;            // in transactions
 };
 
 Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
@@ -58,6 +59,7 @@ Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
   plan.dependencies.assign(num_txns, 0);
   std::vector<std::pair<TxnIndex, TxnIndex>> edges;  // (writer, reader), readers ascending
   edges.reserve(num_txns);
+  std::vector<std::uint32_t> chain(num_txns, 1);  // the longest chain ending at each transaction
   std::vector<std::uint64_t> named_in(list.keys.size(), 0);  // the entry half that last named each id
   for (std::size_t e = 0; e < list.entries(); ++e) {
     for (int half = 0; half < 2; ++half) {
@@ -79,7 +81,9 @@ Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
       auto known = std::find_if(edges.begin() + static_cast<std::ptrdiff_t>(first_edge), edges.end(),
                                 [writer](const auto& edge) { return edge.first == writer; });
       if (known == edges.end()) edges.emplace_back(writer, txn);
+      chain[e] = std::max(chain[e], chain[writer] + 1);
     }
+    plan.longest_chain = std::max<std::uint64_t>(plan.longest_chain, chain[e]);
     plan.dependencies[e] = static_cast<std::uint32_t>(edges.size() - first_edge);
     for (std::uint32_t id : list.writes(e)) plan.last_writer[id] = txn;
   }
@@ -194,6 +198,7 @@ class ListedRun {
   /// After the workers stopped: the lowest transaction's mismatch, or OK.
   Status mismatch() const { return mismatch_; }
   std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
+  const Plan& plan() const { return plan_; }
   /// Per key id: the transaction that writes it last, or kNoWriter.
   const std::vector<TxnIndex>& last_writer() const { return plan_.last_writer; }
 
@@ -334,6 +339,8 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
   // is there (every transaction wrote exactly its listed keys). The written keys' ids are sorted
   // by key, then the values copied in that order, both data-parallel.
   const std::vector<TxnIndex>& last_writer = run->last_writer();
+  const std::uint64_t plan_dependencies = run->plan().dependents.size();
+  const std::uint64_t plan_longest_chain = run->plan().longest_chain;
   std::vector<std::uint32_t> written;
   written.reserve(list.keys.size());
   for (std::uint32_t id = 0; id < list.keys.size(); ++id) {
@@ -366,6 +373,8 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
   result.stats.finalize_ns = elapsed_ns(finalize_start);
   result.stats.transactions = num_txns;
   result.stats.executions = num_txns;
+  result.stats.listed_dependencies = plan_dependencies;
+  result.stats.longest_chain = plan_longest_chain;
   result.stats.threads = options_.threads;
   return result;
 }

@@ -236,6 +236,7 @@ nlohmann::json BenchRow::to_json() const {
           {"listed_tps", listed_tps},
           {"listed_speedup", listed_speedup},
           {"access_list_share", access_list_share},
+          {"longest_chain", longest_chain},
           {"seq_ns_per_txn", seq_ns_per_txn},
           {"par_ns_per_txn", par_ns_per_txn},
           {"executions_per_txn", executions_per_txn},
@@ -287,6 +288,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
           for (int threads : config.threads) {
             // Alternate sequential and parallel runs so both see the same machine conditions.
             std::vector<double> seq_s, par_s, ratios, cpus, listed_s, listed_ratios;
+            ExecutionStats listed_stats;
             Measured last;
             double commit_share = 0;
             for (int run = -config.warmups; run < config.runs; ++run) {
@@ -302,6 +304,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
               }
               if (run < 0) continue;
               if (listed) {
+                listed_stats = listed->stats;
                 listed_s.push_back(listed->seconds);
                 listed_ratios.push_back(seq->seconds / listed->seconds);
               }
@@ -327,6 +330,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
             row.listed_tps = listed_s.empty() ? 0 : n / median(listed_s);
             row.listed_speedup = median(listed_ratios);
             if (e2e) row.access_list_share = e2e->access_list_share();
+            row.longest_chain = listed_stats.longest_chain;
             row.seq_ns_per_txn = median(seq_s) * 1e9 / n;
             row.par_ns_per_txn = median(par_s) * 1e9 / n;
             row.executions_per_txn = static_cast<double>(last.stats.executions) / n;
