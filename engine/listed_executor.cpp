@@ -13,6 +13,7 @@
 // sequential state, and its mismatch (the one reported) is a property of the block, not of the
 // schedule.
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <exception>
 #include <functional>
@@ -326,8 +327,13 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
   auto start = std::chrono::steady_clock::now();
   auto plan = plan_block(list, num_txns);
   if (!plan.is_ok()) return plan.status();
+  // No more workers than the block's parallelism (transactions per transaction of its longest
+  // chain): a worker beyond it would only wait, taking a core that an import or replay pipeline
+  // uses meanwhile to check the next block's signatures.
+  const auto parallelism = static_cast<double>(num_txns) / static_cast<double>(std::max<std::uint64_t>(plan->longest_chain, 1));
+  const int workers = static_cast<int>(std::min<double>(options_.threads, std::max(1.0, std::floor(parallelism))));
   auto run = std::make_unique<ListedRun>(vm, base, list, std::move(plan).value(), num_txns);
-  run_workers([&run](int) { run->work(); });
+  run_workers(workers, [&run](int) { run->work(); });
   if (std::exception_ptr failure = run->failure()) std::rethrow_exception(failure);
   PEL_TRY(run->mismatch());
 

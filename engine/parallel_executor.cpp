@@ -492,7 +492,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
       return result;
     }
   }
-  run_workers([&run](int w) { run->work(w); });
+  run_workers(threads, [&run](int w) { run->work(w); });
 
   if (std::exception_ptr failure = run->failure()) {
     arena_->execute([&] { run.reset(); });
@@ -553,8 +553,8 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   return result;
 }
 
-void ParallelExecutor::run_workers(const std::function<void(int)>& work) {
-  const int threads = options_.threads;
+void ParallelExecutor::run_workers(int workers, const std::function<void(int)>& work) {
+  const int threads = std::clamp(workers, 1, options_.threads);
 #if defined(__SANITIZE_THREAD__)
   // Debian's libtbb is not built with ThreadSanitizer, so the hand-over of a task to a TBB worker
   // is invisible to it and reported as a race. Under TSan the same workers run on plain threads,
