@@ -553,8 +553,8 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   return result;
 }
 
-void ParallelExecutor::run_workers(int workers, const std::function<void(int)>& work) {
-  const int threads = std::clamp(workers, 1, options_.threads);
+void ParallelExecutor::run_workers(int worker_count, const std::function<void(int)>& work) {
+  const int threads = std::clamp(worker_count, 1, options_.threads);
 #if defined(__SANITIZE_THREAD__)
   // Debian's libtbb is not built with ThreadSanitizer, so the hand-over of a task to a TBB worker
   // is invisible to it and reported as a race. Under TSan the same workers run on plain threads,

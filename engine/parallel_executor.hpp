@@ -78,9 +78,9 @@ class ParallelExecutor {
   int threads() const { return options_.threads; }
 
  private:
-  /// Runs work(0) .. work(workers-1) concurrently, one per worker, and returns when all did.
-  /// workers <= threads().
-  void run_workers(int workers, const std::function<void(int)>& work);
+  /// Runs work(0) .. work(worker_count-1) concurrently, one per worker, and returns when all
+  /// did. worker_count <= threads().
+  void run_workers(int worker_count, const std::function<void(int)>& work);
   void learn_hot_keys(const std::vector<KeyConflicts>& conflicted, std::vector<StateKey> contended_declared);
 
   /// Conflicts (aborts plus waits) in one block that make a key hot for the next.
