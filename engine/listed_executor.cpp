@@ -13,18 +13,17 @@
 // sequential state, and its mismatch (the one reported) is a property of the block, not of the
 // schedule.
 #include <algorithm>
-#include <cmath>
 #include <atomic>
+#include <cmath>
 #include <exception>
 #include <functional>
 #include <limits>
 #include <mutex>
 #include <optional>
 
-#include <oneapi/tbb/concurrent_queue.h>
-#include <oneapi/tbb/parallel_for.h>
-#include <oneapi/tbb/parallel_sort.h>
+#include <oneapi/tbb/spin_mutex.h>
 
+#include "crypto/parallel_for.hpp"
 #include "engine/executor_common.hpp"
 #include "engine/parallel_executor.hpp"
 
@@ -214,7 +213,7 @@ class ListedRun {
     std::uint32_t finished_here = 0;  // added to finished_ when this worker runs out of work
     while (!stop_.load(std::memory_order_relaxed)) {
       TxnIndex txn = 0;
-      if (ready_.try_pop(txn)) {
+      if (pop_ready(txn)) {
         run_from(txn, finished_here);
       } else if (sweep_.load(std::memory_order_relaxed) < num_txns_) {
         // Relaxed: the sweep index only hands out distinct chunks; what a transaction needs
@@ -252,6 +251,27 @@ class ListedRun {
     }
   }
 
+  // The ready pool: transactions made ready while their finisher had one to run already. Rare
+  // (a finisher usually makes at most one dependent ready), so a lock, skipped while the pool is
+  // empty; the lowest transaction first, since it unblocks the most.
+  void push_ready(TxnIndex txn) {
+    std::lock_guard lock(ready_mutex_);
+    ready_.push_back(txn);
+    std::push_heap(ready_.begin(), ready_.end(), std::greater<>());
+    // Relaxed: only a hint that the pool may hold work; the pool itself is read under the lock.
+    ready_count_.store(ready_.size(), std::memory_order_relaxed);
+  }
+  bool pop_ready(TxnIndex& txn) {
+    if (ready_count_.load(std::memory_order_relaxed) == 0) return false;
+    std::lock_guard lock(ready_mutex_);
+    if (ready_.empty()) return false;
+    std::pop_heap(ready_.begin(), ready_.end(), std::greater<>());
+    txn = ready_.back();
+    ready_.pop_back();
+    ready_count_.store(ready_.size(), std::memory_order_relaxed);
+    return true;
+  }
+
   /// Drops one token of `txn`; true when that was the last (its dependencies all finished). A
   /// transaction without dependencies has only the sweep's token and is run without this.
   /// acq_rel: each finishing dependency releases its output, and the last decrement (an RMW
@@ -269,7 +289,7 @@ class ListedRun {
       if (!next) {
         next = dependent;
       } else {
-        ready_.push(dependent);
+        push_ready(dependent);
       }
     }
   }
@@ -310,7 +330,9 @@ class ListedRun {
   const TxnIndex num_txns_;
   std::vector<TxnOutput> outputs_;
   std::vector<std::atomic<std::uint32_t>> pending_;  // per transaction: unfinished dependencies + 1
-  tbb::concurrent_queue<TxnIndex> ready_;             // made ready while the finisher had one already
+  tbb::spin_mutex ready_mutex_;
+  std::vector<TxnIndex> ready_;                       // a min-heap, guarded by ready_mutex_
+  std::atomic<std::size_t> ready_count_{0};           // ready_.size(), readable without the lock
   alignas(64) std::atomic<TxnIndex> sweep_{0};        // the next transaction the sweep offers
   alignas(64) std::atomic<TxnIndex> finished_{0};
   std::atomic<bool> stop_{false};  // a worker failed
@@ -353,11 +375,11 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
     if (last_writer[id] != kNoWriter) written.push_back(id);
   }
   arena_->execute([&] {
-    tbb::parallel_sort(written.begin(), written.end(),
-                       [&](std::uint32_t a, std::uint32_t b) { return list.keys[a] < list.keys[b]; });
+    parallel_sort(written.begin(), written.end(),
+                  [&](std::uint32_t a, std::uint32_t b) { return list.keys[a] < list.keys[b]; });
     result.writes.resize(written.size());
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, written.size()), [&](const tbb::blocked_range<std::size_t>& r) {
-      for (std::size_t i = r.begin(); i != r.end(); ++i) {
+    parallel_ranges(written.size(), 256, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i != end; ++i) {
         const StateKey& key = list.keys[written[i]];
         for (const Write& w : result.outputs[last_writer[written[i]]].writes) {
           if (w.key == key) {
