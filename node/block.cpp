@@ -1,6 +1,7 @@
 #include "node/block.hpp"
 
 #include "crypto/merkle.hpp"
+#include "engine/ledger/ledger_vm.hpp"
 
 namespace pel {
 namespace {
@@ -99,6 +100,12 @@ Result<Block> Block::decode(ByteView bytes) {
   if (r.bytes(list, kMaxAccessListBytes)) b.access_list.assign(list.begin(), list.end());
   PEL_TRY(r.finish("block " + std::to_string(b.header.height)));
   return b;
+}
+
+Result<AccessList> Block::decode_access_list() const {
+  const std::vector<std::uint8_t> signature_ok(transactions.size(), 1);
+  const ledger::LedgerVm vm(ledger::BlockContext{}, transactions, signature_ok);
+  return pel::decode_access_list(access_list, vm, transactions.size());
 }
 
 Hash256 transactions_root(std::span<const ledger::Transaction> txns) {

@@ -9,6 +9,7 @@
 #include "crypto/address.hpp"
 #include "crypto/ed25519.hpp"
 #include "crypto/hash.hpp"
+#include "engine/access_list.hpp"
 #include "engine/ledger/receipt.hpp"
 #include "engine/ledger/transaction.hpp"
 
@@ -54,6 +55,10 @@ struct Block {
   Bytes encode() const;
   /// Strict: truncation, trailing bytes and a count that disagrees with the header are errors.
   static Result<Block> decode(ByteView bytes);
+  /// access_list decoded against the ledger VM's declarations (which come from the payloads
+  /// alone), for Chain::import's `decoded_list`: a pipeline decodes the next block's list while
+  /// this one executes. Errors as import reports them, without the height.
+  Result<AccessList> decode_access_list() const;
 };
 
 Hash256 transactions_root(std::span<const ledger::Transaction> txns);

@@ -103,12 +103,6 @@ Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::B
   return out;
 }
 
-Result<AccessList> decode_block_access_list(const Block& block) {
-  const std::vector<std::uint8_t> signature_ok(block.transactions.size(), 1);
-  const ledger::LedgerVm vm(ledger::BlockContext{}, block.transactions, signature_ok);
-  return decode_access_list(block.access_list, vm, block.transactions.size());
-}
-
 Status check_executed_header(const BlockHeader& claimed, const BlockHeader& executed) {
   if (executed.state_root != claimed.state_root) {
     return mismatch("state root", claimed.state_root.hex(), executed.state_root.hex());

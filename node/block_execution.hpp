@@ -52,11 +52,6 @@ Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::B
                                      AccessListUse use, ByteView access_list = {},
                                      const AccessList* decoded_list = nullptr);
 
-/// The block's access list decoded (the ledger VM's declarations come from the payloads alone),
-/// so a pipeline can decode the next block's list while this one executes and hand it to
-/// execute_block as `decoded_list`. Errors as execute_block reports them, without the height.
-Result<AccessList> decode_block_access_list(const Block& block);
-
 /// `claimed` (a block's header) against `executed` (what execute_block made of its
 /// transactions): OK when every field but the producer signature agrees; otherwise names the
 /// first that differs, roots first, with both values.

@@ -4,7 +4,6 @@
 #include <fstream>
 #include <optional>
 
-#include "node/block_execution.hpp"
 #include "node/read_ahead.hpp"
 
 namespace pel {
@@ -114,7 +113,7 @@ Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint
   }
   if (signatures == SignaturePolicy::kVerify) out.signature_ok = ledger::verify_signatures(block->transactions, threads);
   if (decode_list) {
-    if (auto list = decode_block_access_list(*block); list.is_ok()) out.access_list = std::move(list).value();
+    if (auto list = block->decode_access_list(); list.is_ok()) out.access_list = std::move(list).value();
   }
   out.block = std::move(block).value();
   return out;

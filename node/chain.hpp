@@ -133,8 +133,8 @@ class Chain {
   std::uint64_t durable_height() const { return durable_height_; }
   /// Imports a block made elsewhere: checks height, parent and transaction root, re-executes,
   /// compares every root, and commits only if all match.
-  /// `decoded_list`, when given, is block.access_list already decoded (decode_block_access_list:
-  /// a pipeline decodes the next block's list while this one executes).
+  /// `decoded_list`, when given, is block.decode_access_list() (a pipeline decodes the next
+  /// block's list while this one executes).
   Status import(const Block& block, const std::vector<std::uint8_t>* signature_ok = nullptr,
                 OnDurable on_durable = {}, const AccessList* decoded_list = nullptr);
   /// import() with commit_async().

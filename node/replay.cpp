@@ -69,7 +69,7 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
     }
     // A list that does not decode is left to execute_block, which names the height.
     if (options.use_access_lists) {
-      if (auto list = decode_block_access_list(loaded.block); list.is_ok()) loaded.access_list = std::move(list).value();
+      if (auto list = loaded.block.decode_access_list(); list.is_ok()) loaded.access_list = std::move(list).value();
     }
     return loaded;
   };
