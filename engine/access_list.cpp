@@ -1,6 +1,7 @@
 #include "engine/access_list.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <unordered_map>
 
 namespace pel {
@@ -171,7 +172,9 @@ AccessList AccessRecorder::take(std::span<const TxnOutput> outputs) {
 // Encoding
 
 Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_txns) {
-  // Per entry, what each of its keys is written as: a declared position or a literal.
+  // Per entry, what each of its keys is written as: a declared position or a literal, numbered
+  // once the literals are known and sorted.
+  constexpr std::uint32_t kLiteral = std::numeric_limits<std::uint32_t>::max();
   std::vector<std::uint32_t> refs(list.ids.size());
   std::unordered_map<StateKey, std::uint32_t, StateKeyHash> literal_index;
   std::vector<StateKey> literals;
@@ -188,15 +191,33 @@ Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_t
         refs[i] = static_cast<std::uint32_t>(pos - declared.begin());
         continue;
       }
-      auto [it, inserted] = literal_index.try_emplace(key, static_cast<std::uint32_t>(literals.size()));
-      if (inserted) literals.push_back(key);
-      refs[i] = declared_count[e] + it->second;
+      if (literal_index.try_emplace(key, 0).second) literals.push_back(key);
+      refs[i] = kLiteral;
+    }
+  }
+  std::sort(literals.begin(), literals.end());
+  for (std::uint32_t l = 0; l < literals.size(); ++l) literal_index[literals[l]] = l;
+  for (std::size_t e = 0; e < list.entries(); ++e) {
+    for (std::uint32_t i = list.offsets[2 * e]; i < list.offsets[2 * e + 2]; ++i) {
+      if (refs[i] == kLiteral) refs[i] = declared_count[e] + literal_index.at(list.keys[list.ids[i]]);
     }
   }
   Writer w;
   w.u8(kEncodingVersion);
   w.varint(literals.size());
-  for (const StateKey& k : literals) w.array(k.bytes);
+  // Front-coded: keys are sorted, so neighbours share a prefix (a tag, a token id); and a key's
+  // zero tail (ids shorter than the 31 bytes a key holds) is left out.
+  StateKey previous;
+  for (const StateKey& k : literals) {
+    std::size_t significant = StateKey::kSize;
+    while (significant > 0 && k.bytes[significant - 1] == 0) --significant;
+    std::size_t shared = 0;
+    while (shared < significant && k.bytes[shared] == previous.bytes[shared]) ++shared;
+    w.varint(shared);
+    w.varint(significant - shared);
+    w.raw(ByteView(k.bytes).subspan(shared, significant - shared));
+    previous = k;
+  }
   for (std::size_t e = 0; e < list.entries(); ++e) {
     // Refs in key order within each half, so the bytes do not depend on how the list was built.
     for (int half = 0; half < 2; ++half) {
@@ -219,16 +240,25 @@ Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t 
   std::uint64_t literal_count = 0;
   if (!r.u8(version)) return bad("empty");
   if (version != kEncodingVersion) return bad("encoding version " + std::to_string(version) + ", expected 1");
-  if (!r.varint(literal_count) || literal_count > r.remaining() / StateKey::kSize) {
+  // A literal takes at least its two lengths.
+  if (!r.varint(literal_count) || literal_count > r.remaining() / 2) {
     return bad("literal key count beyond the bytes left");
   }
   AccessList list;
   KeyInterner interner(list);
   std::vector<std::uint32_t> literal_ids(literal_count);
+  StateKey previous;
   for (std::uint32_t& id : literal_ids) {
+    std::uint64_t shared = 0, suffix = 0;
+    ByteView bytes_after;
+    if (!r.varint(shared) || !r.varint(suffix)) return bad("truncated literal key");
+    if (shared > StateKey::kSize || suffix > StateKey::kSize - shared) return bad("literal key longer than a key");
+    if (!r.raw(suffix, bytes_after)) return bad("truncated literal key");
     StateKey k;
-    r.array(k.bytes);
+    std::copy_n(previous.bytes.begin(), shared, k.bytes.begin());
+    std::copy(bytes_after.begin(), bytes_after.end(), k.bytes.begin() + static_cast<std::ptrdiff_t>(shared));
     id = interner.id(k);
+    previous = k;
   }
   // The entry half that last named each key id, to refuse a key named twice in one half.
   std::vector<std::uint64_t> named_in;

@@ -74,10 +74,12 @@ class AccessRecorder final : public Vm {
 /// a key a transaction declared costs a one-byte reference in that transaction's entry, other
 /// keys are spelt out once per block. Deterministic: the same accesses and declarations give the
 /// same bytes.
-///   u8 version (1) | varint literal count | literal keys (32 bytes each) |
-///   per entry: varint reads, refs | varint writes, refs
-/// where a ref r < d (the entry's declared key count, 0 for finish_block) names its r-th
-/// declared key, and r >= d the (r-d)-th literal.
+///   u8 version (1) | varint literal count | literals |
+///   per entry: varint reads, refs (varint each) | varint writes, refs
+/// Literals are the other keys, ascending, front-coded: varint bytes shared with the previous
+/// literal, varint length of the rest up to the key's zero tail, those bytes. A ref r < d (the
+/// entry's declared key count, 0 for finish_block) names its r-th declared key, and r >= d the
+/// (r-d)-th literal.
 Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_txns);
 /// Strict: a wrong version, a count beyond the bytes left, a ref out of range, a key named twice
 /// in one entry's reads or writes, missing entries and trailing bytes are errors.
