@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
+#include <mutex>
 #include <thread>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -24,6 +26,26 @@ TxnOutput call_vm(const Vm& vm, TxnIndex txn, StateReader& reader);
 /// takes the base state's read error, if any, into result.read_error. Timed into
 /// result.stats.finalize_ns by the caller.
 void finish_block(const Vm& vm, const BaseState& base, BlockResult& result);
+
+/// The first exception any of a block's workers hit, kept to be rethrown once they joined.
+/// Thread-safety: capture() and get() may be called concurrently (a mutex: only on failure).
+class FirstFailure {
+ public:
+  /// Call inside a catch block: keeps the exception being handled unless one is kept already.
+  void capture() {
+    std::lock_guard lock(mutex_);
+    if (!failure_) failure_ = std::current_exception();
+  }
+  /// The kept exception, or null.
+  std::exception_ptr get() {
+    std::lock_guard lock(mutex_);
+    return failure_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::exception_ptr failure_;
+};
 
 /// Exponential backoff for a worker that found no task: pause a while, then yield the core.
 class Backoff {

@@ -185,16 +185,12 @@ class ListedRun {
     } catch (...) {
       // Only the engine's own failures reach here (out of memory): stop every worker, rethrow
       // after they joined.
-      std::lock_guard lock(failure_mutex_);
-      if (!failure_) failure_ = std::current_exception();
+      failure_.capture();
       stop_.store(true, std::memory_order_relaxed);
     }
   }
 
-  std::exception_ptr failure() {
-    std::lock_guard lock(failure_mutex_);
-    return failure_;
-  }
+  std::exception_ptr failure() { return failure_.get(); }
   /// After the workers stopped: the lowest transaction's mismatch, or OK.
   Status mismatch() const { return mismatch_; }
   std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
@@ -316,7 +312,7 @@ class ListedRun {
       }
     }
     if (status.is_ok()) return;
-    std::lock_guard lock(failure_mutex_);  // only on a bad list
+    std::lock_guard lock(mismatch_mutex_);  // only on a bad list
     if (txn < mismatch_txn_) {
       mismatch_txn_ = txn;
       mismatch_ = std::move(status);
@@ -336,8 +332,8 @@ class ListedRun {
   alignas(64) std::atomic<TxnIndex> sweep_{0};        // the next transaction the sweep offers
   alignas(64) std::atomic<TxnIndex> finished_{0};
   std::atomic<bool> stop_{false};  // a worker failed
-  std::mutex failure_mutex_;
-  std::exception_ptr failure_;
+  FirstFailure failure_;
+  std::mutex mismatch_mutex_;  // guards the two below
   TxnIndex mismatch_txn_ = kNoWriter;
   Status mismatch_;
 };

@@ -141,17 +141,13 @@ class BlockRun {
       // Only the engine's own failures reach here (the VM's exceptions become outputs): out of
       // memory, a broken invariant. Stop every worker instead of leaving them waiting on a task
       // that will never finish, and rethrow after they joined.
-      std::lock_guard lock(failure_mutex_);
-      if (!failure_) failure_ = std::current_exception();
+      failure_.capture();
       abandoned_.store(true, std::memory_order_relaxed);
     }
   }
 
   /// The first exception a worker hit, after the workers stopped; null when none did.
-  std::exception_ptr failure() {
-    std::lock_guard lock(failure_mutex_);
-    return failure_;
-  }
+  std::exception_ptr failure() { return failure_.get(); }
 
   std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
 
@@ -397,8 +393,7 @@ class BlockRun {
   std::uint64_t declared_dependencies_ = 0;
   const double fallback_conflict_ratio_;
   std::atomic<bool> abandoned_{false};  // stop: too many conflicts, or a worker failed
-  std::mutex failure_mutex_;
-  std::exception_ptr failure_;
+  FirstFailure failure_;
 };
 
 /// oneTBB's thread limit for every live executor together. max_allowed_parallelism is

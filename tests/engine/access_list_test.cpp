@@ -24,12 +24,6 @@ constexpr int kSeedsPerCase = 5;
 constexpr int kSeedsPerCase = 30;
 #endif
 
-MemoryState make_base(std::uint64_t keys) {
-  MemoryState base;
-  for (std::uint64_t k = 0; k < keys; k += 3) base.put(toy_key(k), "base" + std::to_string(k));
-  return base;
-}
-
 /// A VM whose finish_block reads and writes like a fee credit: key 0 gets a count of outputs.
 class FinishingVm final : public Vm {
  public:
@@ -73,7 +67,7 @@ TEST(AccessList, ExecutionFromARecordedListEqualsSequential) {
         const std::size_t size = 1 + static_cast<std::size_t>(s) * 13;
         DeclaringVm toy(make_toy_block(seed, size, w), hint, w.keys, seed);
         FinishingVm vm(toy);
-        MemoryState base = make_base(w.keys);
+        MemoryState base = toy_base(w.keys);
         std::ostringstream what;
         what << "hint=" << name(hint) << " threads=" << threads << " seed=" << seed << " size=" << size;
         Watchdog dog(std::chrono::seconds(60), what.str());
@@ -134,7 +128,7 @@ TEST(AccessList, AListThatDiffersFromTheBlockIsRefusedNamingTheTransactionAndKey
   const std::vector<ToyTxn> txns = five_chains();
   DeclaringVm toy(txns, Hint::kExact, 5, 1);
   FinishingVm vm(toy);
-  MemoryState base = make_base(2000);
+  MemoryState base = toy_base(2000);
   const AccessList good = record(vm, txns.size(), base, 2);
   const std::vector<WrongListCase> cases = {
       {"a missing read", [](AccessList& l) { set_half(l, 42, false, {l.reads(42)[0]}); },

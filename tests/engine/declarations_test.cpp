@@ -20,12 +20,6 @@ constexpr int kSeedsPerCase = 6;
 constexpr int kSeedsPerCase = 40;
 #endif
 
-MemoryState make_base(std::uint64_t keys) {
-  MemoryState base;
-  for (std::uint64_t k = 0; k < keys; k += 3) base.put(toy_key(k), "base" + std::to_string(k));
-  return base;
-}
-
 void expect_same(const BlockResult& seq, const BlockResult& par, const std::string& what) {
   ASSERT_EQ(seq.outputs, par.outputs) << what;
   ASSERT_EQ(seq.writes, par.writes) << what;
@@ -48,7 +42,7 @@ TEST(Differential, DeclaredWritesOfEveryQualityAgreeWithSequential) {
           w.throw_chance = s % 5 == 0 ? 0.05 : 0.0;
           const std::size_t size = 50 + static_cast<std::size_t>(s) * 7;
           DeclaringVm vm(make_toy_block(seed, size, w), hint, w.keys, seed);
-          MemoryState base = make_base(w.keys);
+          MemoryState base = toy_base(w.keys);
           std::ostringstream what;
           what << "declarations=" << static_cast<int>(use) << " hint=" << name(hint) << " threads=" << threads
                << " seed=" << seed;

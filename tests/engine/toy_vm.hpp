@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/vm.hpp"
+#include "state/base_state.hpp"
 
 namespace pel::testing {
 
@@ -18,6 +19,13 @@ inline StateKey toy_key(std::uint64_t index) {
   k.bytes[0] = 0x7e;
   for (int i = 0; i < 8; ++i) k.bytes[1 + i] = static_cast<std::uint8_t>(index >> (8 * i));
   return k;
+}
+
+/// A base state holding every third of keys 0..keys-1.
+inline MemoryState toy_base(std::uint64_t keys) {
+  MemoryState base;
+  for (std::uint64_t k = 0; k < keys; k += 3) base.put(toy_key(k), "base" + std::to_string(k));
+  return base;
 }
 
 struct ToyOp {
