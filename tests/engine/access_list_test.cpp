@@ -6,6 +6,9 @@
 
 #include <chrono>
 #include <functional>
+#include <limits>
+#include <new>
+#include <stdexcept>
 #include <sstream>
 
 #include "engine/access_list.hpp"
@@ -17,6 +20,8 @@
 
 namespace pel::testing {
 namespace {
+
+constexpr TxnIndex kNoTxn = std::numeric_limits<TxnIndex>::max();
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 constexpr int kSeedsPerCase = 5;
@@ -247,6 +252,46 @@ TEST(AccessList, DeclaredKeysAreReferencedNotSpeltOut) {
   const Bytes without = encode_access_list(list, silent, txns.size());
   EXPECT_LT(with.size(), without.size());
   EXPECT_LE(without.size() - with.size(), 5 * StateKey::kSize) << "the five chain keys are spelt out once";
+}
+
+// A VM whose execution of one transaction runs out of memory, or whose finish_block throws:
+// from a list, as on every executor, the first is this node's failure (std::bad_alloc comes out,
+// no worker is left waiting) and the second a block that cannot be made (finish_error).
+class FailingVm final : public Vm {
+ public:
+  FailingVm(const Vm& inner, TxnIndex out_of_memory_txn, bool finish_throws)
+      : inner_(inner), out_of_memory_txn_(out_of_memory_txn), finish_throws_(finish_throws) {}
+  TxnOutput execute(TxnIndex txn, StateReader& reader) const override {
+    if (txn == out_of_memory_txn_) throw std::bad_alloc();
+    return inner_.execute(txn, reader);
+  }
+  WriteSet finish_block(std::span<const TxnOutput> outputs, StateReader& state) const override {
+    if (finish_throws_) throw std::runtime_error("no beneficiary");
+    return inner_.finish_block(outputs, state);
+  }
+
+ private:
+  const Vm& inner_;
+  TxnIndex out_of_memory_txn_;
+  bool finish_throws_;
+};
+
+TEST(AccessList, AFailingVmEndsTheBlockWithoutHanging) {
+  const std::vector<ToyTxn> txns = five_chains();
+  DeclaringVm toy(txns, Hint::kExact, 5, 1);
+  MemoryState base = toy_base(2000);
+  const AccessList list = record(toy, txns.size(), base, 2);
+  for (int threads : {1, 2, 4}) {
+    ParallelExecutor executor({.threads = threads});
+    Watchdog dog(std::chrono::seconds(60), "failing VM, threads " + std::to_string(threads));
+    const FailingVm out_of_memory(toy, 7, false);
+    EXPECT_THROW((void)executor.execute_listed(out_of_memory, txns.size(), base, list), std::bad_alloc);
+    const FailingVm finish_throws(toy, kNoTxn, true);
+    auto listed = executor.execute_listed(finish_throws, txns.size(), base, list);
+    ASSERT_TRUE(listed.is_ok()) << listed.status().message();
+    EXPECT_EQ(listed->finish_error, execute_sequential(finish_throws, txns.size(), base).finish_error);
+    EXPECT_NE(listed->finish_error.find("no beneficiary"), std::string::npos);
+  }
 }
 
 }  // namespace
