@@ -257,6 +257,9 @@ Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t 
     StateKey k;
     std::copy_n(previous.bytes.begin(), shared, k.bytes.begin());
     std::copy(bytes_after.begin(), bytes_after.end(), k.bytes.begin() + static_cast<std::ptrdiff_t>(shared));
+    // Strictly ascending, as encoded: each literal is a new key, so a few bytes cannot name the
+    // same key again and again.
+    if (&id != literal_ids.data() && !(previous < k)) return bad("literal keys out of order");
     id = interner.id(k);
     previous = k;
   }

@@ -81,8 +81,10 @@ class AccessRecorder final : public Vm {
 /// entry's declared key count, 0 for finish_block) names its r-th declared key, and r >= d the
 /// (r-d)-th literal.
 Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_txns);
-/// Strict: a wrong version, a count beyond the bytes left, a ref out of range, a key named twice
-/// in one entry's reads or writes, missing entries and trailing bytes are errors.
+/// Strict: a wrong version, a count beyond the bytes left, literals out of order, a ref out of
+/// range, a key named twice in one entry's reads or writes, missing entries and trailing bytes
+/// are errors. Decoded memory grows with the bytes (about 40x for a list of nothing but short
+/// literals): decode a list only once the header that commits to it is authenticated.
 Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t num_txns);
 
 }  // namespace pel

@@ -45,7 +45,7 @@ struct Plan {
 
 Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
   auto bad = [](const std::string& why) { return error(ErrorCode::kInvalidArgument, "access list: " + why); };
-  if (list.offsets.empty() || list.entries() != num_txns + 1) {
+  if (list.offsets.size() % 2 == 0 || list.entries() != num_txns + 1) {
     return bad(std::to_string(list.offsets.empty() ? 0 : list.entries()) + " entries for " +
                std::to_string(num_txns) + " transactions");
   }
@@ -60,6 +60,9 @@ Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
   std::vector<std::pair<TxnIndex, TxnIndex>> edges;  // (writer, reader), readers ascending
   edges.reserve(num_txns);
   std::vector<std::uint32_t> chain(num_txns, 1);  // the longest chain ending at each transaction
+  // Per writer, the last reader an edge was made for: a writer named by several of one
+  // transaction's reads gives one edge, found in O(1) (a hostile list may name many).
+  std::vector<TxnIndex> last_reader(num_txns, kNoWriter);
   std::vector<std::uint64_t> named_in(list.keys.size(), 0);  // the entry half that last named each id
   for (std::size_t e = 0; e < list.entries(); ++e) {
     for (int half = 0; half < 2; ++half) {
@@ -78,9 +81,10 @@ Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
       const TxnIndex writer = plan.last_writer[list.ids[p]];
       plan.source[p] = writer;
       if (writer == kNoWriter) continue;
-      auto known = std::find_if(edges.begin() + static_cast<std::ptrdiff_t>(first_edge), edges.end(),
-                                [writer](const auto& edge) { return edge.first == writer; });
-      if (known == edges.end()) edges.emplace_back(writer, txn);
+      if (last_reader[writer] != txn) {
+        last_reader[writer] = txn;
+        edges.emplace_back(writer, txn);
+      }
       chain[e] = std::max(chain[e], chain[writer] + 1);
     }
     plan.longest_chain = std::max<std::uint64_t>(plan.longest_chain, chain[e]);
@@ -210,14 +214,18 @@ class ListedRun {
     while (!stop_.load(std::memory_order_relaxed)) {
       TxnIndex txn = 0;
       if (pop_ready(txn)) {
-        run_from(txn, finished_here);
+        run_from(txn, finished_here, true);
       } else if (sweep_.load(std::memory_order_relaxed) < num_txns_) {
         // Relaxed: the sweep index only hands out distinct chunks; what a transaction needs
         // from its dependencies comes through pending_.
         const TxnIndex begin = sweep_.fetch_add(kChunk, std::memory_order_relaxed);
         const TxnIndex end = std::min<TxnIndex>(num_txns_, begin + kChunk);
         for (TxnIndex t = begin; t < end && begin < num_txns_; ++t) {
-          if (plan_.dependencies[t] == 0 || take(t)) run_from(t, finished_here);
+          if (plan_.dependencies[t] != 0 && !take(t)) continue;
+          // While the chunk has transactions left to visit, a dependent made ready goes to the
+          // pool, where an idle worker finds it; the chunk's last transaction goes on with its
+          // chain here.
+          run_from(t, finished_here, t + 1 == end);
         }
       } else {
         if (finished_here != 0) {
@@ -235,15 +243,19 @@ class ListedRun {
     }
   }
 
-  /// Runs `txn`, then the dependents it makes ready one after another (a chain stays here, its
-  /// keys in this core's cache); a second dependent made ready at once goes to ready_.
-  void run_from(TxnIndex txn, std::uint32_t& finished_here) {
+  /// Runs `txn`; with `chain`, then the dependents it makes ready one after another (a chain
+  /// stays here, its keys in this core's cache). A dependent not run here goes to the pool.
+  void run_from(TxnIndex txn, std::uint32_t& finished_here, bool chain) {
     std::optional<TxnIndex> next = txn;
     while (next && !stop_.load(std::memory_order_relaxed)) {
       const TxnIndex current = *next;
       next.reset();
       execute(current, next);
       ++finished_here;
+      if (next && !chain) {
+        push_ready(*next);
+        return;
+      }
     }
   }
 
@@ -389,9 +401,9 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
   run.reset();
   AccessRecorder finish(vm, 0);
   finish_block(finish, base, result);
-  // A block whose finish_block threw cannot be made whatever its list says: the caller reports
-  // the finish error.
-  if (result.finish_error.empty()) {
+  // A block whose finish_block threw cannot be made whatever its list says, and one whose base
+  // state failed to read may have read anything: the caller reports those errors instead.
+  if (result.finish_error.empty() && result.read_error.is_ok()) {
     PEL_TRY(list.check_entry(num_txns, finish.take({}), 0, access_entry_name(num_txns, num_txns)));
   }
   result.stats.finalize_ns = elapsed_ns(finalize_start);

@@ -71,11 +71,13 @@ struct Prefetched {
 };
 
 // `file_size` bounds what a record's length prefix may claim before anything is allocated for
-// it. Signatures are checked on `threads` workers unless the policy trusts them. The access list
-// is decoded when the import executes from it (a list that does not decode is left to the
-// import, which reports it in order).
+// it. Signatures are checked on `threads` workers unless the policy trusts them. With
+// `decode_for`, the access list is decoded for that chain's import, once the header is
+// authentic and commits to the list (decoding takes memory in proportion to the bytes); a list
+// that does not decode, or a header that does not check out, is left to the import, which
+// reports it in order.
 Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint64_t file_size,
-                           std::uint64_t index, SignaturePolicy signatures, int threads, bool decode_list) {
+                           std::uint64_t index, SignaturePolicy signatures, int threads, const Chain* decode_for) {
   Prefetched out;
   const std::string where = path + ": block record " + std::to_string(index);
   unsigned char word[4];
@@ -112,7 +114,8 @@ Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint
     return out;
   }
   if (signatures == SignaturePolicy::kVerify) out.signature_ok = ledger::verify_signatures(block->transactions, threads);
-  if (decode_list) {
+  if (decode_for != nullptr && sha256(block->access_list) == block->header.access_list_root &&
+      decode_for->check_header(block->header).is_ok()) {
     if (auto list = block->decode_access_list(); list.is_ok()) out.access_list = std::move(list).value();
   }
   out.block = std::move(block).value();
@@ -158,10 +161,10 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
     if (options.on_block) options.on_block(executed.block);
   };
   const DiscardCallbacksOnExit guard(chain);  // no callback outlives `options` and `durable`
-  const bool decode_lists = chain.options().use_access_lists;
-  Prefetched current = read_and_verify(in, path, file_size, 0, signatures, threads, decode_lists);
+  const Chain* decode_for = chain.options().use_access_lists ? &chain : nullptr;
+  Prefetched current = read_and_verify(in, path, file_size, 0, signatures, threads, decode_for);
   ReadAhead<Prefetched> ahead([&](std::uint64_t index) {
-    return read_and_verify(in, path, file_size, index, signatures, threads, decode_lists);
+    return read_and_verify(in, path, file_size, index, signatures, threads, decode_for);
   });
   for (std::uint64_t index = 0;; ++index) {
     if (!current.status.is_ok() || !current.block) {

@@ -44,7 +44,8 @@ struct ChainOptions {
   std::optional<Seed> producer_seed;
   /// Whether an imported or replayed header may join the chain (its author). Unset: the header
   /// must carry the genesis producer's signature over its hash. An embedder may put its own
-  /// rule here (a validator set, a consensus certificate).
+  /// rule here (a validator set, a consensus certificate). Called concurrently with the chain's
+  /// own work: import_blocks authenticates the next block on its read-ahead thread.
   std::function<Status(const BlockHeader&)> header_check;
   /// Tests only: fail the commit of this height before anything is written.
   std::optional<std::uint64_t> fail_commit_at;
@@ -105,6 +106,7 @@ class Chain {
   /// Whether this chain holds the producer's key and so can make blocks with execute().
   bool can_produce() const { return producer_key_.has_value(); }
   /// The author check imports and replays apply to every header after genesis.
+  /// Thread-safe: reads only what open() set.
   Status check_header(const BlockHeader& header) const;
 
   /// Executes `txns` as the next block, in parallel, and fills in its header, signed with the
