@@ -238,6 +238,11 @@ TEST(AccessList, DamagedEncodingsAreRefused) {
   Bytes huge_count = {1, 0xff, 0xff, 0xff, 0xff, 0x0f};
   EXPECT_FALSE(decode_access_list(huge_count, vm, txns.size()).is_ok());
   EXPECT_FALSE(decode_access_list(good, vm, txns.size() - 1).is_ok()) << "one entry too many";
+  // Two literals, the second below the first: a key could otherwise be named again and again.
+  const Bytes unordered = {1, 2, 0, 1, 0x7f, 0, 1, 0x10};
+  auto refused = decode_access_list(unordered, vm, txns.size());
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_NE(refused.status().message().find("out of order"), std::string::npos) << refused.status().message();
 }
 
 // With exact declarations a transaction's own keys cost a byte each; only the keys nobody
