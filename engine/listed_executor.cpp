@@ -183,9 +183,15 @@ class ListedRun {
     for (std::size_t t = 0; t < num_txns; ++t) pending_[t].store(plan_.dependencies[t] + 1, std::memory_order_relaxed);
   }
 
-  void work() {
+  /// `alone`: the only worker, which runs the block in order (every dependency is lower, so
+  /// it has run) without the counters that hand transactions between workers.
+  void work(bool alone) {
     try {
-      run_tasks();
+      if (alone) {
+        run_in_order();
+      } else {
+        run_tasks();
+      }
     } catch (...) {
       // Only the engine's own failures reach here (out of memory): stop every worker, rethrow
       // after they joined.
@@ -207,6 +213,15 @@ class ListedRun {
   // pending_ counters (one cache line) and its outputs move between cores once per chunk, not
   // once per transaction; transactions nothing waits on run without touching a shared line.
   static constexpr TxnIndex kChunk = 16;
+
+  void run_in_order() {
+    for (TxnIndex txn = 0; txn < num_txns_; ++txn) {
+      ListedReader reader(list_, plan_, outputs_, base_, txn);
+      TxnOutput output = call_vm(vm_, txn, reader);
+      check(txn, reader, output);
+      outputs_[txn] = std::move(output);
+    }
+  }
 
   void run_tasks() {
     Backoff backoff;
@@ -363,7 +378,7 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
   const auto parallelism = static_cast<double>(num_txns) / static_cast<double>(std::max<std::uint64_t>(plan->longest_chain, 1));
   const int workers = static_cast<int>(std::min<double>(options_.threads, std::max(1.0, std::floor(parallelism))));
   auto run = std::make_unique<ListedRun>(vm, base, list, std::move(plan).value(), num_txns);
-  run_workers(workers, [&run](int) { run->work(); });
+  run_workers(workers, [&run, workers](int) { run->work(workers == 1); });
   if (std::exception_ptr failure = run->failure()) std::rethrow_exception(failure);
   PEL_TRY(run->mismatch());
 
