@@ -28,7 +28,9 @@ namespace {
 class MVReader final : public StateReader {
  public:
   MVReader(MVMemory& memory, const BaseState& base, TxnIndex txn)
-      : memory_(memory), base_(base), txn_(txn) {}
+      : memory_(memory), base_(base), txn_(txn) {
+    reads_.reserve(kTypicalReads);  // one allocation, not one per doubling
+  }
 
   std::optional<Value> read(const StateKey& key) override {
     if (aborted_) return std::nullopt;
@@ -87,6 +89,7 @@ class MVReader final : public StateReader {
   bool predicted_ = false;
   mutable const KeyCell* conflict_cell_ = nullptr;
   std::vector<ReadDescriptor> reads_;
+  static constexpr std::size_t kTypicalReads = 4;  // most ledger transactions read 2-4 keys
 };
 
 /// Counters one worker keeps on its own cache line and adds up at the end. Only the owner
@@ -165,8 +168,9 @@ class BlockRun {
     }
     return kept;
   }
-  /// The writes of the first `txns` transactions (see final_prefix), one per key, sorted.
-  WriteSet snapshot_below(std::size_t txns) const { return memory_.snapshot_below(txns); }
+  /// The writes of the first `txns` transactions (see final_prefix), one per key, sorted. Call
+  /// before take_outputs: the memory's values live in the outputs.
+  WriteSet final_writes_below(std::size_t txns) const { return memory_.final_writes_below(txns); }
   /// Call after the workers stopped: whether a final execution threw std::bad_alloc.
   bool out_of_memory() const {
     return std::any_of(out_of_memory_.begin(), out_of_memory_.end(), [](std::uint8_t f) { return f != 0; });
@@ -256,7 +260,8 @@ class BlockRun {
     }
     return out;
   }
-  WriteSet snapshot() const { return memory_.snapshot(); }
+  /// The block's writes, one per key, sorted. Call before take_outputs.
+  WriteSet final_writes() const { return memory_.final_writes(); }
 
  private:
   void run_tasks(WorkerCounters& counters) {
@@ -335,6 +340,9 @@ class BlockRun {
         check_fallback();
         continue;
       }
+      // The memory keeps pointers to the values in output.writes: moving the output into
+      // outputs_[txn] keeps them where they are, and the previous incarnation's output, freed
+      // here, is no longer referred to once record() has returned.
       bool wrote_new_path = memory_.record(version, reader.take_reads(), output.writes);
       // Only this worker touches outputs_[txn] and out_of_memory_[txn] until the block is done
       // (status kExecuting); a re-execution overwrites both.
@@ -502,13 +510,11 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     // Too many conflicts: the plain loop finishes the block, from the first transaction the
     // parallel run had not made final. The prefix it had is kept, not executed again.
     const std::size_t kept = run->final_prefix();
+    WriteSet done_writes;
+    arena_->execute([&] { done_writes = run->final_writes_below(kept); });
     std::vector<TxnOutput> done = run->take_outputs();
     done.resize(kept);
-    WriteSet done_writes;
-    arena_->execute([&] {
-      done_writes = run->snapshot_below(kept);
-      run.reset();
-    });
+    arena_->execute([&] { run.reset(); });
     BlockResult result = continue_sequential(vm, num_txns, base, std::move(done), done_writes);
     result.stats.kept_on_fallback = kept;
     result.stats.executions += parallel_stats.executions;  // the abandoned work counts too
@@ -534,12 +540,10 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   result.stats = parallel_stats;
   result.stats.execute_ns = elapsed_ns(start);
   auto finalize_start = std::chrono::steady_clock::now();
-  result.outputs = run->take_outputs();
   // Collecting the write set and freeing the multi-version memory are data-parallel too.
-  arena_->execute([&] {
-    result.writes = run->snapshot();
-    run.reset();
-  });
+  arena_->execute([&] { result.writes = run->final_writes(); });
+  result.outputs = run->take_outputs();
+  arena_->execute([&] { run.reset(); });
   finish_block(vm, base, result);
   result.stats.finalize_ns = elapsed_ns(finalize_start);
 

@@ -21,6 +21,17 @@ bool contains(const std::vector<KeyCell*>& cells, const KeyCell* cell) {
   return std::find(cells.begin(), cells.end(), cell) != cells.end();
 }
 
+// The cell of `key` when the execution read it, else null. Only short read sets are searched:
+// a key comparison is cheaper than a hash probe only while there are few.
+KeyCell* read_cell(const std::vector<ReadDescriptor>& reads, const StateKey& key) {
+  constexpr std::size_t kSearched = 16;
+  if (reads.size() > kSearched) return nullptr;
+  for (const ReadDescriptor& r : reads) {
+    if (r.cell->key == key) return const_cast<KeyCell*>(r.cell);  // the memory owns its cells
+  }
+  return nullptr;
+}
+
 // REQUIRES: cell.mutex held. Every writer holds it, so a plain load and store suffice; relaxed,
 // because readers without the lock use the count only as a hint (see read_is_current).
 void note_change(KeyCell& cell) {
@@ -89,7 +100,7 @@ MVRead MVMemory::read(const KeyCell& cell, TxnIndex txn) {
   }
   out.kind = MVRead::Kind::kValue;
   out.version = {it->txn, it->incarnation};
-  out.value = it->value;
+  out.value = *it->value;
   return out;
 }
 
@@ -98,7 +109,8 @@ bool MVMemory::record(Version version, std::vector<ReadDescriptor> reads, const 
   std::vector<KeyCell*> written;
   written.reserve(writes.size());
   for (const Write& w : writes) {
-    KeyCell* c = cell(w.key);
+    KeyCell* c = read_cell(reads, w.key);
+    if (c == nullptr) c = cell(w.key);
     {
       tbb::spin_mutex::scoped_lock lock(c->mutex);
       auto it = lower_bound_txn(c->entries, version.txn);
@@ -106,9 +118,9 @@ bool MVMemory::record(Version version, std::vector<ReadDescriptor> reads, const 
         it->incarnation = version.incarnation;
         it->estimate = false;
         it->declared = false;
-        it->value = w.value;
+        it->value = &w.value;
       } else {
-        c->entries.insert(it, Entry{version.txn, version.incarnation, false, false, w.value});
+        c->entries.insert(it, Entry{version.txn, version.incarnation, false, false, &w.value});
       }
       note_change(*c);
     }
@@ -184,7 +196,7 @@ void MVMemory::declare_write(TxnIndex txn, KeyCell* cell) {
   {
     tbb::spin_mutex::scoped_lock lock(cell->mutex);
     PEL_ASSERT(cell->entries.empty() || cell->entries.back().txn < txn, "declarations come in ascending order");
-    cell->entries.push_back(Entry{txn, 0, true, true, std::nullopt});
+    cell->entries.push_back(Entry{txn, 0, true, true, nullptr});
     note_change(*cell);
   }
   // As if an incarnation before the first had written the key: the first execution's record()
@@ -192,34 +204,46 @@ void MVMemory::declare_write(TxnIndex txn, KeyCell* cell) {
   written.push_back(cell);
 }
 
-WriteSet MVMemory::snapshot_below(std::size_t txns) const {
+WriteSet MVMemory::final_writes_below(std::size_t txns) const {
   // Each key is emitted by its last writer below `txns`, found from the transactions' written
-  // cells (no scan of cells that were only read). Chunks fill their own parts, then one
-  // parallel sort.
+  // cells (no scan of cells that were only read). Chunks collect their own parts; the parts are
+  // sorted as (key prefix, entry) pairs, 24 bytes that mostly compare as one integer, and the
+  // values are then copied in key order, all data-parallel.
+  struct Top {
+    std::uint64_t prefix;
+    const KeyCell* cell;
+    const Entry* entry;
+  };
   constexpr std::size_t kChunk = 256;
   const std::size_t chunks = (txns + kChunk - 1) / kChunk;
   const bool whole_block = txns == slots_.size();
-  std::vector<WriteSet> parts(chunks);
+  std::vector<std::vector<Top>> parts(chunks);
   parallel_ranges(chunks, 1, [&](std::size_t begin, std::size_t end) {
     for (std::size_t chunk = begin; chunk < end; ++chunk) {
       const std::size_t last = std::min(txns, (chunk + 1) * kChunk);
       for (std::size_t txn = chunk * kChunk; txn < last; ++txn) {
         for (const KeyCell* c : slots_[txn].written) {
           const Entry& top = whole_block ? c->entries.back()
-                                         : *std::prev(lower_bound_txn(c->entries, static_cast<TxnIndex>(txns)));
+                                   : *std::prev(lower_bound_txn(c->entries, static_cast<TxnIndex>(txns)));
           if (top.txn != txn) continue;
           PEL_ASSERT(!top.estimate, "an ESTIMATE survived a completed block");
-          parts[chunk].push_back({c->key, top.value});
+          parts[chunk].push_back({c->key.prefix(), c, &top});
         }
       }
     }
   });
   std::size_t total = 0;
-  for (const WriteSet& p : parts) total += p.size();
-  WriteSet out;
-  out.reserve(total);
-  for (WriteSet& p : parts) std::move(p.begin(), p.end(), std::back_inserter(out));
-  parallel_sort(out.begin(), out.end(), [](const Write& a, const Write& b) { return a.key < b.key; });
+  for (const std::vector<Top>& p : parts) total += p.size();
+  std::vector<Top> tops;
+  tops.reserve(total);
+  for (const std::vector<Top>& p : parts) tops.insert(tops.end(), p.begin(), p.end());
+  parallel_sort(tops.begin(), tops.end(), [](const Top& a, const Top& b) {
+    return a.prefix != b.prefix ? a.prefix < b.prefix : a.cell->key < b.cell->key;
+  });
+  WriteSet out(total);
+  parallel_ranges(total, 1024, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) out[i] = {tops[i].cell->key, *tops[i].entry->value};
+  });
   return out;
 }
 

@@ -30,9 +30,11 @@ struct KeyCell {
   struct Entry {
     TxnIndex txn;
     Incarnation incarnation;
-    bool estimate;               // ESTIMATE marker: txn was aborted and will likely write again
-    bool declared;               // an ESTIMATE placed from txn's declared writes, before it ran
-    std::optional<Value> value;  // nullopt: deleted
+    bool estimate;  // ESTIMATE marker: txn was aborted and will likely write again
+    bool declared;  // an ESTIMATE placed from txn's declared writes, before it ran
+    /// The value in the writing execution's own output (see MVMemory::record), not a copy;
+    /// nullopt there: deleted. Null for a declared ESTIMATE, which no execution wrote yet.
+    const std::optional<Value>* value;
   };
 
   const StateKey key;
@@ -68,7 +70,7 @@ static_assert(sizeof(ReadDescriptor) == 24, "the change count lives in what was 
 /// The multi-version store of one block.
 /// Thread-safety: every member may be called concurrently, with the protocol Block-STM's
 /// scheduler guarantees: record() and convert_writes_to_estimates() for one transaction are
-/// never concurrent with each other, and snapshot() runs after all executions finished.
+/// never concurrent with each other, and final_writes() runs after all executions finished.
 class MVMemory {
  public:
   explicit MVMemory(std::size_t block_size);
@@ -85,6 +87,11 @@ class MVMemory {
   /// Publishes one execution: its writes replace the previous incarnation's, keys that
   /// incarnation wrote and this one did not are removed, and its read set is kept for validation.
   /// Returns true when it wrote a key the previous incarnation did not ("wrote a new path").
+  /// A written key that the execution also read is found through its read's cell, not hashed
+  /// again (most writes update what the transaction read).
+  /// The values are not copied: entries point into `writes`, which the caller keeps where it is
+  /// (elements unmoved) until the transaction's next record() has returned, or the memory is
+  /// gone. The executor keeps each transaction's latest output for exactly that long.
   bool record(Version version, std::vector<ReadDescriptor> reads, const WriteSet& writes);
 
   /// Re-reads every recorded read of `txn`; false when any now observes something else.
@@ -109,11 +116,11 @@ class MVMemory {
   void declare_write(TxnIndex txn, KeyCell* cell);
 
   /// The block's final writes, one per key, sorted by key. Runs data-parallel on the calling
-  /// thread's TBB arena.
-  WriteSet snapshot() const { return snapshot_below(slots_.size()); }
-  /// The writes of transactions 0..txns-1 only: per key, the last of them that wrote it.
+  /// thread's TBB arena; call after the workers stopped.
+  WriteSet final_writes() const { return final_writes_below(slots_.size()); }
+  /// final_writes of transactions 0..txns-1 only: per key, the last of them that wrote it.
   /// Requires those transactions' latest writes to be recorded (none an ESTIMATE).
-  WriteSet snapshot_below(std::size_t txns) const;
+  WriteSet final_writes_below(std::size_t txns) const;
 
  private:
   struct alignas(64) TxnSlot {

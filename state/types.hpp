@@ -28,6 +28,13 @@ struct StateKey {
   std::uint8_t tag() const { return bytes[0]; }
   ByteView view() const { return bytes; }
   std::string hex() const { return to_hex(bytes); }
+  /// The first eight bytes as a number in key order: sorting by it, then by the key where it
+  /// ties, sorts by key while most comparisons touch only a 64-bit integer.
+  std::uint64_t prefix() const {
+    std::uint64_t x;
+    std::memcpy(&x, bytes.data(), sizeof(x));
+    return __builtin_bswap64(x);
+  }
 
   /// Byte-wise (lexicographic) order, compared a 64-bit word at a time: keys are compared on
   /// every hash probe and sort, where a memcmp call per comparison showed in profiles.

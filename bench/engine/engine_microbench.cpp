@@ -5,7 +5,9 @@
 #include "engine/ledger/genesis.hpp"
 #include "engine/ledger/ledger_vm.hpp"
 #include "engine/ledger/workload.hpp"
+#include "engine/parallel_executor.hpp"
 #include "engine/scheduler.hpp"
+#include "engine/sequential_executor.hpp"
 #include "state/base_state.hpp"
 #include "state/mv_memory.hpp"
 
@@ -23,7 +25,8 @@ StateKey key(std::uint64_t n) {
 void BM_MVMemoryReadHot(benchmark::State& state) {
   const auto writers = static_cast<TxnIndex>(state.range(0));
   MVMemory mv(writers + 1);
-  for (TxnIndex t = 0; t < writers; ++t) (void)mv.record({t, 0}, {}, {{key(0), "value"}});
+  const WriteSet writes{{key(0), "value"}};  // the memory points into it: it outlives the memory
+  for (TxnIndex t = 0; t < writers; ++t) (void)mv.record({t, 0}, {}, writes);
   const KeyCell* cell = mv.cell(key(0));
   for (auto _ : state) benchmark::DoNotOptimize(MVMemory::read(*cell, writers));
   state.SetItemsProcessed(state.iterations());
@@ -33,8 +36,12 @@ BENCHMARK(BM_MVMemoryReadHot)->Arg(1)->Arg(1000);
 // Cell lookup plus read over many distinct keys (cold: one entry each, or storage).
 void BM_MVMemoryReadCold(benchmark::State& state) {
   constexpr std::uint64_t kKeys = 100000;
+  std::vector<WriteSet> writes(kKeys);  // outlives the memory, which points into it
   MVMemory mv(kKeys);
-  for (std::uint64_t k = 0; k < kKeys; k += 2) (void)mv.record({static_cast<TxnIndex>(k), 0}, {}, {{key(k), "v"}});
+  for (std::uint64_t k = 0; k < kKeys; k += 2) {
+    writes[k] = {{key(k), "v"}};
+    (void)mv.record({static_cast<TxnIndex>(k), 0}, {}, writes[k]);
+  }
   std::uint64_t i = 0;
   for (auto _ : state) {
     const KeyCell* c = mv.cell(key(i++ % kKeys));
@@ -47,12 +54,13 @@ BENCHMARK(BM_MVMemoryReadCold);
 // Recording one execution that writes two keys (a transfer), re-recorded as new incarnations.
 void BM_MVMemoryRecord(benchmark::State& state) {
   constexpr TxnIndex kTxns = 10000;
+  std::vector<WriteSet> writes(kTxns);  // outlives the memory, which points into it
+  for (TxnIndex t = 0; t < kTxns; ++t) writes[t] = {{key(2 * t), "from"}, {key(2 * t + 1), "to"}};
   MVMemory mv(kTxns);
   Incarnation inc = 0;
   TxnIndex t = 0;
   for (auto _ : state) {
-    WriteSet writes{{key(2 * t), "from"}, {key(2 * t + 1), "to"}};
-    benchmark::DoNotOptimize(mv.record({t, inc}, {}, writes));
+    benchmark::DoNotOptimize(mv.record({t, inc}, {}, writes[t]));
     if (++t == kTxns) {
       t = 0;
       ++inc;
@@ -66,9 +74,11 @@ BENCHMARK(BM_MVMemoryRecord);
 void BM_MVMemoryValidate(benchmark::State& state) {
   const bool hot = state.range(0) != 0;
   constexpr TxnIndex kTxns = 2000;
+  std::vector<WriteSet> writes(kTxns);  // outlives the memory, which points into it
   MVMemory mv(kTxns + 1);
   for (TxnIndex t = 0; t < kTxns; ++t) {
-    (void)mv.record({t, 0}, {}, {{key(hot ? t % 4 : t), "v"}});
+    writes[t] = {{key(hot ? t % 4 : t), "v"}};
+    (void)mv.record({t, 0}, {}, writes[t]);
   }
   std::vector<ReadDescriptor> reads;
   for (std::uint64_t k = 0; k < 4; ++k) {
@@ -145,6 +155,42 @@ BENCHMARK_CAPTURE(BM_LedgerVm, nft, std::string("nft"));
 BENCHMARK_CAPTURE(BM_LedgerVm, staking, std::string("staking"));
 BENCHMARK_CAPTURE(BM_LedgerVm, dao, std::string("dao"));
 BENCHMARK_CAPTURE(BM_LedgerVm, airdrop, std::string("airdrop"));
+
+// A whole 10,000-transaction p2p block over 10,000 accounts: the plain loop against Block-STM
+// on one worker (the engine's own cost per transaction, item by item under perf) and on two.
+// Arg: 0 = sequential, n = Block-STM on n workers.
+struct P2pBlock {
+  P2pBlock() {
+    ledger::GenesisParams genesis;
+    genesis.accounts = 10000;
+    base.apply(ledger::build_genesis(genesis));
+    ledger::WorkloadParams wp;
+    wp.name = "p2p";
+    wp.accounts = 10000;
+    wp.block_size = 10000;
+    txns = ledger::WorkloadGenerator(genesis, wp).next_block();
+    ok.assign(txns.size(), 1);
+    vm = std::make_unique<ledger::LedgerVm>(
+        ledger::BlockContext{.height = 1, .timestamp = 1, .beneficiary = {}, .chain_id = genesis.chain_id}, txns, ok);
+  }
+  MemoryState base;
+  std::vector<ledger::Transaction> txns;
+  std::vector<std::uint8_t> ok;
+  std::unique_ptr<ledger::LedgerVm> vm;
+};
+
+void BM_P2pBlock(benchmark::State& state) {
+  static const P2pBlock block;  // made once for every argument
+  const int threads = static_cast<int>(state.range(0));
+  ParallelExecutor executor({.threads = std::max(threads, 1), .always_block_stm = true});
+  for (auto _ : state) {
+    BlockResult result = threads == 0 ? execute_sequential(*block.vm, block.txns.size(), block.base)
+                                      : executor.execute(*block.vm, block.txns.size(), block.base);
+    benchmark::DoNotOptimize(result.writes.data());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(block.txns.size()));
+}
+BENCHMARK(BM_P2pBlock)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace pel

@@ -2,12 +2,20 @@
 // stale writes disappear, validation notices every change.
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <thread>
 
 #include "state/mv_memory.hpp"
 
 namespace pel {
 namespace {
+
+// MVMemory::record keeps pointers into the write set it is given: the tests keep every write
+// set alive for the whole test, as the executor keeps each transaction's output.
+const WriteSet& keep(WriteSet writes) {
+  static std::deque<WriteSet> kept;  // a deque never moves its elements
+  return kept.emplace_back(std::move(writes));
+}
 
 StateKey key(std::uint8_t n) {
   StateKey k;
@@ -18,8 +26,8 @@ StateKey key(std::uint8_t n) {
 
 TEST(MVMemory, ReadsTheHighestLowerWriter) {
   MVMemory mv(10);
-  EXPECT_TRUE(mv.record({2, 0}, {}, {{key(1), "two"}}));
-  EXPECT_TRUE(mv.record({5, 0}, {}, {{key(1), "five"}}));
+  EXPECT_TRUE(mv.record({2, 0}, {}, keep({{key(1), "two"}})));
+  EXPECT_TRUE(mv.record({5, 0}, {}, keep({{key(1), "five"}})));
   KeyCell* c = mv.cell(key(1));
   EXPECT_EQ(MVMemory::read(*c, 0).kind, MVRead::Kind::kStorage);
   EXPECT_EQ(MVMemory::read(*c, 2).kind, MVRead::Kind::kStorage);  // own write is not visible
@@ -32,7 +40,7 @@ TEST(MVMemory, ReadsTheHighestLowerWriter) {
 
 TEST(MVMemory, DeletionIsAVersionWithoutValue) {
   MVMemory mv(4);
-  (void)mv.record({1, 0}, {}, {{key(1), std::nullopt}});
+  (void)mv.record({1, 0}, {}, keep({{key(1), std::nullopt}}));
   MVRead r = MVMemory::read(*mv.cell(key(1)), 2);
   ASSERT_EQ(r.kind, MVRead::Kind::kValue);
   EXPECT_FALSE(r.value.has_value());
@@ -40,22 +48,22 @@ TEST(MVMemory, DeletionIsAVersionWithoutValue) {
 
 TEST(MVMemory, EstimateBecomesDependencyUntilReexecuted) {
   MVMemory mv(4);
-  (void)mv.record({1, 0}, {}, {{key(1), "a"}});
+  (void)mv.record({1, 0}, {}, keep({{key(1), "a"}}));
   mv.convert_writes_to_estimates(1);
   MVRead r = MVMemory::read(*mv.cell(key(1)), 3);
   ASSERT_EQ(r.kind, MVRead::Kind::kDependency);
   EXPECT_EQ(r.blocking_txn, 1u);
-  EXPECT_FALSE(mv.record({1, 1}, {}, {{key(1), "b"}}));  // same key: no new path
+  EXPECT_FALSE(mv.record({1, 1}, {}, keep({{key(1), "b"}})));  // same key: no new path
   EXPECT_EQ(*MVMemory::read(*mv.cell(key(1)), 3).value, "b");
 }
 
 TEST(MVMemory, StaleWritesOfThePreviousIncarnationAreRemoved) {
   MVMemory mv(4);
-  EXPECT_TRUE(mv.record({1, 0}, {}, {{key(1), "a"}, {key(2), "b"}}));
-  EXPECT_FALSE(mv.record({1, 1}, {}, {{key(2), "c"}}));
+  EXPECT_TRUE(mv.record({1, 0}, {}, keep({{key(1), "a"}, {key(2), "b"}})));
+  EXPECT_FALSE(mv.record({1, 1}, {}, keep({{key(2), "c"}})));
   EXPECT_EQ(MVMemory::read(*mv.cell(key(1)), 3).kind, MVRead::Kind::kStorage);
-  EXPECT_TRUE(mv.record({1, 2}, {}, {{key(2), "c"}, {key(3), "d"}}));  // grew: new path
-  WriteSet snap = mv.snapshot();
+  EXPECT_TRUE(mv.record({1, 2}, {}, keep({{key(2), "c"}, {key(3), "d"}})));  // grew: new path
+  WriteSet snap = mv.final_writes();
   ASSERT_EQ(snap.size(), 2u);
   EXPECT_EQ(snap[0].key, key(2));
   EXPECT_EQ(snap[1].key, key(3));
@@ -65,17 +73,17 @@ TEST(MVMemory, ValidationNoticesNewWritesEstimatesAndNewIncarnations) {
   MVMemory mv(8);
   KeyCell* c1 = mv.cell(key(1));
   KeyCell* c2 = mv.cell(key(2));
-  (void)mv.record({1, 0}, {}, {{key(2), "x"}});
+  (void)mv.record({1, 0}, {}, keep({{key(2), "x"}}));
   // txn 5 read key 1 from storage and key 2 from txn 1.
-  (void)mv.record({5, 0}, {{c1, true, {}}, {c2, false, {1, 0}}}, {});
+  (void)mv.record({5, 0}, {{c1, true, {}}, {c2, false, {1, 0}}}, keep({}));
   EXPECT_TRUE(mv.validate_read_set(5));
-  (void)mv.record({3, 0}, {}, {{key(1), "y"}});  // a lower txn now writes key 1
+  (void)mv.record({3, 0}, {}, keep({{key(1), "y"}}));  // a lower txn now writes key 1
   EXPECT_FALSE(mv.validate_read_set(5));
-  (void)mv.record({3, 1}, {}, {});  // and stops writing it
+  (void)mv.record({3, 1}, {}, keep({}));  // and stops writing it
   EXPECT_TRUE(mv.validate_read_set(5));
   mv.convert_writes_to_estimates(1);
   EXPECT_FALSE(mv.validate_read_set(5));
-  (void)mv.record({1, 1}, {}, {{key(2), "x"}});  // same value, new incarnation: still invalid
+  (void)mv.record({1, 1}, {}, keep({{key(2), "x"}}));  // same value, new incarnation: still invalid
   EXPECT_FALSE(mv.validate_read_set(5));
   EXPECT_EQ(mv.first_stale_read(5), c2) << "the failed validation names the key that changed";
   EXPECT_TRUE(mv.validate_read_set(0));  // no reads recorded
@@ -88,23 +96,23 @@ TEST(MVMemory, ReadIsCurrentUntilALowerTransactionChangesIt) {
   const MVRead from_storage = MVMemory::read(*c, 5);
   const ReadDescriptor storage_read{c, true, {}, from_storage.changes};
   EXPECT_TRUE(MVMemory::read_is_current(storage_read, 5));
-  (void)mv.record({7, 0}, {}, {{key(1), "higher"}});  // the cell changes, not what txn 5 sees
+  (void)mv.record({7, 0}, {}, keep({{key(1), "higher"}}));  // the cell changes, not what txn 5 sees
   EXPECT_TRUE(MVMemory::read_is_current(storage_read, 5));
-  (void)mv.record({3, 0}, {}, {{key(1), "lower"}});
+  (void)mv.record({3, 0}, {}, keep({{key(1), "lower"}}));
   EXPECT_FALSE(MVMemory::read_is_current(storage_read, 5));
-  (void)mv.record({3, 1}, {}, {});  // re-executed without the key: the read holds again
+  (void)mv.record({3, 1}, {}, keep({}));  // re-executed without the key: the read holds again
   EXPECT_TRUE(MVMemory::read_is_current(storage_read, 5));
 
-  (void)mv.record({3, 2}, {}, {{key(1), "lower"}});
+  (void)mv.record({3, 2}, {}, keep({{key(1), "lower"}}));
   const MVRead value = MVMemory::read(*c, 5);
   const ReadDescriptor value_read{c, false, value.version, value.changes};
   EXPECT_TRUE(MVMemory::read_is_current(value_read, 5));
   mv.convert_writes_to_estimates(3);
   EXPECT_FALSE(MVMemory::read_is_current(value_read, 5));
-  (void)mv.record({3, 3}, {}, {{key(1), "lower"}});  // same value, new incarnation
+  (void)mv.record({3, 3}, {}, keep({{key(1), "lower"}}));  // same value, new incarnation
   EXPECT_FALSE(MVMemory::read_is_current(value_read, 5));
   // It agrees with validation, which uses the same check.
-  (void)mv.record({5, 0}, {value_read}, {});
+  (void)mv.record({5, 0}, {value_read}, keep({}));
   EXPECT_FALSE(mv.validate_read_set(5));
 }
 
