@@ -70,6 +70,16 @@ class Backoff {
   int count_ = 0;
 };
 
+/// The contention fallback's judgement (ParallelOptions::fallback_speedup): whether a parallel
+/// run that took `elapsed_ns` of wall time for `standing_executions` executions still standing
+/// advanced more slowly than `fallback_speedup` times a plain loop that spends
+/// `plain_loop_ns_per_txn` on each transaction would have.
+inline bool slower_than_plain_loop(std::uint64_t elapsed_ns, std::uint64_t standing_executions,
+                                   double plain_loop_ns_per_txn, double fallback_speedup) {
+  return static_cast<double>(elapsed_ns) * fallback_speedup >
+         static_cast<double>(standing_executions) * plain_loop_ns_per_txn;
+}
+
 inline std::uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                         std::chrono::steady_clock::now() - since)

@@ -97,7 +97,9 @@ class MVReader final : public StateReader {
 /// others' execution counts, hence atomics.
 class alignas(64) WorkerCounters {
  public:
-  void bump(std::atomic<std::uint64_t>& c) { c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  void bump(std::atomic<std::uint64_t>& c, std::uint64_t by = 1) {
+    c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
   static std::uint64_t get(const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); }
 
   /// A conflict on `cell`; `wait`: an execution parked on a pending write there, else an abort.
@@ -108,6 +110,9 @@ class alignas(64) WorkerCounters {
   }
 
   std::atomic<std::uint64_t> executions{0};
+  std::atomic<std::uint64_t> wasted{0};  // executions whose output was discarded or aborted
+  std::atomic<std::uint64_t> timed{0};   // executions whose VM call was timed (a sample)
+  std::atomic<std::uint64_t> timed_ns{0};
   std::atomic<std::uint64_t> validations{0};
   std::atomic<std::uint64_t> aborts{0};
   std::atomic<std::uint64_t> suspensions{0};
@@ -127,7 +132,7 @@ void keep_hottest(std::vector<KeyConflicts>& keys) {
 /// One block's parallel run: the state every worker shares.
 class BlockRun {
  public:
-  BlockRun(const Vm& vm, std::size_t num_txns, const BaseState& base, int threads, double fallback_conflict_ratio)
+  BlockRun(const Vm& vm, std::size_t num_txns, const BaseState& base, int threads, double fallback_speedup)
       : vm_(vm),
         base_(base),
         memory_(num_txns),
@@ -135,7 +140,10 @@ class BlockRun {
         outputs_(num_txns),
         out_of_memory_(num_txns),
         counters_(static_cast<std::size_t>(threads)),
-        fallback_conflict_ratio_(fallback_conflict_ratio) {}
+        fallback_speedup_(threads > 1 ? fallback_speedup : 0) {}
+
+  /// Call just before the workers start: the fallback judges progress from here.
+  void start_clock() { start_ = std::chrono::steady_clock::now(); }
 
   void work(int worker) {
     try {
@@ -302,6 +310,10 @@ class BlockRun {
       MVReader reader(memory_, base_, version.txn);
       TxnOutput output;
       bool out_of_memory = false;
+      // One execution in kTimedEvery is timed: the fallback's estimate of the plain loop's cost.
+      const std::uint64_t executed = WorkerCounters::get(counters.executions);
+      const bool timed = executed % kTimedEvery == 0;
+      const auto vm_start = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
       try {
         output = call_vm(vm_, version.txn, reader);
       } catch (const std::bad_alloc&) {
@@ -311,16 +323,15 @@ class BlockRun {
         // true state, and execute() then fails the block.
         out_of_memory = true;
       }
+      const std::uint64_t vm_ns = timed ? elapsed_ns(vm_start) : 0;
       counters.bump(counters.executions);
+      if ((executed + 1) % kJudgeEvery == 0) check_fallback();
       if (reader.blocked()) {
+        counters.bump(counters.wasted);
         if (scheduler_.add_dependency(version.txn, reader.blocking_txn(), reader.predicted())) {
           counters.bump(counters.suspensions);
           counters.conflict(reader.conflict_cell(), true);
-          if (reader.predicted()) {
-            counters.bump(counters.predicted_waits);
-          } else {
-            check_fallback();
-          }
+          if (reader.predicted()) counters.bump(counters.predicted_waits);
           return std::nullopt;
         }
         continue;  // the dependency resolved meanwhile: run the same incarnation again
@@ -335,10 +346,16 @@ class BlockRun {
         // resolved meanwhile; nothing of this attempt was published. Each such rerun follows a
         // lower transaction's write, and those end, so the reruns do too.
         counters.bump(counters.aborts);
+        counters.bump(counters.wasted);
         counters.conflict(reader.conflict_cell(), false);
         scheduler_.note_conflict();
-        check_fallback();
         continue;
+      }
+      // Only executions that ran to the end sample the plain loop's cost: one stopped at an
+      // ESTIMATE or doomed did part of the work.
+      if (timed) {
+        counters.bump(counters.timed);
+        counters.bump(counters.timed_ns, vm_ns);
       }
       // The memory keeps pointers to the values in output.writes: moving the output into
       // outputs_[txn] keeps them where they are, and the previous incarnation's output, freed
@@ -358,31 +375,47 @@ class BlockRun {
     bool aborted = stale != nullptr && scheduler_.try_validation_abort(version);
     if (aborted) {
       counters.bump(counters.aborts);
+      counters.bump(counters.wasted);
       counters.conflict(stale, false);
       memory_.convert_writes_to_estimates(version.txn);
-      check_fallback();
     }
     return scheduler_.finish_validation(version.txn, aborted);
   }
 
-  // The contention fallback: a block where most executions end in an abort or a wait on a
-  // dependency is effectively serial, and Block-STM on it costs more than a plain loop. Checked
-  // after each conflict (the scheduler counts them), and only then are the workers' execution
-  // counts summed.
+  // The contention fallback, judged by progress (ParallelOptions::fallback_speedup): every
+  // kJudgeEvery executions of a worker, the executions still standing (not discarded, not
+  // aborted), each worth what the plain loop would have spent on that transaction, are compared
+  // with the wall time the run has taken. A block that Block-STM advances more slowly than the
+  // plain loop would (a hot spot, a serial chain, transactions too cheap for the engine's
+  // overhead on this machine) stops, and the plain loop goes on from what was made final.
   void check_fallback() {
-    if (fallback_conflict_ratio_ <= 0) return;
-    const std::size_t conflicts = scheduler_.conflicts();
-    std::uint64_t executions = 0;
-    for (const WorkerCounters& c : counters_) executions += WorkerCounters::get(c.executions);
-    if (executions >= kMinExecutionsBeforeFallback &&
-        static_cast<double>(conflicts) > fallback_conflict_ratio_ * static_cast<double>(executions)) {
+    if (fallback_speedup_ <= 0) return;
+    std::uint64_t executions = 0, wasted = 0, timed = 0, timed_ns = 0;
+    for (const WorkerCounters& c : counters_) {
+      executions += WorkerCounters::get(c.executions);
+      wasted += WorkerCounters::get(c.wasted);
+      timed += WorkerCounters::get(c.timed);
+      timed_ns += WorkerCounters::get(c.timed_ns);
+    }
+    if (executions < std::max<std::uint64_t>(kMinExecutionsBeforeFallback, outputs_.size() / kJudgedAfterShare) ||
+        timed == 0) {
+      return;
+    }
+    const double plain_loop_ns_per_txn = static_cast<double>(timed_ns) / static_cast<double>(timed);
+    if (slower_than_plain_loop(elapsed_ns(start_), executions - std::min(wasted, executions),
+                               plain_loop_ns_per_txn, fallback_speedup_)) {
       abandoned_.store(true, std::memory_order_relaxed);
     }
   }
 
-  // Judge only after this many executions: the first few dozen of a block with a handful of hot
-  // keys conflict more than the block as a whole does.
+  // Judge only after this many executions, and a sixteenth of the block: the start of a block
+  // with a handful of hot keys wastes more than the block as a whole does (measured: 43% of the
+  // first 279 executions of a swap block that Block-STM then ran at 1.3x), and the workers are
+  // still starting. A fully serial block pays that sixteenth at about half speed: some 3%.
   static constexpr std::uint64_t kMinExecutionsBeforeFallback = 256;
+  static constexpr std::size_t kJudgedAfterShare = 16;
+  static constexpr std::uint64_t kJudgeEvery = 64;  // per worker: a clock read and a sum of counters
+  static constexpr std::uint64_t kTimedEvery = 4;   // two clock reads, about 40 ns, on one in four
   const Vm& vm_;
   const BaseState& base_;
   MVMemory memory_;
@@ -399,7 +432,8 @@ class BlockRun {
   std::vector<const KeyCell*> predicted_cell_;  // the declared key that names the blocker
   std::vector<const KeyCell*> declared_links_;  // one entry per declared dependency, by key
   std::uint64_t declared_dependencies_ = 0;
-  const double fallback_conflict_ratio_;
+  const double fallback_speedup_;  // 0 with one worker: it can only be slower than the loop
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::atomic<bool> abandoned_{false};  // stop: too many conflicts, or a worker failed
   FirstFailure failure_;
 };
@@ -475,7 +509,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   }
 
   auto start = std::chrono::steady_clock::now();
-  auto run = std::make_unique<BlockRun>(vm, num_txns, base, threads, options_.fallback_conflict_ratio);
+  auto run = std::make_unique<BlockRun>(vm, num_txns, base, threads, options_.fallback_speedup);
   using Declarations = ParallelOptions::Declarations;
   if (options_.declarations == Declarations::kAll ||
       (options_.declarations == Declarations::kHotKeys && !hot_keys_.empty())) {
@@ -486,7 +520,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     // Judged before any work is done: when the declared chain leaves too little parallelism
     // for Block-STM to repay its overhead (one worker runs at about 0.7x the plain loop), the
     // plain loop is faster. The hot keys are kept: the next block is judged again.
-    if (options_.fallback_conflict_ratio > 0 && longest_chain > 1 &&
+    if (options_.fallback_speedup > 0 && longest_chain > 1 &&
         static_cast<double>(longest_chain) * kMinDeclaredParallelism > static_cast<double>(num_txns)) {
       arena_->execute([&] { run.reset(); });
       BlockResult result = execute_sequential(vm, num_txns, base);
@@ -495,6 +529,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
       return result;
     }
   }
+  run->start_clock();
   run_workers(threads, [&run](int w) { run->work(w); });
 
   if (std::exception_ptr failure = run->failure()) {

@@ -24,13 +24,17 @@ struct ParallelOptions {
   std::size_t min_parallel_txns = 16;
   /// Run Block-STM even with one thread or a small block: measures the engine's own overhead.
   bool always_block_stm = false;
-  /// Contention fallback: when conflicts (aborts plus executions parked on a dependency) exceed
-  /// this many per execution (judged once 256 executions ran), the run is abandoned and the
-  /// block executes sequentially. Bounded cost: in a fully serial block it fires within the
-  /// first few hundred executions. A block whose declared writes leave too little parallelism
-  /// (kMinDeclaredParallelism) runs sequentially at once. 0 disables both (the tests do, to
-  /// exercise Block-STM under any conflict).
-  double fallback_conflict_ratio = 0.25;
+  /// Contention fallback, judged by progress: once 256 executions ran, every 64 executions of a
+  /// worker, the executions still standing (neither discarded nor aborted), each worth the mean
+  /// time a VM execution took in this run (the plain loop's cost for that transaction, sampled),
+  /// are compared with the wall time the run took. When Block-STM has been advancing the block
+  /// more slowly than `fallback_speedup` times the plain loop would have, the run stops and the
+  /// plain loop finishes the block from the prefix the run had made final. Bounded cost: a fully
+  /// serial block trips it at the first judgement. Never with one worker (it could only lose). A
+  /// block whose declared writes leave too little parallelism (kMinDeclaredParallelism) runs
+  /// sequentially at once. 0 disables both (the tests do, to exercise Block-STM under any
+  /// conflict); a huge value makes the fallback fire at the first judgement.
+  double fallback_speedup = 1.0;
   /// Which of the VM's declared writes (Vm::declare_writes) become ESTIMATE markers before a
   /// block runs, so that readers wait for the writer instead of running early and aborting.
   enum class Declarations : std::uint8_t {

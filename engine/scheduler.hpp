@@ -88,7 +88,7 @@ class Scheduler {
   bool executed(TxnIndex txn) const;
 
   /// Conflicts so far: executions parked on a dependency, validations that aborted, and those
-  /// the executor reports. Tunes the hand-out; the executor's contention fallback reads it.
+  /// the executor reports. Tunes the hand-out.
   std::size_t conflicts() const { return conflicts_.load(std::memory_order_relaxed); }
   /// The executor discarded an execution (its reads were overwritten while it ran).
   void note_conflict() { conflicts_.fetch_add(1, std::memory_order_relaxed); }

@@ -48,7 +48,7 @@ class FinishingVm final : public Vm {
 AccessList record(const Vm& vm, std::size_t size, const BaseState& base, int threads) {
   AccessRecorder recorder(vm, size);
   ParallelExecutor executor({.threads = threads, .min_parallel_txns = 2, .always_block_stm = true,
-                             .fallback_conflict_ratio = 0});
+                             .fallback_speedup = 0});
   BlockResult result = executor.execute(recorder, size, base);
   return recorder.take(result.outputs);
 }

@@ -33,7 +33,7 @@ TEST(Differential, DeclaredWritesOfEveryQualityAgreeWithSequential) {
       for (int threads : {1, 2, 3, 4, 8}) {
         // One executor per case across its seeds, so kHotKeys learns from the blocks before.
         ParallelExecutor executor({.threads = threads, .min_parallel_txns = 2, .always_block_stm = true,
-                                   .fallback_conflict_ratio = 0, .declarations = use});
+                                   .fallback_speedup = 0, .declarations = use});
         for (int s = 0; s < kSeedsPerCase; ++s) {
           const std::uint64_t seed = 77'000 + static_cast<std::uint64_t>(s) * 131 + static_cast<std::uint64_t>(threads);
           ToyWorkload w;
@@ -78,7 +78,7 @@ TEST(Differential, ExactDeclarationsLeaveNoAbortOnHotKeys) {
   DeclaringVm vm(txns, Hint::kExact, 4, 1);
   const BlockResult seq = execute_sequential(vm, txns.size(), base);
   for (int threads : {2, 4}) {
-    ParallelExecutor executor({.threads = threads, .fallback_conflict_ratio = 0, .declarations = Declarations::kAll});
+    ParallelExecutor executor({.threads = threads, .fallback_speedup = 0, .declarations = Declarations::kAll});
     Watchdog dog(std::chrono::seconds(60), "exact declarations, threads " + std::to_string(threads));
     const BlockResult par = executor.execute(vm, txns.size(), base);
     expect_same(seq, par, "threads " + std::to_string(threads));
@@ -96,7 +96,7 @@ TEST(Differential, HotKeysStayDeclaredWhileTheyKeepReadersWaiting) {
   MemoryState base;
   DeclaringVm vm(txns, Hint::kExact, 4, 1);
   const BlockResult seq = execute_sequential(vm, txns.size(), base);
-  ParallelExecutor executor({.threads = 2, .fallback_conflict_ratio = 0, .declarations = Declarations::kHotKeys});
+  ParallelExecutor executor({.threads = 2, .fallback_speedup = 0, .declarations = Declarations::kHotKeys});
   // Until a block has shown the hot keys, nothing is declared.
   int learned_at = -1;
   for (int block = 0; block < 20 && learned_at < 0; ++block) {

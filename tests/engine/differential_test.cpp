@@ -49,7 +49,7 @@ class DifferentialTest : public ::testing::TestWithParam<DiffCase> {};
 
 TEST_P(DifferentialTest, ParallelEqualsSequential) {
   const DiffCase c = GetParam();
-  ParallelExecutor executor({.threads = c.threads, .min_parallel_txns = 2, .fallback_conflict_ratio = 0});
+  ParallelExecutor executor({.threads = c.threads, .min_parallel_txns = 2, .fallback_speedup = 0});
   for (int s = 0; s < kSeedsPerCase; ++s) {
     const std::uint64_t seed = c.keys * 1000003 + static_cast<std::uint64_t>(c.threads) * 7919 + s;
     std::mt19937_64 rng(seed);
@@ -92,7 +92,7 @@ INSTANTIATE_TEST_SUITE_P(Grid, DifferentialTest, ::testing::ValuesIn(all_cases()
 
 // Bigger blocks exercise long dependency chains and the hot-key path.
 TEST(DifferentialLarge, HotKeyBlocksOfThousands) {
-  ParallelExecutor executor({.threads = 4, .min_parallel_txns = 2, .fallback_conflict_ratio = 0});
+  ParallelExecutor executor({.threads = 4, .min_parallel_txns = 2, .fallback_speedup = 0});
   for (std::uint64_t seed : {1u, 2u, 3u}) {
     ToyWorkload w;
     w.keys = 50;

@@ -28,7 +28,7 @@ namespace pel::testing {
 namespace {
 
 ParallelExecutor block_stm(int threads) {
-  return ParallelExecutor({.threads = threads, .min_parallel_txns = 2, .fallback_conflict_ratio = 0});
+  return ParallelExecutor({.threads = threads, .min_parallel_txns = 2, .fallback_speedup = 0});
 }
 
 void expect_same(const BlockResult& seq, const BlockResult& par, const std::string& what) {
@@ -344,7 +344,7 @@ TEST(HostileVm, OneTbbAlgorithmInsideExecute) {
       const std::string what = "threads=" + std::to_string(threads) + " round=" + std::to_string(round);
       Watchdog dog(std::chrono::seconds(60), "nested parallel_reduce " + what);
       ParallelExecutor executor(
-          {.threads = threads, .min_parallel_txns = 2, .always_block_stm = true, .fallback_conflict_ratio = 0});
+          {.threads = threads, .min_parallel_txns = 2, .always_block_stm = true, .fallback_speedup = 0});
       expect_same(seq, executor.execute(vm, size, base), what);
       if (HasFatalFailure()) return;
     }
@@ -393,7 +393,7 @@ TEST(ExecutorThreads, EachExecutorGetsTheThreadsItAskedFor) {
   const int small_threads = tbb::info::default_concurrency() + 1;
   const int large_threads = small_threads + 5;
   const ParallelExecutor small({.threads = small_threads});
-  ParallelExecutor large({.threads = large_threads, .fallback_conflict_ratio = 0});
+  ParallelExecutor large({.threads = large_threads, .fallback_speedup = 0});
   const MemoryState base;
   const std::size_t size = 2000;
   RendezvousVm vm(static_cast<std::size_t>(large_threads));

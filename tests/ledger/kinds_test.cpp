@@ -100,7 +100,7 @@ TEST(LedgerTransfer, ACorruptBeneficiaryRecordFailsTheBlockInsteadOfDroppingItsF
   LedgerVm vm({.height = 1, .timestamp = 1, .beneficiary = l.beneficiary(), .chain_id = l.genesis().chain_id}, txns, ok);
   const BlockResult seq = execute_sequential(vm, txns.size(), l.state());
   EXPECT_NE(seq.finish_error.find("beneficiary account"), std::string::npos) << seq.finish_error;
-  ParallelExecutor par(ParallelOptions{.threads = 2, .min_parallel_txns = 2, .always_block_stm = true, .fallback_conflict_ratio = 0});
+  ParallelExecutor par(ParallelOptions{.threads = 2, .min_parallel_txns = 2, .always_block_stm = true, .fallback_speedup = 0});
   const BlockResult parallel = par.execute(vm, txns.size(), l.state());
   EXPECT_EQ(parallel.finish_error, seq.finish_error);
   EXPECT_EQ(parallel.writes, seq.writes);

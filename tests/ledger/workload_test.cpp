@@ -211,7 +211,7 @@ TEST_P(WorkloadTest, ParallelEqualsSequentialAndInvariantsHold) {
     EXPECT_GT(discarded, 0u) << name << " seed " << s;
 
     for (int threads : {1, 2, 4, 8}) {
-      ParallelExecutor executor({.threads = threads, .min_parallel_txns = 2, .fallback_conflict_ratio = 0});
+      ParallelExecutor executor({.threads = threads, .min_parallel_txns = 2, .fallback_speedup = 0});
       MemoryState state;
       state.apply(build_genesis(g));
       for (int b = 0; b < kBlocks; ++b) {
