@@ -42,7 +42,8 @@ struct ExecutionStats {
   std::uint64_t longest_chain = 0;
   int threads = 1;
   bool sequential = false;        // ran on the sequential path (small block or 1 thread)
-  bool fell_back = false;         // Block-STM met too many conflicts and the block ran sequentially
+  bool fell_back = false;  // the plain loop ran or finished the block: Block-STM was slower, or
+                           // the declared writes left too little parallelism
   std::uint64_t kept_on_fallback = 0;  // when fell_back: transactions the parallel run had made
                                        // final, kept instead of executed again
   std::uint64_t execute_ns = 0;   // wall time of the execution phase

@@ -434,7 +434,7 @@ class BlockRun {
   std::uint64_t declared_dependencies_ = 0;
   const double fallback_speedup_;  // 0 with one worker: it can only be slower than the loop
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  std::atomic<bool> abandoned_{false};  // stop: too many conflicts, or a worker failed
+  std::atomic<bool> abandoned_{false};  // stop: slower than the plain loop, or a worker failed
   FirstFailure failure_;
 };
 
@@ -542,7 +542,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   learn_hot_keys(conflicted, run->contended_declared_keys(kHotKeyConflicts));
   // A fallback judged as the last task finished finds the block done: nothing to redo.
   if (run->abandoned() && !run->finished()) {
-    // Too many conflicts: the plain loop finishes the block, from the first transaction the
+    // Slower than the plain loop: the loop finishes the block, from the first transaction the
     // parallel run had not made final. The prefix it had is kept, not executed again.
     const std::size_t kept = run->final_prefix();
     WriteSet done_writes;
