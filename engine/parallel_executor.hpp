@@ -26,7 +26,8 @@ struct ParallelOptions {
   bool always_block_stm = false;
   /// Contention fallback, judged by progress: once 256 executions ran, every 64 executions of a
   /// worker, the executions still standing (neither discarded nor aborted), each worth the mean
-  /// time a VM execution took in this run (the plain loop's cost for that transaction, sampled),
+  /// time a VM execution took in this run less its reads' time in the multi-version memory (the
+  /// plain loop's cost for that transaction, sampled),
   /// are compared with the wall time the run took. When Block-STM has been advancing the block
   /// more slowly than `fallback_speedup` times the plain loop would have, the run stops and the
   /// plain loop finishes the block from the prefix the run had made final. Bounded cost: a fully
