@@ -12,6 +12,7 @@
 
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
+#include <oneapi/tbb/spin_mutex.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
@@ -148,7 +149,10 @@ class BlockRun {
         outputs_(num_txns),
         out_of_memory_(num_txns),
         counters_(static_cast<std::size_t>(threads)),
-        fallback_speedup_(threads > 1 ? fallback_speedup : 0) {}
+        fallback_speedup_(threads > 1 ? fallback_speedup : 0) {
+    // One per worker: a worker's failure ends its loop, so it keeps at most one.
+    kept_after_failure_.reserve(static_cast<std::size_t>(threads));
+  }
 
   /// Call just before the workers start: the fallback judges progress from here.
   void start_clock() { start_ = std::chrono::steady_clock::now(); }
@@ -372,7 +376,15 @@ class BlockRun {
       // The memory keeps pointers to the values in output.writes: moving the output into
       // outputs_[txn] keeps them where they are, and the previous incarnation's output, freed
       // here, is no longer referred to once record() has returned.
-      bool wrote_new_path = memory_.record(version, reader.take_reads(), output.writes);
+      bool wrote_new_path = false;
+      try {
+        wrote_new_path = memory_.record(version, reader.take_reads(), output.writes);
+      } catch (...) {
+        // Out of memory part way: some entries may already point into `output`, and other
+        // workers may read them until they all stop. Keep it alive as long as the memory.
+        keep_after_failure(std::move(output));
+        throw;
+      }
       // Only this worker touches outputs_[txn] and out_of_memory_[txn] until the block is done
       // (status kExecuting); a re-execution overwrites both.
       outputs_[version.txn] = std::move(output);
@@ -392,6 +404,13 @@ class BlockRun {
       memory_.convert_writes_to_estimates(version.txn);
     }
     return scheduler_.finish_validation(version.txn, aborted);
+  }
+
+  // Moves `output` where the memory's pointers into it stay valid until the run is destroyed.
+  // Allocates nothing (the room is reserved) and cannot throw: it runs on an out-of-memory path.
+  void keep_after_failure(TxnOutput output) noexcept {
+    tbb::spin_mutex::scoped_lock lock(kept_after_failure_mutex_);
+    kept_after_failure_.push_back(std::move(output));
   }
 
   // The contention fallback, judged by progress (ParallelOptions::fallback_speedup): every
@@ -438,6 +457,8 @@ class BlockRun {
   // workers write neighbouring transactions' flags concurrently.
   std::vector<std::uint8_t> out_of_memory_;
   std::vector<WorkerCounters> counters_;
+  tbb::spin_mutex kept_after_failure_mutex_;
+  std::vector<TxnOutput> kept_after_failure_;  // see keep_after_failure
   // Per transaction: the highest lower transaction declaring one of its declared keys, or
   // kNoBlocker; empty when nothing was declared. Written before the workers start.
   static constexpr TxnIndex kNoBlocker = std::numeric_limits<TxnIndex>::max();
@@ -533,7 +554,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     // Judged before any work is done: when the declared chain leaves too little parallelism
     // for Block-STM to repay its overhead (one worker runs at about 0.7x the plain loop), the
     // plain loop is faster. The hot keys are kept: the next block is judged again.
-    if (options_.fallback_speedup > 0 && longest_chain > 1 &&
+    if (options_.fallback_speedup > 0 && threads > 1 && longest_chain > 1 &&
         static_cast<double>(longest_chain) * kMinDeclaredParallelism > static_cast<double>(num_txns)) {
       arena_->execute([&] { run.reset(); });
       BlockResult result = execute_sequential(vm, num_txns, base);

@@ -34,7 +34,12 @@ struct ParallelOptions {
   /// serial block trips it at the first judgement. Never with one worker (it could only lose). A
   /// block whose declared writes leave too little parallelism (kMinDeclaredParallelism) runs
   /// sequentially at once. 0 disables both (the tests do, to exercise Block-STM under any
-  /// conflict); a huge value makes the fallback fire at the first judgement.
+  /// conflict); a huge value makes the fallback fire at the first judgement. Known biases: the
+  /// loop's cost leaves out all of a read's time in the multi-version memory, the lookup the
+  /// loop would make too included, so for a VM that does little but read it is underrated and
+  /// the fallback fires early; on 8-16 busy cores the VM's own work runs slower than it would
+  /// alone, so the loop's cost is overrated and hot-spot blocks can run below the loop
+  /// (bench/README.md). Small blocks on many workers may end before a worker's 64th execution.
   double fallback_speedup = 1.0;
   /// Which of the VM's declared writes (Vm::declare_writes) become ESTIMATE markers before a
   /// block runs, so that readers wait for the writer instead of running early and aborting.
