@@ -24,13 +24,13 @@ struct ParallelOptions {
   std::size_t min_parallel_txns = 16;
   /// Run Block-STM even with one thread or a small block: measures the engine's own overhead.
   bool always_block_stm = false;
-  /// Contention fallback, judged by progress: once 256 executions ran, every 64 executions of a
-  /// worker, the executions still standing (neither discarded nor aborted), each worth the mean
-  /// time a VM execution took in this run less its reads' time in the multi-version memory (the
-  /// plain loop's cost for that transaction, sampled),
-  /// are compared with the wall time the run took. When Block-STM has been advancing the block
-  /// more slowly than `fallback_speedup` times the plain loop would have, the run stops and the
-  /// plain loop finishes the block from the prefix the run had made final. Bounded cost: a fully
+  /// Contention fallback, judged by progress: once 256 executions and a sixteenth of the block
+  /// ran, every 64 executions of a worker, the executions still standing (neither discarded nor
+  /// aborted) are each valued at the plain loop's cost per transaction, sampled as the mean time
+  /// a VM execution took in this run less its reads' time in the multi-version memory, and
+  /// compared with the wall time the run took. When Block-STM has been advancing the block more
+  /// slowly than `fallback_speedup` times the plain loop would have, the run stops and the plain
+  /// loop finishes the block from the prefix the run had made final. Bounded cost: a fully
   /// serial block trips it at the first judgement. Never with one worker (it could only lose). A
   /// block whose declared writes leave too little parallelism (kMinDeclaredParallelism) runs
   /// sequentially at once. 0 disables both (the tests do, to exercise Block-STM under any
