@@ -135,6 +135,10 @@ TxnOutput AccessRecorder::execute(TxnIndex txn, StateReader& reader) const {
 
 void AccessRecorder::declare_writes(TxnIndex txn, DeclaredWrites& out) const { inner_.declare_writes(txn, out); }
 
+Value AccessRecorder::apply_delta(const StateKey& key, const std::optional<Value>& base, DeltaSum total) const {
+  return inner_.apply_delta(key, base, total);
+}
+
 WriteSet AccessRecorder::finish_block(std::span<const TxnOutput> outputs, StateReader& state) const {
   slots_->finish_reads.clear();
   slots_->finish_writes.clear();
@@ -156,13 +160,22 @@ AccessList AccessRecorder::take(std::span<const TxnOutput> outputs) {
   AccessList list;
   KeyInterner interner(list);
   std::vector<StateKey> written;
+  std::vector<StateKey> read;
   for (std::size_t t = 0; t < slots_->reads.size(); ++t) {
     written.clear();
+    read = slots_->reads[t];
     if (t < outputs.size()) {
       for (const Write& w : outputs[t].writes) written.push_back(w.key);
+      // A delta is listed as a read and a write: executed from the list, the transaction waits
+      // for the key's previous writer, whose value (or deltas) its own add to.
+      for (const Delta& d : outputs[t].deltas) {
+        written.push_back(d.key);
+        read.push_back(d.key);
+      }
     }
     sort_unique(written);
-    add_entry(list, interner, slots_->reads[t], written);
+    sort_unique(read);
+    add_entry(list, interner, read, written);
   }
   add_entry(list, interner, slots_->finish_reads, slots_->finish_writes);
   return list;

@@ -59,6 +59,7 @@ class AccessRecorder final : public Vm {
 
   TxnOutput execute(TxnIndex txn, StateReader& reader) const override;
   void declare_writes(TxnIndex txn, DeclaredWrites& out) const override;
+  Value apply_delta(const StateKey& key, const std::optional<Value>& base, DeltaSum total) const override;
   WriteSet finish_block(std::span<const TxnOutput> outputs, StateReader& state) const override;
 
   /// The list, given the block's final outputs (the executor's, with its own rules applied).

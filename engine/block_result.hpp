@@ -60,8 +60,9 @@ struct ExecutionStats {
 struct BlockResult {
   std::vector<TxnOutput> outputs;  // one per transaction, in block order
   WriteSet writes;                 // the block's final writes, sorted by key, one per key
-  /// Non-empty when the VM's finish_block threw: the block cannot be made (its writes are the
-  /// transactions' only, and must not be committed). The same on both executors.
+  /// Non-empty when the block cannot be made: the VM's finish_block threw, or a key's deltas
+  /// could not be applied (Vm::apply_delta); then `writes` is empty, or the transactions' only
+  /// when finish_block threw, and must not be committed. The same on every executor.
   std::string finish_error;
   /// The first error reading the base state (a database that failed): reads that failed
   /// returned nothing, so nothing of this result may be trusted. OK for memory states.

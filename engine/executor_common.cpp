@@ -6,6 +6,8 @@
 #include <optional>
 #include <vector>
 
+#include "crypto/parallel_for.hpp"
+
 namespace pel {
 namespace {
 
@@ -50,7 +52,59 @@ std::optional<StateKey> repeated_key(const WriteSet& writes) {
   return *it;
 }
 
+// A key `deltas` names twice, or one `writes` names too, if any; the deltas are sorted first.
+std::optional<StateKey> misplaced_delta(DeltaSet& deltas, const WriteSet& writes) {
+  std::sort(deltas.begin(), deltas.end(), [](const Delta& a, const Delta& b) { return a.key < b.key; });
+  for (std::size_t i = 1; i < deltas.size(); ++i) {
+    if (deltas[i].key == deltas[i - 1].key) return deltas[i].key;
+  }
+  for (const Write& w : writes) {
+    auto it = std::lower_bound(deltas.begin(), deltas.end(), w.key,
+                               [](const Delta& d, const StateKey& key) { return d.key < key; });
+    if (it != deltas.end() && it->key == w.key) return w.key;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+Result<Value> apply_delta(const Vm& vm, const StateKey& key, const std::optional<Value>& base, DeltaSum total) {
+  try {
+    return vm.apply_delta(key, base, total);
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    return error(ErrorCode::kInvalidArgument, "deltas to key " + key.hex() + " cannot be applied: " + e.what());
+  } catch (...) {
+    return error(ErrorCode::kInvalidArgument, "deltas to key " + key.hex() + " cannot be applied: a non-standard exception");
+  }
+}
+
+Result<WriteSet> apply_final_deltas(const Vm& vm, const BaseState& base, FinalWrites state, bool data_parallel) {
+  if (state.deltas.empty()) return std::move(state.writes);
+  std::vector<Result<Value>> applied(state.deltas.size(), Value{});
+  auto apply = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      const PendingDeltas& d = state.deltas[i];
+      applied[i] = apply_delta(vm, d.key, d.on_storage ? base.get(d.key) : d.base, d.total);
+    }
+  };
+  if (data_parallel) {
+    parallel_ranges(state.deltas.size(), 64, apply);
+  } else {
+    apply(0, state.deltas.size());
+  }
+  WriteSet out;
+  out.reserve(state.writes.size() + state.deltas.size());
+  auto write = state.writes.begin();
+  for (std::size_t i = 0; i < state.deltas.size(); ++i) {
+    if (!applied[i]) return applied[i].status();  // the lowest key that fails: deltas are sorted
+    for (; write != state.writes.end() && write->key < state.deltas[i].key; ++write) out.push_back(std::move(*write));
+    out.push_back({state.deltas[i].key, std::move(applied[i]).value()});
+  }
+  for (; write != state.writes.end(); ++write) out.push_back(std::move(*write));
+  return out;
+}
 
 TxnOutput call_vm(const Vm& vm, TxnIndex txn, StateReader& reader) {
   TxnOutput out;
@@ -68,16 +122,25 @@ TxnOutput call_vm(const Vm& vm, TxnIndex txn, StateReader& reader) {
   if (out.vm_error.empty()) {
     if (std::optional<StateKey> key = repeated_key(out.writes)) {
       out.vm_error = "vm wrote key " + key->hex() + " twice";
+    } else if (!out.deltas.empty()) {
+      if (std::optional<StateKey> delta_key = misplaced_delta(out.deltas, out.writes)) {
+        out.vm_error = "vm wrote key " + delta_key->hex() + " twice (as a delta)";
+      }
     }
   }
   if (!out.vm_error.empty()) {
     out.writes.clear();
+    out.deltas.clear();
     out.receipt.clear();
   }
   return out;
 }
 
 void finish_block(const Vm& vm, const BaseState& base, BlockResult& result) {
+  if (!result.finish_error.empty()) {  // deltas that could not be applied: the block is lost
+    result.read_error = base.take_read_error();
+    return;
+  }
   AfterBlockReader reader(base, result.writes);
   WriteSet extra;
   try {

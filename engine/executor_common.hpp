@@ -18,11 +18,28 @@
 namespace pel {
 
 /// Runs vm.execute: an exception becomes a vm_error output, and so does a write set that names
-/// a key twice, identically on both executors. std::bad_alloc is rethrown (this node's failure).
+/// a key twice or a delta set that names a key twice or a key it also writes, identically on
+/// every executor; the deltas are sorted by key. std::bad_alloc is rethrown (this node's failure).
 TxnOutput call_vm(const Vm& vm, TxnIndex txn, StateReader& reader);
 
+/// What a reader throws to the VM when a read needs a key's deltas applied and that fails (see
+/// Vm::apply_delta). Not a std::exception: a VM that catches those cannot take it for its own.
+/// The reader also keeps the failure, which ends the block whatever the VM does with the throw.
+struct DeltaReadFailed {};
+
+/// vm.apply_delta(key, base, total), a failure as an error naming the key (std::bad_alloc is
+/// rethrown). The one place every executor applies deltas, so their messages agree.
+Result<Value> apply_delta(const Vm& vm, const StateKey& key, const std::optional<Value>& base, DeltaSum total);
+
+/// The write set of a block that leaves `state`: its pending deltas applied (with
+/// `data_parallel`, on the calling thread's TBB arena) and merged with its values, sorted by
+/// key; or the error of the lowest key whose deltas cannot be applied, the same whichever
+/// executor ran the block.
+Result<WriteSet> apply_final_deltas(const Vm& vm, const BaseState& base, FinalWrites state, bool data_parallel);
+
 /// Runs the VM's finish_block on the state after every transaction and merges its writes into
-/// result.writes (sorted, one per key); an exception becomes result.finish_error instead. Then
+/// result.writes (sorted, one per key); an exception becomes result.finish_error instead. A
+/// block that already has a finish_error (deltas that cannot be applied) skips the VM. Then
 /// takes the base state's read error, if any, into result.read_error. Timed into
 /// result.stats.finalize_ns by the caller.
 void finish_block(const Vm& vm, const BaseState& base, BlockResult& result);

@@ -106,11 +106,13 @@ Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
 /// are remembered for the check after the execution.
 class ListedReader final : public StateReader {
  public:
-  ListedReader(const AccessList& list, const Plan& plan, const std::vector<TxnOutput>& outputs, const BaseState& base,
-               TxnIndex txn)
-      : list_(list),
+  ListedReader(const Vm& vm, const AccessList& list, const Plan& plan, const std::vector<TxnOutput>& outputs,
+               const std::vector<std::vector<PendingDeltas>>& deltas, const BaseState& base, TxnIndex txn)
+      : vm_(vm),
+        list_(list),
         plan_(plan),
         outputs_(outputs),
+        deltas_(deltas),
         base_(base),
         begin_(list.offsets[2 * static_cast<std::size_t>(txn)]),
         end_(list.offsets[2 * static_cast<std::size_t>(txn) + 1]) {
@@ -118,18 +120,55 @@ class ListedReader final : public StateReader {
   }
 
   std::optional<Value> read(const StateKey& key) override {
-    for (std::uint32_t p = begin_; p < end_; ++p) {
-      if (list_.keys[list_.ids[p]] != key) continue;
-      mark_used(p - begin_);
-      const TxnIndex writer = plan_.source[p];
-      if (writer == kNoWriter) return base_.get(key);
-      for (const Write& w : outputs_[writer].writes) {
-        if (w.key == key) return w.value;
-      }
-      return std::nullopt;  // the writer did not write it after all: its own check reports that
+    const std::optional<std::uint32_t> p = listed_read(key);
+    if (!p) return std::nullopt;
+    const TxnIndex writer = plan_.source[*p];
+    if (writer == kNoWriter) return base_.get(key);
+    if (const Write* w = written_by(writer, key)) return w->value;
+    if (const PendingDeltas* d = deltas_by(writer, key)) {
+      Result<Value> applied = apply_delta(vm_, key, d->on_storage ? base_.get(key) : d->base, d->total);
+      if (applied) return std::move(applied).value();
+      if (!delta_failure_) delta_failure_ = applied.status().message();
+      throw DeltaReadFailed{};
     }
-    if (!unlisted_) unlisted_ = key;
-    return std::nullopt;
+    return std::nullopt;  // the writer did not write it after all: its own check reports that
+  }
+
+  /// What this transaction's delta to `key` adds to: the listed writer's value or deltas, or
+  /// the base state's value, the delta's amount added to their sum. The entry must list the
+  /// key as read (AccessRecorder does), which this counts as made.
+  PendingDeltas accumulate(const Delta& delta) {
+    PendingDeltas out{delta.key, true, std::nullopt, delta.amount};
+    const std::optional<std::uint32_t> p = listed_read(delta.key);
+    const TxnIndex writer = p ? plan_.source[*p] : kNoWriter;
+    if (writer == kNoWriter) return out;
+    if (const Write* w = written_by(writer, delta.key)) {
+      out.on_storage = false;
+      out.base = w->value;
+    } else if (const PendingDeltas* d = deltas_by(writer, delta.key)) {
+      out.on_storage = d->on_storage;
+      out.base = d->base;
+      out.total += d->total;
+    }
+    return out;
+  }
+
+  /// A read whose deltas could not be applied (Vm::apply_delta): its error. The block cannot be
+  /// made if the list is right.
+  const std::optional<std::string>& delta_failure() const { return delta_failure_; }
+
+  /// `writer`'s value for `key` when it wrote one, or its pending deltas when it added to it.
+  static const Write* written_by(const TxnOutput& output, const StateKey& key) {
+    for (const Write& w : output.writes) {
+      if (w.key == key) return &w;
+    }
+    return nullptr;
+  }
+  static const PendingDeltas* deltas_in(const std::vector<PendingDeltas>& deltas, const StateKey& key) {
+    for (const PendingDeltas& d : deltas) {
+      if (d.key == key) return &d;
+    }
+    return nullptr;
   }
 
   /// OK, or the first way this execution's reads differ from the entry, for the entry `who`
@@ -143,9 +182,25 @@ class ListedReader final : public StateReader {
   }
 
  private:
+  // The position of `key` in this transaction's listed reads, marked as made; or none, and the
+  // key is remembered as read outside the list.
+  std::optional<std::uint32_t> listed_read(const StateKey& key) {
+    for (std::uint32_t p = begin_; p < end_; ++p) {
+      if (list_.keys[list_.ids[p]] != key) continue;
+      mark_used(p - begin_);
+      return p;
+    }
+    if (!unlisted_) unlisted_ = key;
+    return std::nullopt;
+  }
+  const Write* written_by(TxnIndex writer, const StateKey& key) const { return written_by(outputs_[writer], key); }
+  const PendingDeltas* deltas_by(TxnIndex writer, const StateKey& key) const { return deltas_in(deltas_[writer], key); }
+
+  const Vm& vm_;
   const AccessList& list_;
   const Plan& plan_;
   const std::vector<TxnOutput>& outputs_;
+  const std::vector<std::vector<PendingDeltas>>& deltas_;
   const BaseState& base_;
   const std::uint32_t begin_;
   const std::uint32_t end_;
@@ -165,6 +220,7 @@ class ListedReader final : public StateReader {
   std::uint64_t used_inline_ = 0;
   std::vector<std::uint8_t> used_beyond_;
   std::optional<StateKey> unlisted_;
+  std::optional<std::string> delta_failure_;
 };
 
 /// One block's run from its list: the state every worker shares.
@@ -177,6 +233,7 @@ class ListedRun {
         plan_(std::move(plan)),
         num_txns_(static_cast<TxnIndex>(num_txns)),
         outputs_(num_txns),
+        deltas_(num_txns),
         pending_(num_txns) {
     // One more than the dependencies: the sweep's token, so that exactly one of the sweep and
     // the last finishing dependency takes the transaction.
@@ -203,7 +260,12 @@ class ListedRun {
   std::exception_ptr failure() { return failure_.get(); }
   /// After the workers stopped: the lowest transaction's mismatch, or OK.
   Status mismatch() const { return mismatch_; }
+  /// After the workers stopped: the lowest transaction's read that met deltas it could not
+  /// apply, or empty.
+  const std::string& delta_failure() const { return delta_failure_; }
   std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
+  /// Per transaction: what each of its deltas adds to (see ListedReader::accumulate).
+  const std::vector<std::vector<PendingDeltas>>& deltas() const { return deltas_; }
   const Plan& plan() const { return plan_; }
   /// Per key id: the transaction that writes it last, or kNoWriter.
   const std::vector<TxnIndex>& last_writer() const { return plan_.last_writer; }
@@ -215,12 +277,21 @@ class ListedRun {
   static constexpr TxnIndex kChunk = 16;
 
   void run_in_order() {
-    for (TxnIndex txn = 0; txn < num_txns_; ++txn) {
-      ListedReader reader(list_, plan_, outputs_, base_, txn);
-      TxnOutput output = call_vm(vm_, txn, reader);
-      check(txn, reader, output);
-      outputs_[txn] = std::move(output);
+    for (TxnIndex txn = 0; txn < num_txns_; ++txn) run_one(txn);
+  }
+
+  // Executes `txn` from its entry, checks it against the entry, and keeps its output and what
+  // its deltas add to. Its dependencies have finished.
+  void run_one(TxnIndex txn) {
+    ListedReader reader(vm_, list_, plan_, outputs_, deltas_, base_, txn);
+    TxnOutput output = call_vm(vm_, txn, reader);
+    if (!output.deltas.empty()) {
+      deltas_[txn].reserve(output.deltas.size());
+      for (const Delta& d : output.deltas) deltas_[txn].push_back(reader.accumulate(d));
     }
+    check(txn, reader, output);
+    if (reader.delta_failure()) note_failure(txn, delta_failure_txn_, delta_failure_, *reader.delta_failure());
+    outputs_[txn] = std::move(output);
   }
 
   void run_tasks() {
@@ -302,10 +373,7 @@ class ListedRun {
   bool take(TxnIndex txn) { return pending_[txn].fetch_sub(1, std::memory_order_acq_rel) == 1; }
 
   void execute(TxnIndex txn, std::optional<TxnIndex>& next) {
-    ListedReader reader(list_, plan_, outputs_, base_, txn);
-    TxnOutput output = call_vm(vm_, txn, reader);
-    check(txn, reader, output);
-    outputs_[txn] = std::move(output);
+    run_one(txn);
     for (std::uint32_t d = plan_.dependents_begin[txn]; d < plan_.dependents_begin[txn + 1]; ++d) {
       const TxnIndex dependent = plan_.dependents[d];
       if (!take(dependent)) continue;
@@ -321,28 +389,37 @@ class ListedRun {
     const std::function<std::string()> who = [&] { return access_entry_name(txn, num_txns_); };
     Status status = reader.check_reads(who);
     const std::span<const std::uint32_t> listed = list_.writes(txn);
+    auto is_listed = [&](const StateKey& key) {
+      return std::any_of(listed.begin(), listed.end(), [&](std::uint32_t id) { return list_.keys[id] == key; });
+    };
     for (std::size_t i = 0; status.is_ok() && i < output.writes.size(); ++i) {
-      const StateKey& key = output.writes[i].key;
-      if (std::none_of(listed.begin(), listed.end(), [&](std::uint32_t id) { return list_.keys[id] == key; })) {
-        status = access_mismatch(who(), "wrote", key, false);
-      }
+      if (!is_listed(output.writes[i].key)) status = access_mismatch(who(), "wrote", output.writes[i].key, false);
     }
-    // Every write is listed and the output names a key once (call_vm), so equal counts mean
-    // equal sets; otherwise a listed key was not written.
-    if (status.is_ok() && output.writes.size() != listed.size()) {
+    for (std::size_t i = 0; status.is_ok() && i < output.deltas.size(); ++i) {
+      if (!is_listed(output.deltas[i].key)) status = access_mismatch(who(), "wrote", output.deltas[i].key, false);
+    }
+    // Every write and delta is listed and the output names a key once (call_vm), so equal counts
+    // mean equal sets; otherwise a listed key was not written.
+    if (status.is_ok() && output.writes.size() + output.deltas.size() != listed.size()) {
       for (std::uint32_t id : listed) {
         const StateKey& key = list_.keys[id];
-        if (std::none_of(output.writes.begin(), output.writes.end(), [&](const Write& w) { return w.key == key; })) {
+        if (ListedReader::written_by(output, key) == nullptr &&
+            std::none_of(output.deltas.begin(), output.deltas.end(), [&](const Delta& d) { return d.key == key; })) {
           status = access_mismatch(who(), "wrote", key, true);
           break;
         }
       }
     }
-    if (status.is_ok()) return;
-    std::lock_guard lock(mismatch_mutex_);  // only on a bad list
-    if (txn < mismatch_txn_) {
-      mismatch_txn_ = txn;
-      mismatch_ = std::move(status);
+    if (!status.is_ok()) note_failure(txn, mismatch_txn_, mismatch_, std::move(status));
+  }
+
+  // Keeps `what` in `kept` when `txn` is lower than the transaction `kept_txn` names.
+  template <typename T>
+  void note_failure(TxnIndex txn, TxnIndex& kept_txn, T& kept, T what) {
+    std::lock_guard lock(failure_mutex_);  // only on a bad list or a delta that cannot be applied
+    if (txn < kept_txn) {
+      kept_txn = txn;
+      kept = std::move(what);
     }
   }
 
@@ -352,6 +429,7 @@ class ListedRun {
   const Plan plan_;
   const TxnIndex num_txns_;
   std::vector<TxnOutput> outputs_;
+  std::vector<std::vector<PendingDeltas>> deltas_;   // per transaction, written with its output
   std::vector<std::atomic<std::uint32_t>> pending_;  // per transaction: unfinished dependencies + 1
   tbb::spin_mutex ready_mutex_;
   std::vector<TxnIndex> ready_;                       // a min-heap, guarded by ready_mutex_
@@ -360,9 +438,11 @@ class ListedRun {
   alignas(64) std::atomic<TxnIndex> finished_{0};
   std::atomic<bool> stop_{false};  // a worker failed
   FirstFailure failure_;
-  std::mutex mismatch_mutex_;  // guards the two below
+  std::mutex failure_mutex_;  // guards the four below
   TxnIndex mismatch_txn_ = kNoWriter;
   Status mismatch_;
+  TxnIndex delta_failure_txn_ = kNoWriter;
+  std::string delta_failure_;
 };
 
 }  // namespace
@@ -397,22 +477,48 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
   for (std::uint32_t id = 0; id < list.keys.size(); ++id) {
     if (last_writer[id] != kNoWriter) written.push_back(id);
   }
+  // A key whose last writer added a delta goes to the pending deltas, applied below.
+  FinalWrites state;
   arena_->execute([&] {
     parallel_sort(written.begin(), written.end(),
                   [&](std::uint32_t a, std::uint32_t b) { return list.keys[a] < list.keys[b]; });
-    result.writes.resize(written.size());
+    state.writes.resize(written.size());
     parallel_ranges(written.size(), 256, [&](std::size_t begin, std::size_t end) {
       for (std::size_t i = begin; i != end; ++i) {
         const StateKey& key = list.keys[written[i]];
-        for (const Write& w : result.outputs[last_writer[written[i]]].writes) {
-          if (w.key == key) {
-            result.writes[i] = w;
-            break;
-          }
+        state.writes[i].key = key;
+        if (const Write* w = ListedReader::written_by(result.outputs[last_writer[written[i]]], key)) {
+          state.writes[i].value = w->value;
         }
       }
     });
   });
+  const std::vector<std::vector<PendingDeltas>>& deltas = run->deltas();
+  if (std::any_of(deltas.begin(), deltas.end(), [](const std::vector<PendingDeltas>& d) { return !d.empty(); })) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < written.size(); ++i) {
+      const PendingDeltas* d = ListedReader::deltas_in(deltas[last_writer[written[i]]], state.writes[i].key);
+      if (d != nullptr) {
+        state.deltas.push_back(*d);
+        continue;
+      }
+      if (kept != i) state.writes[kept] = std::move(state.writes[i]);
+      ++kept;
+    }
+    state.writes.resize(kept);
+  }
+  if (!run->delta_failure().empty()) {
+    result.finish_error = run->delta_failure();
+  } else {
+    arena_->execute([&] {
+      Result<WriteSet> writes = apply_final_deltas(vm, base, std::move(state), true);
+      if (writes) {
+        result.writes = std::move(writes).value();
+      } else {
+        result.finish_error = writes.status().message();
+      }
+    });
+  }
   run.reset();
   AccessRecorder finish(vm, 0);
   finish_block(finish, base, result);

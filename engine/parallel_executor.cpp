@@ -29,8 +29,8 @@ namespace {
 class MVReader final : public StateReader {
  public:
   /// `timed`: the time spent in the multi-version memory is added up (see memory_ns).
-  MVReader(MVMemory& memory, const BaseState& base, TxnIndex txn, bool timed)
-      : memory_(memory), base_(base), txn_(txn), timed_(timed) {
+  MVReader(const Vm& vm, MVMemory& memory, const BaseState& base, TxnIndex txn, bool timed)
+      : vm_(vm), memory_(memory), base_(base), txn_(txn), timed_(timed) {
     reads_.reserve(kTypicalReads);  // one allocation, not one per doubling
   }
 
@@ -40,33 +40,41 @@ class MVReader final : public StateReader {
     KeyCell* cell = memory_.cell(key);
     MVRead r = MVMemory::read(*cell, txn_);
     if (timed_) memory_ns_ += elapsed_ns(start);
-    switch (r.kind) {
-      case MVRead::Kind::kDependency:
-        blocked_ = true;
-        aborted_ = true;
-        blocking_txn_ = r.blocking_txn;
-        predicted_ = r.predicted;
-        conflict_cell_ = cell;
-        return std::nullopt;
-      case MVRead::Kind::kStorage:
-        reads_.push_back({cell, true, {}, r.changes});
-        return base_.get(key);
-      case MVRead::Kind::kValue:
-        reads_.push_back({cell, false, r.version, r.changes});
-        return std::move(r.value);
+    if (r.kind == MVRead::Kind::kDependency) {
+      blocked_ = true;
+      aborted_ = true;
+      blocking_txn_ = r.blocking_txn;
+      predicted_ = r.predicted;
+      conflict_cell_ = cell;
+      return std::nullopt;
     }
-    return std::nullopt;
+    const bool from_storage = r.kind == MVRead::Kind::kStorage;
+    reads_.push_back({cell, from_storage, r.has_deltas, r.version, r.changes});
+    std::optional<Value> value = from_storage ? base_.get(key) : std::move(r.value);
+    if (!r.has_deltas) return value;
+    // Recorded before applying: when the sum or its base changes, validation re-runs this
+    // execution, whether or not the application failed.
+    delta_reads_.push_back(r.deltas);
+    Result<Value> applied = apply_delta(vm_, key, value, r.deltas);
+    if (!applied) {
+      if (!delta_failure_) delta_failure_ = applied.status().message();
+      throw DeltaReadFailed{};
+    }
+    return std::move(applied).value();
   }
 
   // The reads so far are re-checked only here, on the VM's demand: a VM that found its view
   // inconsistent (or wants to stop early) asks, the engine never does.
   bool aborted() const override {
     if (!aborted_) {
-      auto stale = std::find_if(reads_.begin(), reads_.end(),
-                                [this](const ReadDescriptor& r) { return !MVMemory::read_is_current(r, txn_); });
-      if (stale != reads_.end()) {
-        aborted_ = true;
-        conflict_cell_ = stale->cell;
+      std::size_t delta_read = 0;
+      for (const ReadDescriptor& r : reads_) {
+        const DeltaSum sum = r.with_deltas ? delta_reads_[delta_read++] : 0;
+        if (!MVMemory::read_is_current(r, txn_, sum)) {
+          aborted_ = true;
+          conflict_cell_ = r.cell;
+          break;
+        }
       }
     }
     return aborted_;
@@ -82,11 +90,16 @@ class MVReader final : public StateReader {
   /// When blocked or doomed: the key that caused it.
   const KeyCell* conflict_cell() const { return conflict_cell_; }
   std::vector<ReadDescriptor> take_reads() { return std::move(reads_); }
+  DeltaReads take_delta_reads() { return std::move(delta_reads_); }
+  /// A read whose deltas could not be applied (Vm::apply_delta): its error. If this execution
+  /// stays final, the block cannot be made.
+  const std::optional<std::string>& delta_failure() const { return delta_failure_; }
   /// When timed: the time the reads spent finding their cells and versions, work the plain
   /// loop does not do (on many cores, mostly waiting for cache lines other cores wrote).
   std::uint64_t memory_ns() const { return memory_ns_; }
 
  private:
+  const Vm& vm_;
   MVMemory& memory_;
   const BaseState& base_;
   const TxnIndex txn_;
@@ -98,6 +111,8 @@ class MVReader final : public StateReader {
   const bool timed_;
   std::uint64_t memory_ns_ = 0;
   std::vector<ReadDescriptor> reads_;
+  DeltaReads delta_reads_;
+  std::optional<std::string> delta_failure_;
   static constexpr std::size_t kTypicalReads = 4;  // most ledger transactions read 2-4 keys
 };
 
@@ -147,7 +162,7 @@ class BlockRun {
         memory_(num_txns),
         scheduler_(num_txns),
         outputs_(num_txns),
-        out_of_memory_(num_txns),
+        failed_(num_txns),
         counters_(static_cast<std::size_t>(threads)),
         fallback_speedup_(threads > 1 ? fallback_speedup : 0) {
     // One per worker: a worker's failure ends its loop, so it keeps at most one.
@@ -176,13 +191,14 @@ class BlockRun {
 
   /// Call after the workers stopped early: how many transactions, from the first, already have
   /// their sequential outputs. Each one has executed (its latest incarnation recorded, not
-  /// aborted since), threw no bad_alloc, and every value it read is still what the recorded
+  /// aborted since), threw no bad_alloc, met no delta it could not apply (the plain loop then
+  /// meets it again and reports it), and every value it read is still what the recorded
   /// writes of the transactions before it give. By induction from transaction 0, which reads
   /// only the base state, each then read exactly what sequential execution would have shown
   /// it, so its output (a function of its reads) is the sequential one.
   std::size_t final_prefix() const {
     std::size_t kept = 0;
-    while (kept < outputs_.size() && scheduler_.executed(static_cast<TxnIndex>(kept)) && out_of_memory_[kept] == 0 &&
+    while (kept < outputs_.size() && scheduler_.executed(static_cast<TxnIndex>(kept)) && failed_[kept] == 0 &&
            memory_.first_stale_read(static_cast<TxnIndex>(kept)) == nullptr) {
       ++kept;
     }
@@ -190,10 +206,17 @@ class BlockRun {
   }
   /// The writes of the first `txns` transactions (see final_prefix), one per key, sorted. Call
   /// before take_outputs: the memory's values live in the outputs.
-  WriteSet final_writes_below(std::size_t txns) const { return memory_.final_writes_below(txns); }
+  FinalWrites final_writes_below(std::size_t txns) const { return memory_.final_writes_below(txns); }
   /// Call after the workers stopped: whether a final execution threw std::bad_alloc.
   bool out_of_memory() const {
-    return std::any_of(out_of_memory_.begin(), out_of_memory_.end(), [](std::uint8_t f) { return f != 0; });
+    return std::any_of(failed_.begin(), failed_.end(), [](std::uint8_t f) { return (f & kOutOfMemory) != 0; });
+  }
+  /// Call after the block finished: the error of the lowest transaction whose final execution
+  /// met deltas it could not apply, which sequential execution meets first too; or nothing.
+  std::optional<std::string> delta_failure() const {
+    auto it = std::find_if(failed_.begin(), failed_.end(), [](std::uint8_t f) { return (f & kDeltaFailed) != 0; });
+    if (it == failed_.end()) return std::nullopt;
+    return delta_failures_.at(static_cast<TxnIndex>(it - failed_.begin()));
   }
   bool abandoned() const { return abandoned_.load(std::memory_order_relaxed); }
   /// Call after the workers stopped: every transaction executed and validated.
@@ -280,8 +303,8 @@ class BlockRun {
     }
     return out;
   }
-  /// The block's writes, one per key, sorted. Call before take_outputs.
-  WriteSet final_writes() const { return memory_.final_writes(); }
+  /// The block's writes, one per key, sorted, deltas not yet applied. Call before take_outputs.
+  FinalWrites final_writes() const { return memory_.final_writes(); }
 
  private:
   void run_tasks(WorkerCounters& counters) {
@@ -322,7 +345,7 @@ class BlockRun {
       // One execution in kTimedEvery is timed: the fallback's estimate of the plain loop's cost.
       const std::uint64_t executed = WorkerCounters::get(counters.executions);
       const bool timed = executed % kTimedEvery == 0;
-      MVReader reader(memory_, base_, version.txn, timed);
+      MVReader reader(vm_, memory_, base_, version.txn, timed);
       TxnOutput output;
       bool out_of_memory = false;
       const auto vm_start = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
@@ -378,17 +401,23 @@ class BlockRun {
       // here, is no longer referred to once record() has returned.
       bool wrote_new_path = false;
       try {
-        wrote_new_path = memory_.record(version, reader.take_reads(), output.writes);
+        wrote_new_path = memory_.record(version, reader.take_reads(), output.writes, output.deltas,
+                                        reader.take_delta_reads());
       } catch (...) {
         // Out of memory part way: some entries may already point into `output`, and other
         // workers may read them until they all stop. Keep it alive as long as the memory.
         keep_after_failure(std::move(output));
         throw;
       }
-      // Only this worker touches outputs_[txn] and out_of_memory_[txn] until the block is done
+      // Only this worker touches outputs_[txn] and failed_[txn] until the block is done
       // (status kExecuting); a re-execution overwrites both.
       outputs_[version.txn] = std::move(output);
-      out_of_memory_[version.txn] = out_of_memory;
+      failed_[version.txn] = static_cast<std::uint8_t>((out_of_memory ? kOutOfMemory : 0) |
+                                                       (reader.delta_failure() ? kDeltaFailed : 0));
+      if (reader.delta_failure()) {
+        tbb::spin_mutex::scoped_lock lock(delta_failures_mutex_);
+        delta_failures_[version.txn] = *reader.delta_failure();
+      }
       return scheduler_.finish_execution(version, wrote_new_path);
     }
   }
@@ -453,9 +482,14 @@ class BlockRun {
   MVMemory memory_;
   Scheduler scheduler_;
   std::vector<TxnOutput> outputs_;
-  // Per transaction: its recorded execution threw std::bad_alloc. Bytes, not vector<bool>:
-  // workers write neighbouring transactions' flags concurrently.
-  std::vector<std::uint8_t> out_of_memory_;
+  // Per transaction, how its recorded execution failed: threw std::bad_alloc, met deltas it could
+  // not apply (the error in delta_failures_). Bytes: workers write neighbours' flags concurrently.
+  static constexpr std::uint8_t kOutOfMemory = 1;
+  static constexpr std::uint8_t kDeltaFailed = 2;
+  std::vector<std::uint8_t> failed_;
+  tbb::spin_mutex delta_failures_mutex_;  // taken only where a delta fails
+  std::unordered_map<TxnIndex, std::string> delta_failures_;
+
   std::vector<WorkerCounters> counters_;
   tbb::spin_mutex kept_after_failure_mutex_;
   std::vector<TxnOutput> kept_after_failure_;  // see keep_after_failure
@@ -579,7 +613,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     // Slower than the plain loop: the loop finishes the block, from the first transaction the
     // parallel run had not made final. The prefix it had is kept, not executed again.
     const std::size_t kept = run->final_prefix();
-    WriteSet done_writes;
+    FinalWrites done_writes;
     arena_->execute([&] { done_writes = run->final_writes_below(kept); });
     std::vector<TxnOutput> done = run->take_outputs();
     done.resize(kept);
@@ -610,7 +644,20 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   result.stats.execute_ns = elapsed_ns(start);
   auto finalize_start = std::chrono::steady_clock::now();
   // Collecting the write set and freeing the multi-version memory are data-parallel too.
-  arena_->execute([&] { result.writes = run->final_writes(); });
+  // A final read that met deltas it could not apply comes first (the lowest transaction's, as
+  // in the plain loop), else the lowest key whose final deltas cannot be applied.
+  if (std::optional<std::string> failure = run->delta_failure()) {
+    result.finish_error = std::move(*failure);
+  } else {
+    arena_->execute([&] {
+      Result<WriteSet> writes = apply_final_deltas(vm, base, run->final_writes(), true);
+      if (writes) {
+        result.writes = std::move(writes).value();
+      } else {
+        result.finish_error = writes.status().message();
+      }
+    });
+  }
   result.outputs = run->take_outputs();
   arena_->execute([&] { run.reset(); });
   finish_block(vm, base, result);

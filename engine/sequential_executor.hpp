@@ -13,9 +13,9 @@ namespace pel {
 BlockResult execute_sequential(const Vm& vm, std::size_t num_txns, const BaseState& base);
 
 /// The same loop from transaction done.size() on, given the outputs of the transactions before
-/// it and their writes (one per key): what a parallel run that stopped early had made final.
-/// The result is the whole block's, as execute_sequential gives it.
+/// it and the state they leave: what a parallel run that stopped early had made final. The
+/// result is the whole block's, as execute_sequential gives it.
 BlockResult continue_sequential(const Vm& vm, std::size_t num_txns, const BaseState& base,
-                                std::vector<TxnOutput> done, const WriteSet& done_writes);
+                                std::vector<TxnOutput> done, const FinalWrites& done_state);
 
 }  // namespace pel

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,10 @@ class StateReader {
 struct TxnOutput {
   WriteSet writes;      // unique keys (a key named twice turns the output into a vm_error)
   std::string receipt;  // VM-defined encoding, compared byte for byte
-  std::string vm_error; // non-empty when the VM threw; then writes is empty
+  std::string vm_error; // non-empty when the VM threw; then writes and deltas are empty
+  /// Adds to counters (see Delta), one per key, none to a key in `writes` (either turns the
+  /// output into a vm_error); the engine sorts them by key.
+  DeltaSet deltas;
   friend bool operator==(const TxnOutput&, const TxnOutput&) = default;
 };
 
@@ -67,6 +71,23 @@ class Vm {
   virtual void declare_writes(TxnIndex txn, DeclaredWrites& out) const {
     (void)txn;
     (void)out;
+  }
+
+  /// Required of a VM whose outputs carry deltas: `key`'s value with `total` added to its
+  /// counter, `base` being the value before the adds (nullopt: none, or deleted). Throws when it
+  /// cannot: `base` does not decode, or the counter would pass its bound. Deterministic, called
+  /// concurrently. Every executor applies a key's deltas the same way: summed (DeltaSum) since
+  /// the key's last value and applied at once, when a transaction next reads the key or at the
+  /// end of the block; a value written over them drops them unapplied. So whether an
+  /// application fails, and where, is the same on every executor; when one does, the block
+  /// cannot be made (BlockResult::finish_error), and a transaction whose read met it sees its
+  /// read throw. A bound the VM keeps by construction (the ledger: every balance is at most the
+  /// coin's supply, which fits 64 bits) makes that failure unreachable on valid blocks.
+  virtual Value apply_delta(const StateKey& key, const std::optional<Value>& base, DeltaSum total) const {
+    (void)key;
+    (void)base;
+    (void)total;
+    throw std::logic_error("this VM writes no deltas");
   }
 
   /// Writes that depend on the whole block (a fee credit to the block's beneficiary), applied

@@ -38,6 +38,46 @@ void note_change(KeyCell& cell) {
   cell.changes.store(cell.changes.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
+// What `txn` sees under a cell: the entry below it, and below a run of delta entries the value
+// they add to. REQUIRES: the cell's mutex held.
+struct Resolution {
+  const Entry* base = nullptr;     // the value's entry; null: the base state's value
+  const Entry* blocker = nullptr;  // an ESTIMATE met on the way down: nothing else is set
+  bool has_deltas = false;
+  DeltaSum deltas = 0;
+};
+
+template <typename Entries>
+Resolution resolve(const Entries& entries, TxnIndex txn) {
+  Resolution r;
+  for (auto it = lower_bound_txn(entries, txn); it != entries.begin();) {
+    --it;
+    if (it->estimate) {
+      r.blocker = &*it;
+      return r;
+    }
+    if (!it->is_delta) {
+      r.base = &*it;
+      return r;
+    }
+    r.has_deltas = true;
+    r.deltas += it->delta;
+  }
+  return r;
+}
+
+Entry value_entry(Version v, const std::optional<Value>* value) {
+  Entry e{v.txn, v.incarnation, false, false, false, {}};
+  e.value = value;
+  return e;
+}
+
+Entry delta_entry(Version v, std::uint64_t amount) {
+  Entry e{v.txn, v.incarnation, false, false, true, {}};
+  e.delta = amount;
+  return e;
+}
+
 }  // namespace
 
 MVMemory::MVMemory(std::size_t block_size) : slots_(block_size) {
@@ -89,43 +129,44 @@ MVRead MVMemory::read(const KeyCell& cell, TxnIndex txn) {
   MVRead out;
   tbb::spin_mutex::scoped_lock lock(cell.mutex);
   out.changes = cell.changes.load(std::memory_order_relaxed);  // exact: writers hold the lock
-  auto it = lower_bound_txn(cell.entries, txn);
-  if (it == cell.entries.begin()) return out;  // storage
-  --it;
-  if (it->estimate) {
+  const Resolution r = resolve(cell.entries, txn);
+  if (r.blocker != nullptr) {
     out.kind = MVRead::Kind::kDependency;
-    out.blocking_txn = it->txn;
-    out.predicted = it->declared;
+    out.blocking_txn = r.blocker->txn;
+    out.predicted = r.blocker->declared;
     return out;
   }
+  out.has_deltas = r.has_deltas;
+  out.deltas = r.deltas;
+  if (r.base == nullptr) return out;  // storage
   out.kind = MVRead::Kind::kValue;
-  out.version = {it->txn, it->incarnation};
-  out.value = *it->value;
+  out.version = {r.base->txn, r.base->incarnation};
+  out.value = *r.base->value;
   return out;
 }
 
-bool MVMemory::record(Version version, std::vector<ReadDescriptor> reads, const WriteSet& writes) {
+bool MVMemory::record(Version version, std::vector<ReadDescriptor> reads, const WriteSet& writes,
+                      const DeltaSet& deltas, DeltaReads delta_reads) {
   TxnSlot& slot = slots_[version.txn];
   std::vector<KeyCell*> written;
-  written.reserve(writes.size());
-  for (const Write& w : writes) {
-    KeyCell* c = read_cell(reads, w.key);
-    if (c == nullptr) c = cell(w.key);
+  written.reserve(writes.size() + deltas.size());
+  auto publish = [&](const StateKey& key, const Entry& entry) {
+    KeyCell* c = read_cell(reads, key);
+    if (c == nullptr) c = cell(key);
     {
       tbb::spin_mutex::scoped_lock lock(c->mutex);
       auto it = lower_bound_txn(c->entries, version.txn);
       if (it != c->entries.end() && it->txn == version.txn) {
-        it->incarnation = version.incarnation;
-        it->estimate = false;
-        it->declared = false;
-        it->value = &w.value;
+        *it = entry;
       } else {
-        c->entries.insert(it, Entry{version.txn, version.incarnation, false, false, &w.value});
+        c->entries.insert(it, entry);
       }
       note_change(*c);
     }
     if (!contains(written, c)) written.push_back(c);
-  }
+  };
+  for (const Write& w : writes) publish(w.key, value_entry(version, &w.value));
+  for (const Delta& d : deltas) publish(d.key, delta_entry(version, d.amount));
 
   bool wrote_new_path = false;
   for (KeyCell* c : written) {
@@ -148,35 +189,39 @@ bool MVMemory::record(Version version, std::vector<ReadDescriptor> reads, const 
   {
     tbb::spin_mutex::scoped_lock lock(slot.read_mutex);
     slot.reads.swap(reads);
+    slot.delta_reads.swap(delta_reads);
   }
   return wrote_new_path;  // `reads` now holds the old read set and is freed outside the lock
 }
 
-bool MVMemory::read_holds(const ReadDescriptor& read, TxnIndex txn) {
-  auto it = lower_bound_txn(read.cell->entries, txn);
-  if (it == read.cell->entries.begin()) return read.from_storage;
-  --it;
-  if (it->estimate || read.from_storage) return false;
-  return it->txn == read.version.txn && it->incarnation == read.version.incarnation;
+bool MVMemory::read_holds(const ReadDescriptor& read, TxnIndex txn, DeltaSum delta_sum) {
+  const Resolution r = resolve(read.cell->entries, txn);
+  if (r.blocker != nullptr || r.has_deltas != read.with_deltas || (r.has_deltas && r.deltas != delta_sum)) {
+    return false;
+  }
+  if (r.base == nullptr) return read.from_storage;
+  return !read.from_storage && r.base->txn == read.version.txn && r.base->incarnation == read.version.incarnation;
 }
 
 const KeyCell* MVMemory::first_stale_read(TxnIndex txn) const {
   const TxnSlot& slot = slots_[txn];
   tbb::spin_mutex::scoped_lock slot_lock(slot.read_mutex);
+  std::size_t delta_read = 0;
   for (const ReadDescriptor& r : slot.reads) {
+    const DeltaSum sum = r.with_deltas ? slot.delta_reads[delta_read++] : 0;
     tbb::spin_mutex::scoped_lock lock(r.cell->mutex);
-    if (!read_holds(r, txn)) return r.cell;
+    if (!read_holds(r, txn, sum)) return r.cell;
   }
   return nullptr;
 }
 
-bool MVMemory::read_is_current(const ReadDescriptor& read, TxnIndex txn) {
+bool MVMemory::read_is_current(const ReadDescriptor& read, TxnIndex txn, DeltaSum delta_sum) {
   // relaxed: an unchanged count means the entries are those the read saw (every change bumps it
   // under the lock the read held); a stale count only delays the answer, and a moved one sends
   // us to the exact check under the lock.
   if (read.cell->changes.load(std::memory_order_relaxed) == read.changes) return true;
   tbb::spin_mutex::scoped_lock lock(read.cell->mutex);
-  return read_holds(read, txn);
+  return read_holds(read, txn, delta_sum);
 }
 
 void MVMemory::convert_writes_to_estimates(TxnIndex txn) {
@@ -196,7 +241,10 @@ void MVMemory::declare_write(TxnIndex txn, KeyCell* cell) {
   {
     tbb::spin_mutex::scoped_lock lock(cell->mutex);
     PEL_ASSERT(cell->entries.empty() || cell->entries.back().txn < txn, "declarations come in ascending order");
-    cell->entries.push_back(Entry{txn, 0, true, true, nullptr});
+    Entry marker = value_entry(Version{txn, 0}, nullptr);
+    marker.estimate = true;
+    marker.declared = true;
+    cell->entries.push_back(marker);
     note_change(*cell);
   }
   // As if an incarnation before the first had written the key: the first execution's record()
@@ -204,7 +252,7 @@ void MVMemory::declare_write(TxnIndex txn, KeyCell* cell) {
   written.push_back(cell);
 }
 
-WriteSet MVMemory::final_writes_below(std::size_t txns) const {
+FinalWrites MVMemory::final_writes_below(std::size_t txns) const {
   // Each key is emitted by its last writer below `txns`, found from the transactions' written
   // cells (no scan of cells that were only read). Chunks collect their own parts; the parts are
   // sorted as (key prefix, entry) pairs, 24 bytes that mostly compare as one integer, and the
@@ -240,10 +288,40 @@ WriteSet MVMemory::final_writes_below(std::size_t txns) const {
   parallel_sort(tops.begin(), tops.end(), [](const Top& a, const Top& b) {
     return a.prefix != b.prefix ? a.prefix < b.prefix : a.cell->key < b.cell->key;
   });
-  WriteSet out(total);
+  // Keys whose last entries are deltas (few: most blocks write none) go to `deltas` instead.
+  FinalWrites out;
+  out.writes.resize(total);
+  std::atomic<std::size_t> delta_tops{0};
   parallel_ranges(total, 1024, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) out[i] = {tops[i].cell->key, *tops[i].entry->value};
+    std::size_t here = 0;
+    for (std::size_t i = begin; i < end; ++i) {
+      out.writes[i].key = tops[i].cell->key;
+      if (tops[i].entry->is_delta) {
+        ++here;
+      } else {
+        out.writes[i].value = *tops[i].entry->value;
+      }
+    }
+    // relaxed: read after parallel_ranges returned, which synchronises with every chunk.
+    if (here != 0) delta_tops.fetch_add(here, std::memory_order_relaxed);
   });
+  if (delta_tops.load(std::memory_order_relaxed) == 0) return out;
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < total; ++i) {
+    if (!tops[i].entry->is_delta) {
+      if (kept != i) out.writes[kept] = std::move(out.writes[i]);
+      ++kept;
+      continue;
+    }
+    const Resolution r = resolve(tops[i].cell->entries, tops[i].entry->txn + 1);
+    PEL_ASSERT(r.blocker == nullptr && r.has_deltas, "final deltas resolve");
+    PendingDeltas& d = out.deltas.emplace_back();
+    d.key = tops[i].cell->key;
+    d.on_storage = r.base == nullptr;
+    if (r.base != nullptr) d.base = *r.base->value;
+    d.total = r.deltas;
+  }
+  out.writes.resize(kept);
   return out;
 }
 

@@ -32,9 +32,14 @@ struct KeyCell {
     Incarnation incarnation;
     bool estimate;  // ESTIMATE marker: txn was aborted and will likely write again
     bool declared;  // an ESTIMATE placed from txn's declared writes, before it ran
-    /// The value in the writing execution's own output (see MVMemory::record), not a copy;
-    /// nullopt there: deleted. Null for a declared ESTIMATE, which no execution wrote yet.
-    const std::optional<Value>* value;
+    bool is_delta;  // txn added `delta` to the key's value instead of writing one
+    union {
+      /// When !is_delta: the value in the writing execution's own output (see
+      /// MVMemory::record), not a copy; nullopt there: deleted. Null for a declared ESTIMATE,
+      /// which no execution wrote yet.
+      const std::optional<Value>* value;
+      std::uint64_t delta;  // when is_delta
+    };
   };
 
   const StateKey key;
@@ -50,9 +55,13 @@ struct KeyCell {
 /// What a read of one key by one transaction observed.
 struct MVRead {
   enum class Kind { kStorage, kValue, kDependency };
-  Kind kind = Kind::kStorage;
+  Kind kind = Kind::kStorage;  // with deltas: where the value they add to comes from
   Version version;             // kValue: who wrote it
   std::optional<Value> value;  // kValue: the value (nullopt when deleted)
+  /// Lower transactions added to the key since that value: what is read is `value` (or the
+  /// storage value) with `deltas` applied (Vm::apply_delta).
+  bool has_deltas = false;
+  DeltaSum deltas = 0;
   TxnIndex blocking_txn = 0;   // kDependency: the transaction whose ESTIMATE was met
   bool predicted = false;      // kDependency: the ESTIMATE came from a declaration, not an abort
   std::uint32_t changes = 0;   // the cell's change count when it was read
@@ -61,11 +70,16 @@ struct MVRead {
 /// A read recorded during execution, re-checked by validation.
 struct ReadDescriptor {
   const KeyCell* cell;
-  bool from_storage;  // no lower transaction had written the key
+  bool from_storage;  // no lower transaction had written the key (deltas aside)
+  /// Deltas were added on top: the read holds while the same base is found with the same sum,
+  /// kept in the read set's DeltaReads, in the order of these reads.
+  bool with_deltas = false;
   Version version;    // when !from_storage
   std::uint32_t changes = 0;  // MVRead::changes of the read
 };
-static_assert(sizeof(ReadDescriptor) == 24, "the change count lives in what was padding");
+static_assert(sizeof(ReadDescriptor) == 24, "the change count and delta flag live in what was padding");
+/// The delta sums of one execution's reads that had deltas (ReadDescriptor::with_deltas), in order.
+using DeltaReads = std::vector<DeltaSum>;
 
 /// The multi-version store of one block.
 /// Thread-safety: every member may be called concurrently, with the protocol Block-STM's
@@ -81,7 +95,8 @@ class MVMemory {
   /// The cell of `key`, created empty on first use. Lock-free unless the table overflows.
   KeyCell* cell(const StateKey& key);
 
-  /// What transaction `txn` sees under `cell`: the entry of the highest lower transaction.
+  /// What transaction `txn` sees under `cell`: the entry of the highest lower transaction,
+  /// and below any deltas there the value they add to.
   static MVRead read(const KeyCell& cell, TxnIndex txn);
 
   /// Publishes one execution: its writes replace the previous incarnation's, keys that
@@ -92,7 +107,9 @@ class MVMemory {
   /// The values are not copied: entries point into `writes`, which the caller keeps where it is
   /// (elements unmoved) until the transaction's next record() has returned, or the memory is
   /// gone. The executor keeps each transaction's latest output for exactly that long.
-  bool record(Version version, std::vector<ReadDescriptor> reads, const WriteSet& writes);
+  /// Deltas are published as delta entries (their amounts copied: no pointer into `deltas`).
+  bool record(Version version, std::vector<ReadDescriptor> reads, const WriteSet& writes, const DeltaSet& deltas = {},
+              DeltaReads delta_reads = {});
 
   /// Re-reads every recorded read of `txn`; false when any now observes something else.
   bool validate_read_set(TxnIndex txn) const { return first_stale_read(txn) == nullptr; }
@@ -104,7 +121,8 @@ class MVMemory {
   /// now; false means the execution is doomed. Without a lock when the cell has not changed since
   /// the read (the common case: a VM may ask once per transaction). A hint for that execution
   /// only: a change not yet visible to this thread may be missed, validate_read_set is the check.
-  static bool read_is_current(const ReadDescriptor& read, TxnIndex txn);
+  /// `delta_sum`: the read's sum when with_deltas, else unused.
+  static bool read_is_current(const ReadDescriptor& read, TxnIndex txn, DeltaSum delta_sum = 0);
 
   /// Turns the last writes of `txn` into ESTIMATE markers (after its validation failed).
   void convert_writes_to_estimates(TxnIndex txn);
@@ -115,24 +133,26 @@ class MVMemory {
   /// the block's workers start.
   void declare_write(TxnIndex txn, KeyCell* cell);
 
-  /// The block's final writes, one per key, sorted by key. Runs data-parallel on the calling
-  /// thread's TBB arena; call after the workers stopped.
-  WriteSet final_writes() const { return final_writes_below(slots_.size()); }
+  /// The block's final writes, one per key, sorted by key: values, and the deltas of keys whose
+  /// last entries are deltas. Runs data-parallel on the calling thread's TBB arena; call after
+  /// the workers stopped.
+  FinalWrites final_writes() const { return final_writes_below(slots_.size()); }
   /// final_writes of transactions 0..txns-1 only: per key, the last of them that wrote it.
   /// Requires those transactions' latest writes to be recorded (none an ESTIMATE).
-  WriteSet final_writes_below(std::size_t txns) const;
+  FinalWrites final_writes_below(std::size_t txns) const;
 
  private:
   struct alignas(64) TxnSlot {
-    mutable tbb::spin_mutex read_mutex;  // guards reads: a validator may race a re-execution
+    mutable tbb::spin_mutex read_mutex;  // guards reads and delta_reads: a validator may race a re-execution
     std::vector<ReadDescriptor> reads;
+    DeltaReads delta_reads;
     std::vector<KeyCell*> written;  // cells written by the last recorded incarnation
   };
 
   KeyCell* overflow_cell(const StateKey& key);
   /// The one definition of a read still holding, shared by validation and read_is_current.
   /// REQUIRES: read.cell->mutex held.
-  static bool read_holds(const ReadDescriptor& read, TxnIndex txn);
+  static bool read_holds(const ReadDescriptor& read, TxnIndex txn, DeltaSum delta_sum);
 
   // Open addressing over cell pointers, sized for the block; a slot goes from null to a cell
   // exactly once (compare-exchange), so lookups never lock. Keys that find no free slot within

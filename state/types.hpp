@@ -85,4 +85,37 @@ struct Write {
 /// one entry per key.
 using WriteSet = std::vector<Write>;
 
+/// A commutative write: `amount` added to the counter that `key`'s value holds, without reading
+/// it (the VM defines where in the value the counter is: Vm::apply_delta). Adds to one key
+/// commute, so transactions that only add to a key never conflict on it.
+struct Delta {
+  StateKey key;
+  std::uint64_t amount = 0;
+  friend bool operator==(const Delta&, const Delta&) = default;
+};
+/// A transaction's deltas: one per key, sorted by key.
+using DeltaSet = std::vector<Delta>;
+
+/// The sum of the deltas a key collected since its last value, applied to that value at once.
+/// 128 bits: a block's at most 2^32 adds of less than 2^64 each cannot overflow it, so summing
+/// never fails and its result does not depend on the order of the adds.
+__extension__ using DeltaSum = unsigned __int128;  // __extension__: -Wpedantic
+
+/// A key whose last writes in a block (or part of one) were deltas, not yet applied: their sum
+/// and the value they add to.
+struct PendingDeltas {
+  StateKey key;
+  bool on_storage = false;    // they add to the base state's value
+  std::optional<Value> base;  // when !on_storage: they add to this value (nullopt: deleted)
+  DeltaSum total = 0;
+};
+
+/// The state a block (or part of one) leaves: per key written, its last value, or the deltas
+/// added since (see Vm::apply_delta for when they are applied). Both sorted by key, no key in
+/// both.
+struct FinalWrites {
+  WriteSet writes;
+  std::vector<PendingDeltas> deltas;
+};
+
 }  // namespace pel

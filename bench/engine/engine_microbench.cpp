@@ -84,7 +84,7 @@ void BM_MVMemoryValidate(benchmark::State& state) {
   for (std::uint64_t k = 0; k < 4; ++k) {
     const KeyCell* c = mv.cell(key(k));
     MVRead r = MVMemory::read(*c, kTxns);
-    reads.push_back({c, r.kind == MVRead::Kind::kStorage, r.version});
+    reads.push_back({c, r.kind == MVRead::Kind::kStorage, false, r.version});
   }
   (void)mv.record({kTxns, 0}, reads, {});
   for (auto _ : state) benchmark::DoNotOptimize(mv.validate_read_set(kTxns));

@@ -31,6 +31,36 @@ std::uint64_t isqrt(u128 n) {
   return lo;
 }
 
+// The credit `total` to the balance `key` holds (an account's coin or a token or LP amount),
+// applied to `base` (nullopt: none yet): LedgerVm::apply_delta, and a transaction reading a
+// key it credited before. Fails on a record that does not decode, and above 2^64 - 1, which a
+// valid chain never reaches: every balance is part of its coin's supply, which fits 64 bits
+// (check_genesis; a mint fails before the supply overflows).
+Result<Value> credited(const StateKey& key, const std::optional<Value>& base, DeltaSum total) {
+  auto add = [&](std::uint64_t& balance) -> Status {
+    if (total > kU64Max - balance) {
+      return error(ErrorCode::kInvalidArgument, "balance overflow at key " + key.hex());
+    }
+    balance += static_cast<std::uint64_t>(total);
+    return Status::ok();
+  };
+  auto credit = [&]<typename R>(R record, std::uint64_t R::*balance) -> Result<Value> {
+    if (base) {
+      Result<R> r = R::decode(as_bytes(*base));
+      if (!r) return error(ErrorCode::kCorruption, "corrupt record at key " + key.hex() + ": " + r.status().message());
+      record = std::move(r).value();
+    }
+    PEL_TRY(add(record.*balance));
+    return Value(record.encode());
+  };
+  switch (static_cast<KeyKind>(key.tag())) {
+    case KeyKind::kAccount: return credit(AccountRecord{}, &AccountRecord::balance);
+    case KeyKind::kTokenBalance:
+    case KeyKind::kLpBalance: return credit(AmountRecord{}, &AmountRecord::amount);
+    default: return error(ErrorCode::kInvalidArgument, "key " + key.hex() + " holds no balance");
+  }
+}
+
 // One execution of one transaction: reads go to the engine's reader once per key (and are
 // metered), writes stay pending here so the transaction reads its own writes, and a failure
 // records why. Everything lives on the stack of execute(): nothing is shared between threads.
@@ -111,9 +141,11 @@ class Txn {
     x -= v;
     return true;
   }
+  /// Credits are deltas unless the transaction read the balance (see credit()).
   bool native_add(const Address& a, std::uint64_t v) {
-    AccountRecord r;
     const StateKey key = account_key(a);
+    if (!read_already(key)) return credit(key, v);
+    AccountRecord r;
     if (!get_or_default(key, r) || !add_to(r.balance, v)) return false;
     put(key, r);
     return true;
@@ -126,6 +158,7 @@ class Txn {
     return true;
   }
   bool amount_add(const StateKey& key, std::uint64_t v) {
+    if (!read_already(key)) return credit(key, v);
     AmountRecord r;
     if (!get_or_default(key, r) || !add_to(r.amount, v)) return false;
     put(key, r);
@@ -146,7 +179,14 @@ class Txn {
     WriteSet out;
     out.reserve(slots_.size());
     for (Slot& s : slots_) {
-      if (s.dirty) out.push_back({s.key, std::move(s.value)});
+      if (s.dirty && !s.credit) out.push_back({s.key, std::move(s.value)});
+    }
+    return out;
+  }
+  DeltaSet take_credits() const {
+    DeltaSet out;
+    for (const Slot& s : slots_) {
+      if (s.credit) out.push_back({s.key, s.credited});
     }
     return out;
   }
@@ -168,7 +208,44 @@ class Txn {
     StateKey key;
     std::optional<Value> value;
     bool dirty = false;
+    bool credit = false;          // not read: `credited` is added to it as a delta
+    std::uint64_t credited = 0;
   };
+
+  bool read_already(const StateKey& key) {
+    const Slot* s = find(key, StateKeyHash{}(key));
+    return s != nullptr && !s->credit;
+  }
+  // A credit to a balance this transaction has not read is a delta: the engine adds it without
+  // the transaction reading the balance, so transactions crediting one account (an exchange,
+  // an airdrop's recipients, a creator's royalties) do not conflict. It pays the read gas an
+  // exact credit pays, so fees are the same either way. Reading the balance later in the same
+  // transaction applies the credit and makes it a plain write.
+  bool credit(const StateKey& key, std::uint64_t v) {
+    const std::size_t h = StateKeyHash{}(key);
+    if (Slot* s = find(key, h)) {
+      return add_to(s->credited, v);
+    }
+    if (!charge(gas::kPerRead)) return false;
+    slots_.push_back({h, key, std::nullopt, true, true, v});
+    return true;
+  }
+  // Turns a credit slot into a read one: the balance read now, the credit applied.
+  bool apply_credit(Slot& s) {
+    std::optional<Value> v = reader_.read(s.key);
+    log_read(s.key, v);
+    Result<Value> applied = credited(s.key, v, s.credited);
+    if (!applied) return fail(applied.status().message());
+    s.value = std::move(applied).value();
+    s.credit = false;
+    s.credited = 0;
+    return true;
+  }
+  void log_read(const StateKey& key, const std::optional<Value>& v) {
+    if (!log_reads_) return;
+    read_log_.insert(read_log_.end(), key.bytes.begin(), key.bytes.end());
+    if (v) read_log_.insert(read_log_.end(), v->begin(), v->end());
+  }
 
   // Transactions touch a handful of keys (an airdrop up to 258): a linear scan on a
   // precomputed hash beats a node-based map, which would allocate per key.
@@ -180,13 +257,10 @@ class Txn {
   }
   Slot* load(const StateKey& key) {
     const std::size_t h = StateKeyHash{}(key);
-    if (Slot* s = find(key, h)) return s;
+    if (Slot* s = find(key, h)) return !s->credit || apply_credit(*s) ? s : nullptr;
     if (!charge(gas::kPerRead)) return nullptr;
     std::optional<Value> v = reader_.read(key);
-    if (log_reads_) {
-      read_log_.insert(read_log_.end(), key.bytes.begin(), key.bytes.end());
-      if (v) read_log_.insert(read_log_.end(), v->begin(), v->end());
-    }
+    log_read(key, v);
     slots_.push_back({h, key, std::move(v), false});
     return &slots_.back();
   }
@@ -457,14 +531,14 @@ TxnOutput LedgerVm::execute(TxnIndex index, StateReader& reader) const {
   const Transaction& tx = txns_[index];
   Txn t(reader, ctx_, options_.work > 0);
   Receipt receipt;
-  auto output = [&](WriteSet writes) {
+  auto output = [&](WriteSet writes, DeltaSet deltas = {}) {
     // Skip the extra work of a doomed execution: the engine discards its output anyway. Only
     // where there is work to skip: asking re-checks every read, which costs cross-core cache
     // traffic that a plain transaction does not repay (about 5% of p2p at 2 threads).
     if (options_.work > 0 && reader.aborted()) return TxnOutput{};
     if (options_.work > 0) receipt.work_digest = t.work_digest(options_.work);
     const Bytes encoded = receipt.encode();
-    return TxnOutput{std::move(writes), std::string(encoded.begin(), encoded.end()), {}};
+    return TxnOutput{std::move(writes), std::string(encoded.begin(), encoded.end()), {}, std::move(deltas)};
   };
   auto discard = [&](std::string why) {
     receipt.status = TxStatus::kDiscarded;
@@ -512,7 +586,7 @@ TxnOutput LedgerVm::execute(TxnIndex index, StateReader& reader) const {
     if (ok) {
       t.put(sender_key, account);
       receipt.gas_used = t.gas_used();
-      return output(t.take_writes());
+      return output(t.take_writes(), t.take_credits());
     }
   }
   // Failed: drop every pending write; the sender pays for the gas used and the nonce moves.
@@ -579,6 +653,12 @@ void LedgerVm::declare_writes(TxnIndex index, DeclaredWrites& out) const {
   Result<Payload> payload = decode_payload(tx.kind, tx.payload);
   if (!payload) return;
   std::visit([&](const auto& p) { declare(sender, p, out); }, *payload);
+}
+
+Value LedgerVm::apply_delta(const StateKey& key, const std::optional<Value>& base, DeltaSum total) const {
+  Result<Value> value = credited(key, base, total);
+  if (!value) throw std::runtime_error(value.status().message());
+  return std::move(value).value();
 }
 
 WriteSet LedgerVm::finish_block(std::span<const TxnOutput> outputs, StateReader& state) const {

@@ -55,6 +55,10 @@ class LedgerVm final : public Vm {
   /// creator) are left out. A transaction that will be discarded (bad signature, malformed
   /// payload) still declares what it names: a hint, never checked.
   void declare_writes(TxnIndex txn, DeclaredWrites& out) const override;
+  /// Credits to balances the transaction did not read (a transfer's recipient, an airdrop's,
+  /// a creator's royalty, a minted amount) are deltas; this applies them: `key` is an account
+  /// (its coin balance) or a token or LP balance.
+  Value apply_delta(const StateKey& key, const std::optional<Value>& base, DeltaSum total) const override;
   /// Credits the sum of the block's fees to ctx.beneficiary's account.
   WriteSet finish_block(std::span<const TxnOutput> outputs, StateReader& state) const override;
 

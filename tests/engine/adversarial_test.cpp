@@ -291,7 +291,7 @@ TEST(ContentionFallback, ContinuingSequentiallyFromAPrefixEqualsTheWholeLoop) {
     // The prefix's outputs and its writes, as a parallel run that stopped there would hand over.
     const BlockResult prefix = execute_sequential(vm, first, base);
     std::vector<TxnOutput> done = prefix.outputs;
-    const BlockResult rest = continue_sequential(vm, 300, base, std::move(done), prefix.writes);
+    const BlockResult rest = continue_sequential(vm, 300, base, std::move(done), FinalWrites{prefix.writes, {}});
     EXPECT_EQ(rest.outputs, whole.outputs) << "from " << first;
     EXPECT_EQ(rest.writes, whole.writes) << "from " << first;
     EXPECT_EQ(rest.stats.executions, 300 - first);

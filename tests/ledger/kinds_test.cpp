@@ -511,7 +511,10 @@ TEST(LedgerWork, DigestDependsOnWhatWasRead) {
   EXPECT_FALSE(r3.work_digest.is_zero());
   EXPECT_EQ(r3.work_digest, receipt_with(a, 3).work_digest);
   EXPECT_NE(r3.work_digest, receipt_with(a, 4).work_digest);
-  b.state().put(account_key(b.addr(1)), AccountRecord{}.encode());  // a different value read
+  // A different value read: the sender's balance (the recipient's is credited unread).
+  AccountRecord sender;
+  sender.balance = b.balance(0) - 1;
+  b.state().put(account_key(b.addr(0)), sender.encode());
   EXPECT_NE(r3.work_digest, receipt_with(b, 3).work_digest);
   EXPECT_EQ(r3.gas_used, receipt_with(a, 0).gas_used);
 }

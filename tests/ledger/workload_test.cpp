@@ -1,5 +1,5 @@
-// Random blocks of every workload: the parallel executor equals the sequential one byte for byte
-// (threads 1, 2, 4, 8; several seeds, contention levels, skew and invalid transactions), and the
+// Random blocks of every workload: the parallel executor, and execution from the block's access
+// list, equal the sequential one byte for byte (threads 1, 2, 4, 8; several seeds, contention levels, skew and invalid transactions), and the
 // ledger's invariants hold after every block: native and token supplies conserved (fees
 // included), stakes, LP shares and tallies equal the sums they stand for, NFT ids dense with one
 // owner each, and on the swap workload no pool's x*y ever falls.
@@ -146,7 +146,7 @@ void expect_same(const BlockResult& seq, const BlockResult& par, const std::stri
   for (std::size_t i = 0; i < seq.outputs.size(); ++i) ASSERT_EQ(seq.outputs[i], par.outputs[i]) << what << " txn " << i;
   ASSERT_EQ(seq.writes.size(), par.writes.size()) << what;
   for (std::size_t i = 0; i < seq.writes.size(); ++i) {
-    ASSERT_EQ(seq.writes[i], par.writes[i]) << what << " write " << i << " key " << seq.writes[i].key.hex();
+    ASSERT_EQ(seq.writes[i], par.writes[i]) << what << " write " << i << " key " << seq.writes[i].key.hex() << " seq " << (seq.writes[i].value ? to_hex(as_bytes(*seq.writes[i].value)) : "none") << " par " << (par.writes[i].value ? to_hex(as_bytes(*par.writes[i].value)) : "none");
   }
 }
 
@@ -221,6 +221,14 @@ TEST_P(WorkloadTest, ParallelEqualsSequentialAndInvariantsHold) {
         LedgerVm vm(blocks[b].ctx, blocks[b].txns, blocks[b].signature_ok);
         BlockResult par = executor.execute(vm, blocks[b].txns.size(), state);
         expect_same(oracle[b], par, what.str());
+        if (HasFatalFailure()) return;
+        // Executed from the block's access list (credits are deltas, listed as read and written).
+        AccessRecorder recorder(vm, blocks[b].txns.size());
+        const BlockResult recorded = execute_sequential(recorder, blocks[b].txns.size(), state);
+        Result<BlockResult> listed =
+            executor.execute_listed(vm, blocks[b].txns.size(), state, recorder.take(recorded.outputs));
+        ASSERT_TRUE(listed.is_ok()) << what.str() << ": " << listed.status().message();
+        expect_same(oracle[b], *listed, what.str() + " listed");
         if (HasFatalFailure()) return;
         state.apply(par.writes);
       }
@@ -370,6 +378,7 @@ TEST(DeclaredWrites, ASuccessfulTransactionWritesWhatItDeclared) {
       vm.declare_writes(i, declared);
       std::set<StateKey> written, named(declared.begin(), declared.end());
       for (const Write& write : out.writes) written.insert(write.key);
+      for (const Delta& delta : out.deltas) written.insert(delta.key);
       for (const StateKey& key : named) EXPECT_TRUE(written.contains(key)) << name << " txn " << i << " declared " << key.hex();
       if (exact) {
         EXPECT_EQ(written, named) << name << " txn " << i;

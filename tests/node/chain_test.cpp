@@ -386,7 +386,8 @@ class ImportFailures : public ::testing::Test {
 };
 
 TEST_F(ImportFailures, GoodFileImportsEverything) {
-  ASSERT_TRUE(import(blocks_).is_ok());
+  const Status imported = import(blocks_);
+  ASSERT_TRUE(imported.is_ok()) << imported.message();
   EXPECT_EQ(imported_head_, 4u);
 }
 
@@ -617,7 +618,7 @@ TEST(Chain, ParallelAndSequentialChainsAgree) {
     p.workload.accounts = 20;  // high contention
     p.workload.block_size = 120;
     p.blocks = 3;
-    EXPECT_TRUE(produce(**chain, p).is_ok());
+    auto st = produce(**chain, p); EXPECT_TRUE(st.is_ok()) << st.status().message();
     return std::move(chain).value();
   };
   auto seq = make("seq", 1);

@@ -63,7 +63,7 @@ TEST(MVMemory, StaleWritesOfThePreviousIncarnationAreRemoved) {
   EXPECT_FALSE(mv.record({1, 1}, {}, keep({{key(2), "c"}})));
   EXPECT_EQ(MVMemory::read(*mv.cell(key(1)), 3).kind, MVRead::Kind::kStorage);
   EXPECT_TRUE(mv.record({1, 2}, {}, keep({{key(2), "c"}, {key(3), "d"}})));  // grew: new path
-  WriteSet snap = mv.final_writes();
+  WriteSet snap = mv.final_writes().writes;
   ASSERT_EQ(snap.size(), 2u);
   EXPECT_EQ(snap[0].key, key(2));
   EXPECT_EQ(snap[1].key, key(3));
@@ -75,7 +75,7 @@ TEST(MVMemory, ValidationNoticesNewWritesEstimatesAndNewIncarnations) {
   KeyCell* c2 = mv.cell(key(2));
   (void)mv.record({1, 0}, {}, keep({{key(2), "x"}}));
   // txn 5 read key 1 from storage and key 2 from txn 1.
-  (void)mv.record({5, 0}, {{c1, true, {}}, {c2, false, {1, 0}}}, keep({}));
+  (void)mv.record({5, 0}, {{c1, true, {}}, {c2, false, false, {1, 0}}}, keep({}));
   EXPECT_TRUE(mv.validate_read_set(5));
   (void)mv.record({3, 0}, {}, keep({{key(1), "y"}}));  // a lower txn now writes key 1
   EXPECT_FALSE(mv.validate_read_set(5));
@@ -94,7 +94,7 @@ TEST(MVMemory, ReadIsCurrentUntilALowerTransactionChangesIt) {
   MVMemory mv(8);
   KeyCell* c = mv.cell(key(1));
   const MVRead from_storage = MVMemory::read(*c, 5);
-  const ReadDescriptor storage_read{c, true, {}, from_storage.changes};
+  const ReadDescriptor storage_read{c, true, false, {}, from_storage.changes};
   EXPECT_TRUE(MVMemory::read_is_current(storage_read, 5));
   (void)mv.record({7, 0}, {}, keep({{key(1), "higher"}}));  // the cell changes, not what txn 5 sees
   EXPECT_TRUE(MVMemory::read_is_current(storage_read, 5));
@@ -105,7 +105,7 @@ TEST(MVMemory, ReadIsCurrentUntilALowerTransactionChangesIt) {
 
   (void)mv.record({3, 2}, {}, keep({{key(1), "lower"}}));
   const MVRead value = MVMemory::read(*c, 5);
-  const ReadDescriptor value_read{c, false, value.version, value.changes};
+  const ReadDescriptor value_read{c, false, false, value.version, value.changes};
   EXPECT_TRUE(MVMemory::read_is_current(value_read, 5));
   mv.convert_writes_to_estimates(3);
   EXPECT_FALSE(MVMemory::read_is_current(value_read, 5));
