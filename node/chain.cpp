@@ -109,6 +109,7 @@ void Chain::wait_for_pending() const {
 
 Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
                                              const ledger::GenesisParams& genesis) {
+  PEL_TRY(ledger::check_genesis(genesis));  // before anything is written
   ChainOptions opts = options;
   opts.database.path = options.datadir;
   opts.database.create_if_missing = true;

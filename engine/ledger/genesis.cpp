@@ -1,6 +1,7 @@
 #include "engine/ledger/genesis.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -30,6 +31,25 @@ std::uint64_t genesis_lp_shares(const GenesisParams& params) {
   return params.accounts == 0 ? 0 : pool_reserve(params) / params.accounts;
 }
 std::uint32_t proposal_choices(std::uint32_t proposal) { return 2 + proposal % 3; }
+
+Status check_genesis(const GenesisParams& p) {
+  __extension__ using u128 = unsigned __int128;  // __extension__: -Wpedantic
+  const u128 initial = p.initial_balance;
+  const u128 pools = p.tokens > 0 ? p.pools : 0;
+  const u128 reserve = static_cast<u128>(p.initial_balance) * 100;
+  const u128 native = initial * p.accounts + reserve * pools + reserve * p.validators;
+  // The most pools one token backs: pools / tokens, rounded up.
+  const u128 token = initial * p.accounts + reserve * (p.tokens > 0 ? (pools + p.tokens - 1) / p.tokens : 0);
+  const u128 lp = static_cast<u128>(genesis_lp_shares(p)) * p.accounts;
+  constexpr u128 kMax = std::numeric_limits<std::uint64_t>::max();
+  if (reserve > kMax || native > kMax || token > kMax || lp > kMax) {
+    return error(ErrorCode::kInvalidArgument,
+                 "genesis: a supply passes 2^64 - 1 (initial balance " + std::to_string(p.initial_balance) + " for " +
+                     std::to_string(p.accounts) + " accounts, " + std::to_string(p.validators) + " validators and " +
+                     std::to_string(p.pools) + " pools)");
+  }
+  return Status::ok();
+}
 
 WriteSet build_genesis(const GenesisParams& p) {
   // Key derivation (an Ed25519 key and a SHA-256 each) dominates: do it in parallel.

@@ -7,6 +7,7 @@
 
 #include "crypto/address.hpp"
 #include "crypto/ed25519.hpp"
+#include "crypto/result.hpp"
 #include "state/types.hpp"
 
 namespace pel::ledger {
@@ -43,6 +44,11 @@ Address account_address(std::uint64_t seed, std::uint32_t index);
 std::uint64_t pool_reserve(const GenesisParams& params);
 std::uint64_t genesis_lp_shares(const GenesisParams& params);
 std::uint32_t proposal_choices(std::uint32_t proposal);
+
+/// OK when every supply genesis makes fits 64 bits: the native coin (balances, pool reserves,
+/// reward pools), each token's and each pool's LP shares. The ledger's credits rely on it: a
+/// balance is part of its coin's supply, so no credit can pass 2^64 - 1 (LedgerVm::apply_delta).
+Status check_genesis(const GenesisParams& params);
 
 /// The genesis write set: sorted by key, one write per key, no deletions.
 WriteSet build_genesis(const GenesisParams& params);

@@ -92,6 +92,7 @@ const std::vector<std::string>& workload_names() {
 }
 
 Status WorkloadGenerator::check(const GenesisParams& g, const WorkloadParams& p) {
+  PEL_TRY(check_genesis(g));
   Result<Weights> w = weights_for(p);
   if (!w) return w.status();
   auto bad = [](const std::string& why) { return error(ErrorCode::kInvalidArgument, "workload: " + why); };

@@ -35,6 +35,9 @@ class FinishingVm final : public Vm {
   explicit FinishingVm(const Vm& inner) : inner_(inner) {}
   TxnOutput execute(TxnIndex txn, StateReader& reader) const override { return inner_.execute(txn, reader); }
   void declare_writes(TxnIndex txn, DeclaredWrites& out) const override { inner_.declare_writes(txn, out); }
+  Value apply_delta(const StateKey& key, const std::optional<Value>& base, DeltaSum total) const override {
+    return inner_.apply_delta(key, base, total);
+  }
   WriteSet finish_block(std::span<const TxnOutput> outputs, StateReader& state) const override {
     std::optional<Value> before = state.read(toy_key(0));
     return {{toy_key(0), (before ? *before : std::string()) + "+" + std::to_string(outputs.size())}};
@@ -69,6 +72,7 @@ TEST(AccessList, ExecutionFromARecordedListEqualsSequential) {
         w.keys = s % 2 == 0 ? 6 : 300;
         w.hot_fraction = s % 3 == 0 ? 0.5 : 0.0;
         w.throw_chance = s % 4 == 0 ? 0.05 : 0.0;
+        w.add_chance = (s / 2) % 2 == 1 ? 0.4 : 0.0;  // deltas: listed as read and written
         const std::size_t size = 1 + static_cast<std::size_t>(s) * 13;
         DeclaringVm toy(make_toy_block(seed, size, w), hint, w.keys, seed);
         FinishingVm vm(toy);

@@ -263,6 +263,7 @@ TEST(ContentionFallback, TheKeptPrefixAndTheRestAgreeWithSequential) {
       w.keys = 6;
       w.hot_fraction = 0.5;
       w.throw_chance = seed % 3 == 0 ? 0.05 : 0.0;
+      w.add_chance = seed % 2 == 0 ? 0.4 : 0.0;  // a kept prefix that leaves deltas unapplied
       const std::size_t size = 400 + seed * 50;
       ToyVm vm(make_toy_block(seed * 7919 + static_cast<std::uint64_t>(threads), size, w));
       MemoryState base;

@@ -57,6 +57,7 @@ TEST_P(DifferentialTest, ParallelEqualsSequential) {
     w.keys = c.keys;
     w.hot_fraction = (s % 3 == 0) ? 0.3 : 0.0;
     w.throw_chance = (s % 5 == 0) ? 0.05 : 0.0;
+    w.add_chance = (s % 2 == 1) ? 0.4 : 0.0;  // deltas on half the blocks
     const std::size_t size = std::uniform_int_distribution<std::size_t>(0, 300)(rng);
     ToyVm vm(make_toy_block(seed, size, w));
     MemoryState base = make_base(c.keys, seed);
@@ -97,6 +98,7 @@ TEST(DifferentialLarge, HotKeyBlocksOfThousands) {
     ToyWorkload w;
     w.keys = 50;
     w.hot_fraction = 0.5;
+    w.add_chance = seed == 3 ? 0.4 : 0.0;  // a hot counter that most transactions add to
     ToyVm vm(make_toy_block(seed, 3000, w));
     MemoryState base = make_base(w.keys, seed);
     Watchdog dog(std::chrono::seconds(120), "large seed=" + std::to_string(seed));

@@ -1,8 +1,10 @@
 // A toy VM written against the engine's public headers only: each transaction is a little
-// program (read keys, mix what it read, write or delete keys, maybe fail, maybe throw), generated
-// from a seed. It is the engine's differential oracle and proof that any VM plugs in.
+// program (read keys, mix what it read, write or delete keys, add to counters without reading
+// them, maybe fail, maybe throw), generated from a seed. It is the engine's differential oracle
+// and proof that any VM plugs in.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <stdexcept>
@@ -29,9 +31,11 @@ inline MemoryState toy_base(std::uint64_t keys) {
 }
 
 struct ToyOp {
-  enum class Kind { kRead, kWrite, kDelete, kWriteIfEven, kFailIf, kThrowIf };
+  enum class Kind { kRead, kWrite, kDelete, kWriteIfEven, kFailIf, kThrowIf, kAdd };
   Kind kind;
-  std::uint64_t key = 0;  // kRead / kWrite / kDelete / kWriteIfEven (second key on odd)
+  /// kRead / kWrite / kDelete / kWriteIfEven (second key on odd) / kAdd (a delta of what was
+  /// read so far, acc % 1000 + 1; to alt_key when acc is odd, so a re-execution may move it)
+  std::uint64_t key = 0;
   std::uint64_t alt_key = 0;
   std::uint64_t modulus = 0;  // kFailIf / kThrowIf: fires when acc % modulus == 0
 };
@@ -50,6 +54,7 @@ struct ToyWorkload {
   double conditional_chance = 0.2;  // writes whose key depends on what was read
   double fail_chance = 0.05;
   double throw_chance = 0.0;
+  double add_chance = 0.0;  // a write that is a delta instead (see ToyOp::Kind::kAdd)
 };
 
 inline std::vector<ToyTxn> make_toy_block(std::uint64_t seed, std::size_t size, const ToyWorkload& w) {
@@ -67,7 +72,10 @@ inline std::vector<ToyTxn> make_toy_block(std::uint64_t seed, std::size_t size, 
     if (chance(w.fail_chance)) t.ops.push_back({ToyOp::Kind::kFailIf, 0, 0, 3});
     if (chance(w.throw_chance)) t.ops.push_back({ToyOp::Kind::kThrowIf, 0, 0, 2});
     for (int i = 0; i < writes; ++i) {
-      if (chance(w.conditional_chance)) {
+      if (chance(w.add_chance)) {
+        const std::uint64_t key = pick_key();
+        t.ops.push_back({ToyOp::Kind::kAdd, key, chance(w.conditional_chance) ? pick_key() : key});
+      } else if (chance(w.conditional_chance)) {
         t.ops.push_back({ToyOp::Kind::kWriteIfEven, pick_key(), pick_key()});
       } else if (chance(w.delete_chance)) {
         t.ops.push_back({ToyOp::Kind::kDelete, pick_key()});
@@ -79,9 +87,24 @@ inline std::vector<ToyTxn> make_toy_block(std::uint64_t seed, std::size_t size, 
   return block;
 }
 
+/// The toy's counter: "n=<decimal>"; no value counts 0, any other value its length.
+inline std::uint64_t toy_counter(const std::optional<Value>& v) {
+  if (!v) return 0;
+  if (v->rfind("n=", 0) == 0) return std::stoull(v->substr(2));
+  return v->size();
+}
+
 class ToyVm final : public Vm {
  public:
-  explicit ToyVm(std::vector<ToyTxn> txns) : txns_(std::move(txns)) {}
+  /// Counters above `counter_bound` cannot be applied (Vm::apply_delta throws).
+  explicit ToyVm(std::vector<ToyTxn> txns, std::uint64_t counter_bound = ~std::uint64_t{0})
+      : txns_(std::move(txns)), counter_bound_(counter_bound) {}
+
+  Value apply_delta(const StateKey& key, const std::optional<Value>& base, DeltaSum total) const override {
+    const DeltaSum sum = total + toy_counter(base);
+    if (sum > counter_bound_) throw std::runtime_error("toy counter " + key.hex().substr(0, 6) + " over its bound");
+    return "n=" + std::to_string(static_cast<std::uint64_t>(sum));
+  }
 
   TxnOutput execute(TxnIndex txn, StateReader& reader) const override {
     std::uint64_t acc = 0xcbf29ce484222325ull ^ txn;
@@ -119,6 +142,7 @@ class ToyVm final : public Vm {
         case ToyOp::Kind::kFailIf:
           if (acc % op.modulus == 0) {
             out.writes.clear();
+            out.deltas.clear();
             out.receipt = "failed acc=" + std::to_string(acc);
             return out;
           }
@@ -126,6 +150,19 @@ class ToyVm final : public Vm {
         case ToyOp::Kind::kThrowIf:
           if (acc % op.modulus == 0) throw std::runtime_error("toy vm refuses acc " + std::to_string(acc));
           break;
+        case ToyOp::Kind::kAdd: {
+          // Two adds to one key are one delta; an add to a key this transaction also writes
+          // makes the output a vm_error (call_vm), which both executors must agree on too.
+          const StateKey k = toy_key(acc % 2 == 0 ? op.key : op.alt_key);
+          const std::uint64_t amount = acc % 1000 + 1;
+          auto same = std::find_if(out.deltas.begin(), out.deltas.end(), [&](const Delta& d) { return d.key == k; });
+          if (same != out.deltas.end()) {
+            same->amount += amount;
+          } else {
+            out.deltas.push_back({k, amount});
+          }
+          break;
+        }
       }
     }
     out.receipt = "ok acc=" + std::to_string(acc);
@@ -134,6 +171,7 @@ class ToyVm final : public Vm {
 
  private:
   std::vector<ToyTxn> txns_;
+  std::uint64_t counter_bound_;
 };
 
 /// How good a DeclaringVm's declarations are.
@@ -159,6 +197,9 @@ class DeclaringVm final : public Vm {
       : toy_(txns), txns_(std::move(txns)), hint_(hint), keys_(keys), seed_(seed) {}
 
   TxnOutput execute(TxnIndex txn, StateReader& reader) const override { return toy_.execute(txn, reader); }
+  Value apply_delta(const StateKey& key, const std::optional<Value>& base, DeltaSum total) const override {
+    return toy_.apply_delta(key, base, total);
+  }
 
   void declare_writes(TxnIndex txn, DeclaredWrites& out) const override {
     switch (hint_) {
@@ -176,7 +217,7 @@ class DeclaringVm final : public Vm {
       case Hint::kDuplicated:
         for (const ToyOp& op : txns_[txn].ops) {
           if (op.kind == ToyOp::Kind::kWrite || op.kind == ToyOp::Kind::kDelete) out.push_back(toy_key(op.key));
-          if (op.kind == ToyOp::Kind::kWriteIfEven) {
+          if (op.kind == ToyOp::Kind::kWriteIfEven || op.kind == ToyOp::Kind::kAdd) {
             out.push_back(toy_key(op.key));
             out.push_back(toy_key(op.alt_key));
           }

@@ -2,6 +2,7 @@
 // failure path (discarded: nothing written; failed: gas charged, nonce bumped, nothing else).
 #include <gtest/gtest.h>
 
+#include "engine/access_list.hpp"
 #include "engine/parallel_executor.hpp"
 
 #include "tests/ledger/ledger_fixture.hpp"
@@ -104,6 +105,87 @@ TEST(LedgerTransfer, ACorruptBeneficiaryRecordFailsTheBlockInsteadOfDroppingItsF
   const BlockResult parallel = par.execute(vm, txns.size(), l.state());
   EXPECT_EQ(parallel.finish_error, seq.finish_error);
   EXPECT_EQ(parallel.writes, seq.writes);
+}
+
+// ---- credits: deltas ----
+
+// `txns` as one block on every executor (the plain loop, Block-STM on 2-8 workers, execution
+// from its access list), which must agree; the plain loop's result.
+BlockResult run_everywhere(Ledger& l, const std::vector<Transaction>& txns) {
+  const std::vector<std::uint8_t> ok = verify_signatures(txns, 1);
+  LedgerVm vm({.height = 1, .timestamp = 1, .beneficiary = l.beneficiary(), .chain_id = l.genesis().chain_id}, txns, ok);
+  const BlockResult seq = execute_sequential(vm, txns.size(), l.state());
+  for (int threads : {2, 4, 8}) {
+    ParallelExecutor par({.threads = threads, .min_parallel_txns = 2, .always_block_stm = true, .fallback_speedup = 0});
+    const BlockResult parallel = par.execute(vm, txns.size(), l.state());
+    EXPECT_EQ(parallel.finish_error, seq.finish_error) << threads;
+    EXPECT_EQ(parallel.outputs, seq.outputs) << threads;
+    EXPECT_EQ(parallel.writes, seq.writes) << threads;
+    AccessRecorder recorder(vm, txns.size());
+    const BlockResult recorded = execute_sequential(recorder, txns.size(), l.state());
+    Result<BlockResult> listed = par.execute_listed(vm, txns.size(), l.state(), recorder.take(recorded.outputs));
+    EXPECT_TRUE(listed.is_ok()) << listed.status().message();
+    if (!listed.is_ok()) continue;
+    EXPECT_EQ(listed->finish_error, seq.finish_error) << threads;
+    EXPECT_EQ(listed->outputs, seq.outputs) << threads;
+    EXPECT_EQ(listed->writes, seq.writes) << threads;
+  }
+  return seq;
+}
+
+// Thirty payments to one account, which also pays itself and then pays out: the credits are
+// deltas (no transaction reads the recipient's balance until it sends), the self-transfer
+// (sender equal to recipient) one plain write, and the balance comes out exact.
+TEST(LedgerCredits, CreditsToOneAccountAreDeltasAndAddUp) {
+  Ledger l;
+  std::vector<Transaction> txns;
+  std::vector<std::uint64_t> received;  // per transaction: what account 1 gets
+  for (std::uint64_t k = 0; k < 10; ++k) {
+    for (std::uint32_t from : {0u, 2u, 3u}) {
+      received.push_back(1'000 + 10 * k + from);
+      txns.push_back(l.tx(from, transfer_to(l.addr(1), received.back()), 100'000, k));
+    }
+  }
+  txns.insert(txns.begin() + 10, l.tx(1, transfer_to(l.addr(1), 77)));
+  received.insert(received.begin() + 10, 0);
+  txns.push_back(l.tx(1, transfer_to(l.addr(0), 500), 100'000, 1));
+  received.push_back(0);
+  const BlockResult seq = run_everywhere(l, txns);
+  ASSERT_TRUE(seq.finish_error.empty()) << seq.finish_error;
+  ASSERT_EQ(seq.outputs[0].deltas.size(), 1u);
+  EXPECT_EQ(seq.outputs[0].deltas[0].key, account_key(l.addr(1)));
+  EXPECT_TRUE(seq.outputs[10].deltas.empty()) << "paying oneself reads the balance: no delta";
+  std::uint64_t expected = kInit;
+  for (std::size_t i = 0; i < txns.size(); ++i) {
+    const Receipt r = Receipt::decode(as_bytes(seq.outputs[i].receipt)).value();
+    ASSERT_EQ(r.status, TxStatus::kSuccess) << i << ": " << r.reason;
+    expected += received[i];
+    if (i == 10) expected -= r.fee;
+    if (i + 1 == txns.size()) expected -= r.fee + 500;
+  }
+  l.state().apply(seq.writes);
+  EXPECT_EQ(l.balance(1), expected);
+  EXPECT_EQ(l.account(1).nonce, 2u);
+}
+
+// Only a state made by hand holds a balance near 2^64 (a valid chain's balances are parts of a
+// supply that fits 64 bits): a credit past it fails the block, on every executor alike, rather
+// than wrapping or failing a receipt that sequential execution of exact credits did not.
+TEST(LedgerCredits, ACreditPastTwoToThe64FailsTheBlock) {
+  Ledger l;
+  AccountRecord rich;
+  rich.balance = ~std::uint64_t{0} - 5;
+  l.state().put(account_key(l.addr(1)), rich.encode());
+  const BlockResult seq = run_everywhere(l, {l.tx(0, transfer_to(l.addr(1), 3)), l.tx(2, transfer_to(l.addr(1), 3))});
+  EXPECT_NE(seq.finish_error.find("balance overflow"), std::string::npos) << seq.finish_error;
+  EXPECT_TRUE(seq.writes.empty());
+}
+
+TEST(LedgerCredits, ACorruptRecipientRecordFailsTheBlock) {
+  Ledger l;
+  l.state().put(account_key(l.addr(1)), Value("\xff"));
+  const BlockResult seq = run_everywhere(l, {l.tx(0, transfer_to(l.addr(1), 3))});
+  EXPECT_NE(seq.finish_error.find("corrupt record at key"), std::string::npos) << seq.finish_error;
 }
 
 TEST(LedgerAdmission, DiscardedTransactionsChangeNothing) {

@@ -310,6 +310,10 @@ TEST(WorkloadGenerator, CheckRejectsBadParameters) {
     return WorkloadGenerator::check(g, w);
   };
   EXPECT_TRUE(check([](WorkloadParams&) {}).is_ok());
+  // A genesis whose coin supply passes 2^64 - 1: credits could overflow (check_genesis).
+  g.initial_balance = std::uint64_t{1} << 60;
+  EXPECT_NE(check([](WorkloadParams&) {}).message().find("supply passes 2^64"), std::string::npos);
+  g.initial_balance = GenesisParams{}.initial_balance;
   EXPECT_FALSE(check([](WorkloadParams& w) { w.name = "nope"; }).is_ok());
   EXPECT_FALSE(check([](WorkloadParams& w) { w.accounts = 11; }).is_ok());
   EXPECT_FALSE(check([](WorkloadParams& w) { w.accounts = 1; }).is_ok());  // p2p needs two

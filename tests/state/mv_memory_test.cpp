@@ -116,6 +116,90 @@ TEST(MVMemory, ReadIsCurrentUntilALowerTransactionChangesIt) {
   EXPECT_FALSE(mv.validate_read_set(5));
 }
 
+TEST(MVMemory, DeltasSumDownToTheValueTheyAddTo) {
+  MVMemory mv(10);
+  KeyCell* c = mv.cell(key(1));
+  (void)mv.record({1, 0}, {}, keep({}), {{key(1), 5}});
+  (void)mv.record({3, 0}, {}, keep({}), {{key(1), 7}});
+  MVRead r = MVMemory::read(*c, 9);
+  EXPECT_EQ(r.kind, MVRead::Kind::kStorage);  // they add to the stored value
+  EXPECT_TRUE(r.has_deltas);
+  EXPECT_TRUE(r.deltas == 12);
+  EXPECT_TRUE(MVMemory::read(*c, 2).deltas == 5);
+  EXPECT_FALSE(MVMemory::read(*c, 1).has_deltas);
+
+  (void)mv.record({2, 0}, {}, keep({{key(1), "two"}}));  // a value between them
+  r = MVMemory::read(*c, 9);
+  EXPECT_EQ(r.kind, MVRead::Kind::kValue);
+  EXPECT_EQ(r.value, "two");
+  EXPECT_TRUE(r.deltas == 7) << "only the deltas above the value count";
+
+  // A new incarnation replaces its delta, never adds a second one.
+  (void)mv.record({3, 1}, {}, keep({}), {{key(1), 70}});
+  EXPECT_TRUE(MVMemory::read(*c, 9).deltas == 70);
+  // An aborted one is an ESTIMATE: a reader waits for it.
+  mv.convert_writes_to_estimates(3);
+  r = MVMemory::read(*c, 9);
+  EXPECT_EQ(r.kind, MVRead::Kind::kDependency);
+  EXPECT_EQ(r.blocking_txn, 3u);
+  // One that no longer adds leaves nothing behind.
+  (void)mv.record({3, 2}, {}, keep({}));
+  r = MVMemory::read(*c, 9);
+  EXPECT_EQ(r.kind, MVRead::Kind::kValue);
+  EXPECT_FALSE(r.has_deltas);
+}
+
+TEST(MVMemory, AReadThroughDeltasHoldsWhileTheirSumDoes) {
+  MVMemory mv(10);
+  KeyCell* c = mv.cell(key(1));
+  (void)mv.record({1, 0}, {}, keep({}), {{key(1), 5}});
+  (void)mv.record({2, 0}, {}, keep({}), {{key(1), 6}});
+  const MVRead r = MVMemory::read(*c, 5);
+  const ReadDescriptor read{c, true, true, {}, r.changes};
+  (void)mv.record({5, 0}, {read}, keep({}), {}, {r.deltas});
+  EXPECT_TRUE(mv.validate_read_set(5));
+  (void)mv.record({2, 1}, {}, keep({}), {{key(1), 6}});  // re-executed, same amount: same value read
+  EXPECT_TRUE(mv.validate_read_set(5));
+  (void)mv.record({2, 2}, {}, keep({}), {{key(1), 8}});  // another amount
+  EXPECT_FALSE(mv.validate_read_set(5));
+  EXPECT_FALSE(MVMemory::read_is_current(read, 5, r.deltas));
+  (void)mv.record({2, 3}, {}, keep({{key(1), std::nullopt}}));  // a delete instead of the add
+  EXPECT_FALSE(mv.validate_read_set(5)) << "the base moved: a value, not the stored one";
+  // A read that saw no deltas does not hold once one appears below it.
+  const MVRead plain = MVMemory::read(*c, 1);
+  const ReadDescriptor plain_read{c, true, false, {}, plain.changes};
+  EXPECT_TRUE(MVMemory::read_is_current(plain_read, 1));
+  (void)mv.record({0, 0}, {}, keep({}), {{key(1), 1}});
+  EXPECT_FALSE(MVMemory::read_is_current(plain_read, 1));
+}
+
+TEST(MVMemory, FinalDeltasComeWithTheValueTheyAddTo) {
+  MVMemory mv(6);
+  (void)mv.record({0, 0}, {}, keep({{key(1), std::nullopt}, {key(2), "x"}}));
+  (void)mv.record({1, 0}, {}, keep({}), {{key(1), 4}, {key(3), 9}});
+  (void)mv.record({2, 0}, {}, keep({}), {{key(1), 1}});
+  (void)mv.record({3, 0}, {}, keep({{key(4), "y"}}), {{key(2), 2}});
+  const FinalWrites all = mv.final_writes();
+  ASSERT_EQ(all.writes.size(), 1u);
+  EXPECT_EQ(all.writes[0].key, key(4));
+  ASSERT_EQ(all.deltas.size(), 3u);
+  EXPECT_EQ(all.deltas[0].key, key(1));  // deleted, then 4 + 1 added
+  EXPECT_FALSE(all.deltas[0].on_storage);
+  EXPECT_EQ(all.deltas[0].base, std::nullopt);
+  EXPECT_TRUE(all.deltas[0].total == 5);
+  EXPECT_EQ(all.deltas[1].key, key(2));
+  EXPECT_EQ(all.deltas[1].base, "x");
+  EXPECT_TRUE(all.deltas[1].total == 2);
+  EXPECT_TRUE(all.deltas[2].on_storage);  // key 3: only added to
+  EXPECT_TRUE(all.deltas[2].total == 9);
+  // The first two transactions alone: key 1's one delta over the delete, key 2 a value.
+  const FinalWrites two = mv.final_writes_below(2);
+  ASSERT_EQ(two.writes.size(), 1u);
+  EXPECT_EQ(two.writes[0].value, "x");
+  ASSERT_EQ(two.deltas.size(), 2u);
+  EXPECT_TRUE(two.deltas[0].total == 4);
+}
+
 TEST(MVMemory, CellsAreCreatedOnceUnderConcurrency) {
   MVMemory mv(2);
   std::vector<KeyCell*> a(1000), b(1000);
