@@ -80,13 +80,24 @@ Result<Value> apply_delta(const Vm& vm, const StateKey& key, const std::optional
   }
 }
 
-Result<WriteSet> apply_final_deltas(const Vm& vm, const BaseState& base, FinalWrites state, bool data_parallel) {
-  if (state.deltas.empty()) return std::move(state.writes);
-  std::vector<Result<Value>> applied(state.deltas.size(), Value{});
+Status apply_final_deltas(const Vm& vm, const BaseState& base, FinalWrites& state, bool data_parallel) {
+  if (state.deltas.empty()) return Status::ok();
+  std::mutex failure_mutex;  // taken only where deltas cannot be applied; guards the two below
+  std::size_t first_failed = state.deltas.size();
+  Status failure;
   auto apply = [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) {
-      const PendingDeltas& d = state.deltas[i];
-      applied[i] = apply_delta(vm, d.key, d.on_storage ? base.get(d.key) : d.base, d.total);
+      const PendingDeltas& d = state.deltas[i].deltas;
+      Result<Value> applied = apply_delta(vm, d.key, d.on_storage ? base.get(d.key) : d.base, d.total);
+      if (applied) {
+        state.writes[state.deltas[i].index].value = std::move(applied).value();
+        continue;
+      }
+      std::lock_guard lock(failure_mutex);
+      if (i < first_failed) {  // the lowest key's: deltas are in key order
+        first_failed = i;
+        failure = applied.status();
+      }
     }
   };
   if (data_parallel) {
@@ -94,16 +105,7 @@ Result<WriteSet> apply_final_deltas(const Vm& vm, const BaseState& base, FinalWr
   } else {
     apply(0, state.deltas.size());
   }
-  WriteSet out;
-  out.reserve(state.writes.size() + state.deltas.size());
-  auto write = state.writes.begin();
-  for (std::size_t i = 0; i < state.deltas.size(); ++i) {
-    if (!applied[i]) return applied[i].status();  // the lowest key that fails: deltas are sorted
-    for (; write != state.writes.end() && write->key < state.deltas[i].key; ++write) out.push_back(std::move(*write));
-    out.push_back({state.deltas[i].key, std::move(applied[i]).value()});
-  }
-  for (; write != state.writes.end(); ++write) out.push_back(std::move(*write));
-  return out;
+  return failure;
 }
 
 TxnOutput call_vm(const Vm& vm, TxnIndex txn, StateReader& reader) {

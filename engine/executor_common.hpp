@@ -31,11 +31,10 @@ struct DeltaReadFailed {};
 /// rethrown). The one place every executor applies deltas, so their messages agree.
 Result<Value> apply_delta(const Vm& vm, const StateKey& key, const std::optional<Value>& base, DeltaSum total);
 
-/// The write set of a block that leaves `state`: its pending deltas applied (with
-/// `data_parallel`, on the calling thread's TBB arena) and merged with its values, sorted by
-/// key; or the error of the lowest key whose deltas cannot be applied, the same whichever
-/// executor ran the block.
-Result<WriteSet> apply_final_deltas(const Vm& vm, const BaseState& base, FinalWrites state, bool data_parallel);
+/// Applies the pending deltas of `state` (with `data_parallel`, on the calling thread's TBB
+/// arena) into its writes, which then are the block's write set; or the error of the lowest key
+/// whose deltas cannot be applied, the same whichever executor ran the block.
+Status apply_final_deltas(const Vm& vm, const BaseState& base, FinalWrites& state, bool data_parallel);
 
 /// Runs the VM's finish_block on the state after every transaction and merges its writes into
 /// result.writes (sorted, one per key); an exception becomes result.finish_error instead. A

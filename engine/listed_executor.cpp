@@ -477,7 +477,7 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
   for (std::uint32_t id = 0; id < list.keys.size(); ++id) {
     if (last_writer[id] != kNoWriter) written.push_back(id);
   }
-  // A key whose last writer added a delta goes to the pending deltas, applied below.
+  // A key whose last writer added a delta is named in the pending deltas, applied below.
   FinalWrites state;
   arena_->execute([&] {
     parallel_sort(written.begin(), written.end(),
@@ -495,27 +495,21 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
   });
   const std::vector<std::vector<PendingDeltas>>& deltas = run->deltas();
   if (std::any_of(deltas.begin(), deltas.end(), [](const std::vector<PendingDeltas>& d) { return !d.empty(); })) {
-    std::size_t kept = 0;
     for (std::size_t i = 0; i < written.size(); ++i) {
-      const PendingDeltas* d = ListedReader::deltas_in(deltas[last_writer[written[i]]], state.writes[i].key);
-      if (d != nullptr) {
-        state.deltas.push_back(*d);
-        continue;
+      if (const PendingDeltas* d = ListedReader::deltas_in(deltas[last_writer[written[i]]], state.writes[i].key)) {
+        state.deltas.push_back({i, *d});
       }
-      if (kept != i) state.writes[kept] = std::move(state.writes[i]);
-      ++kept;
     }
-    state.writes.resize(kept);
   }
   if (!run->delta_failure().empty()) {
     result.finish_error = run->delta_failure();
   } else {
     arena_->execute([&] {
-      Result<WriteSet> writes = apply_final_deltas(vm, base, std::move(state), true);
-      if (writes) {
-        result.writes = std::move(writes).value();
+      const Status applied = apply_final_deltas(vm, base, state, true);
+      if (applied.is_ok()) {
+        result.writes = std::move(state.writes);
       } else {
-        result.finish_error = writes.status().message();
+        result.finish_error = applied.message();
       }
     });
   }

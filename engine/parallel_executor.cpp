@@ -650,11 +650,12 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     result.finish_error = std::move(*failure);
   } else {
     arena_->execute([&] {
-      Result<WriteSet> writes = apply_final_deltas(vm, base, run->final_writes(), true);
-      if (writes) {
-        result.writes = std::move(writes).value();
+      FinalWrites state = run->final_writes();
+      const Status applied = apply_final_deltas(vm, base, state, true);
+      if (applied.is_ok()) {
+        result.writes = std::move(state.writes);
       } else {
-        result.finish_error = writes.status().message();
+        result.finish_error = applied.message();
       }
     });
   }

@@ -288,7 +288,7 @@ FinalWrites MVMemory::final_writes_below(std::size_t txns) const {
   parallel_sort(tops.begin(), tops.end(), [](const Top& a, const Top& b) {
     return a.prefix != b.prefix ? a.prefix < b.prefix : a.cell->key < b.cell->key;
   });
-  // Keys whose last entries are deltas (few: most blocks write none) go to `deltas` instead.
+  // Keys whose last entries are deltas (few: most blocks write none) are also named in `deltas`.
   FinalWrites out;
   out.writes.resize(total);
   std::atomic<std::size_t> delta_tops{0};
@@ -306,22 +306,15 @@ FinalWrites MVMemory::final_writes_below(std::size_t txns) const {
     if (here != 0) delta_tops.fetch_add(here, std::memory_order_relaxed);
   });
   if (delta_tops.load(std::memory_order_relaxed) == 0) return out;
-  std::size_t kept = 0;
+  out.deltas.reserve(delta_tops.load(std::memory_order_relaxed));
   for (std::size_t i = 0; i < total; ++i) {
-    if (!tops[i].entry->is_delta) {
-      if (kept != i) out.writes[kept] = std::move(out.writes[i]);
-      ++kept;
-      continue;
-    }
+    if (!tops[i].entry->is_delta) continue;
     const Resolution r = resolve(tops[i].cell->entries, tops[i].entry->txn + 1);
     PEL_ASSERT(r.blocker == nullptr && r.has_deltas, "final deltas resolve");
-    PendingDeltas& d = out.deltas.emplace_back();
-    d.key = tops[i].cell->key;
-    d.on_storage = r.base == nullptr;
+    PendingDeltas d{tops[i].cell->key, r.base == nullptr, std::nullopt, r.deltas};
     if (r.base != nullptr) d.base = *r.base->value;
-    d.total = r.deltas;
+    out.deltas.push_back({i, std::move(d)});
   }
-  out.writes.resize(kept);
   return out;
 }
 

@@ -111,11 +111,16 @@ struct PendingDeltas {
 };
 
 /// The state a block (or part of one) leaves: per key written, its last value, or the deltas
-/// added since (see Vm::apply_delta for when they are applied). Both sorted by key, no key in
-/// both.
+/// added since (see Vm::apply_delta for when they are applied).
 struct FinalWrites {
+  /// Every key written, sorted, one write each; a key with pending deltas holds no value here
+  /// until they are applied.
   WriteSet writes;
-  std::vector<PendingDeltas> deltas;
+  struct Pending {
+    std::size_t index;  // into writes
+    PendingDeltas deltas;
+  };
+  std::vector<Pending> deltas;  // ascending index
 };
 
 }  // namespace pel

@@ -180,24 +180,28 @@ TEST(MVMemory, FinalDeltasComeWithTheValueTheyAddTo) {
   (void)mv.record({2, 0}, {}, keep({}), {{key(1), 1}});
   (void)mv.record({3, 0}, {}, keep({{key(4), "y"}}), {{key(2), 2}});
   const FinalWrites all = mv.final_writes();
-  ASSERT_EQ(all.writes.size(), 1u);
-  EXPECT_EQ(all.writes[0].key, key(4));
+  ASSERT_EQ(all.writes.size(), 4u);  // every key, in order; those with deltas hold no value yet
+  EXPECT_EQ(all.writes[3].key, key(4));
+  EXPECT_EQ(all.writes[3].value, "y");
   ASSERT_EQ(all.deltas.size(), 3u);
-  EXPECT_EQ(all.deltas[0].key, key(1));  // deleted, then 4 + 1 added
-  EXPECT_FALSE(all.deltas[0].on_storage);
-  EXPECT_EQ(all.deltas[0].base, std::nullopt);
-  EXPECT_TRUE(all.deltas[0].total == 5);
-  EXPECT_EQ(all.deltas[1].key, key(2));
-  EXPECT_EQ(all.deltas[1].base, "x");
-  EXPECT_TRUE(all.deltas[1].total == 2);
-  EXPECT_TRUE(all.deltas[2].on_storage);  // key 3: only added to
-  EXPECT_TRUE(all.deltas[2].total == 9);
+  EXPECT_EQ(all.deltas[0].index, 0u);
+  const PendingDeltas& one = all.deltas[0].deltas;
+  EXPECT_EQ(one.key, key(1));  // deleted, then 4 + 1 added
+  EXPECT_FALSE(one.on_storage);
+  EXPECT_EQ(one.base, std::nullopt);
+  EXPECT_TRUE(one.total == 5);
+  EXPECT_EQ(all.deltas[1].index, 1u);
+  EXPECT_EQ(all.deltas[1].deltas.base, "x");
+  EXPECT_TRUE(all.deltas[1].deltas.total == 2);
+  EXPECT_EQ(all.deltas[2].index, 2u);
+  EXPECT_TRUE(all.deltas[2].deltas.on_storage);  // key 3: only added to
+  EXPECT_TRUE(all.deltas[2].deltas.total == 9);
   // The first two transactions alone: key 1's one delta over the delete, key 2 a value.
   const FinalWrites two = mv.final_writes_below(2);
-  ASSERT_EQ(two.writes.size(), 1u);
-  EXPECT_EQ(two.writes[0].value, "x");
+  ASSERT_EQ(two.writes.size(), 3u);
+  EXPECT_EQ(two.writes[1].value, "x");
   ASSERT_EQ(two.deltas.size(), 2u);
-  EXPECT_TRUE(two.deltas[0].total == 4);
+  EXPECT_TRUE(two.deltas[0].deltas.total == 4);
 }
 
 TEST(MVMemory, CellsAreCreatedOnceUnderConcurrency) {
