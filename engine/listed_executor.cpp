@@ -164,11 +164,11 @@ class ListedReader final : public StateReader {
     }
     return nullptr;
   }
+  /// In `deltas`, sorted by key (as the output's deltas are), the entry of `key` if any.
   static const PendingDeltas* deltas_in(const std::vector<PendingDeltas>& deltas, const StateKey& key) {
-    for (const PendingDeltas& d : deltas) {
-      if (d.key == key) return &d;
-    }
-    return nullptr;
+    auto it = std::lower_bound(deltas.begin(), deltas.end(), key,
+                               [](const PendingDeltas& d, const StateKey& k) { return d.key < k; });
+    return it != deltas.end() && it->key == key ? &*it : nullptr;
   }
 
   /// OK, or the first way this execution's reads differ from the entry, for the entry `who`
@@ -185,13 +185,32 @@ class ListedReader final : public StateReader {
   // The position of `key` in this transaction's listed reads, marked as made; or none, and the
   // key is remembered as read outside the list.
   std::optional<std::uint32_t> listed_read(const StateKey& key) {
-    for (std::uint32_t p = begin_; p < end_; ++p) {
-      if (list_.keys[list_.ids[p]] != key) continue;
-      mark_used(p - begin_);
-      return p;
+    std::optional<std::uint32_t> found;
+    if (end_ - begin_ <= kScannedReads) {
+      for (std::uint32_t p = begin_; p < end_; ++p) {
+        if (list_.keys[list_.ids[p]] == key) {
+          found = p;
+          break;
+        }
+      }
+    } else {
+      // A long entry (an airdrop lists each recipient's balance): searched by key, sorted once.
+      if (by_key_.empty()) {
+        by_key_.reserve(end_ - begin_);
+        for (std::uint32_t p = begin_; p < end_; ++p) by_key_.push_back(p);
+        std::sort(by_key_.begin(), by_key_.end(),
+                  [this](std::uint32_t a, std::uint32_t b) { return list_.keys[list_.ids[a]] < list_.keys[list_.ids[b]]; });
+      }
+      auto it = std::lower_bound(by_key_.begin(), by_key_.end(), key,
+                                 [this](std::uint32_t p, const StateKey& k) { return list_.keys[list_.ids[p]] < k; });
+      if (it != by_key_.end() && list_.keys[list_.ids[*it]] == key) found = *it;
     }
-    if (!unlisted_) unlisted_ = key;
-    return std::nullopt;
+    if (found) {
+      mark_used(*found - begin_);
+    } else if (!unlisted_) {
+      unlisted_ = key;
+    }
+    return found;
   }
   const Write* written_by(TxnIndex writer, const StateKey& key) const { return written_by(outputs_[writer], key); }
   const PendingDeltas* deltas_by(TxnIndex writer, const StateKey& key) const { return deltas_in(deltas_[writer], key); }
@@ -219,6 +238,8 @@ class ListedReader final : public StateReader {
   }
   std::uint64_t used_inline_ = 0;
   std::vector<std::uint8_t> used_beyond_;
+  static constexpr std::uint32_t kScannedReads = 16;
+  std::vector<std::uint32_t> by_key_;  // the entry's read positions by key, when it has many
   std::optional<StateKey> unlisted_;
   std::optional<std::string> delta_failure_;
 };
@@ -429,7 +450,7 @@ class ListedRun {
   const Plan plan_;
   const TxnIndex num_txns_;
   std::vector<TxnOutput> outputs_;
-  std::vector<std::vector<PendingDeltas>> deltas_;   // per transaction, written with its output
+  std::vector<std::vector<PendingDeltas>> deltas_;   // per transaction, by key, written with its output
   std::vector<std::atomic<std::uint32_t>> pending_;  // per transaction: unfinished dependencies + 1
   tbb::spin_mutex ready_mutex_;
   std::vector<TxnIndex> ready_;                       // a min-heap, guarded by ready_mutex_
