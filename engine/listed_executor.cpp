@@ -355,9 +355,7 @@ class ListedRun {
   void run_from(TxnIndex txn, std::uint32_t& finished_here, bool chain) {
     std::optional<TxnIndex> next = txn;
     while (next && !stop_.load(std::memory_order_relaxed)) {
-      const TxnIndex current = *next;
-      next.reset();
-      execute(current, next);
+      next = execute(*next);
       ++finished_here;
       if (next && !chain) {
         push_ready(*next);
@@ -393,8 +391,11 @@ class ListedRun {
   /// in the same release sequence) acquires all of them.
   bool take(TxnIndex txn) { return pending_[txn].fetch_sub(1, std::memory_order_acq_rel) == 1; }
 
-  void execute(TxnIndex txn, std::optional<TxnIndex>& next) {
+  /// Runs `txn`, then hands on the dependents it made ready: the first is returned, the rest go
+  /// to the pool.
+  std::optional<TxnIndex> execute(TxnIndex txn) {
     run_one(txn);
+    std::optional<TxnIndex> next;
     for (std::uint32_t d = plan_.dependents_begin[txn]; d < plan_.dependents_begin[txn + 1]; ++d) {
       const TxnIndex dependent = plan_.dependents[d];
       if (!take(dependent)) continue;
@@ -404,6 +405,7 @@ class ListedRun {
         push_ready(dependent);
       }
     }
+    return next;
   }
 
   void check(TxnIndex txn, const ListedReader& reader, const TxnOutput& output) {

@@ -40,7 +40,7 @@ struct TxnOutput {
   std::string vm_error; // non-empty when the VM threw; then writes and deltas are empty
   /// Adds to counters (see Delta), one per key, none to a key in `writes` (either turns the
   /// output into a vm_error); the engine sorts them by key.
-  DeltaSet deltas;
+  DeltaSet deltas{};  // initialised, so outputs built as {writes, receipt, vm_error} need not name it
   friend bool operator==(const TxnOutput&, const TxnOutput&) = default;
 };
 

@@ -75,7 +75,7 @@ TEST(MVMemory, ValidationNoticesNewWritesEstimatesAndNewIncarnations) {
   KeyCell* c2 = mv.cell(key(2));
   (void)mv.record({1, 0}, {}, keep({{key(2), "x"}}));
   // txn 5 read key 1 from storage and key 2 from txn 1.
-  (void)mv.record({5, 0}, {{c1, true, {}}, {c2, false, false, {1, 0}}}, keep({}));
+  (void)mv.record({5, 0}, {{c1, true, false, {}, 0}, {c2, false, false, {1, 0}, 0}}, keep({}));
   EXPECT_TRUE(mv.validate_read_set(5));
   (void)mv.record({3, 0}, {}, keep({{key(1), "y"}}));  // a lower txn now writes key 1
   EXPECT_FALSE(mv.validate_read_set(5));
