@@ -101,13 +101,23 @@ Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
   return plan;
 }
 
+/// What one delta of a transaction adds to, found when the transaction ran: its listed writer's
+/// value (a pointer into that writer's output, which stays where it is until the block is done)
+/// or the base state's, and the sum of the deltas since, its own included.
+struct ListedDelta {
+  const std::optional<Value>* base = nullptr;  // null: the base state's value
+  DeltaSum total = 0;
+};
+
 /// The reader of one transaction: each read is looked up in the transaction's entry and served
 /// from the writer the plan names. Reads the entry does not name, and listed reads never made,
 /// are remembered for the check after the execution.
 class ListedReader final : public StateReader {
  public:
+  /// `deltas`: per list position, for a transaction's writes' positions, its outputs' deltas in
+  /// order (ListedRun::deltas_).
   ListedReader(const Vm& vm, const AccessList& list, const Plan& plan, const std::vector<TxnOutput>& outputs,
-               const std::vector<std::vector<PendingDeltas>>& deltas, const BaseState& base, TxnIndex txn)
+               const std::vector<ListedDelta>& deltas, const BaseState& base, TxnIndex txn)
       : vm_(vm),
         list_(list),
         plan_(plan),
@@ -125,8 +135,8 @@ class ListedReader final : public StateReader {
     const TxnIndex writer = plan_.source[*p];
     if (writer == kNoWriter) return base_.get(key);
     if (const Write* w = written_by(writer, key)) return w->value;
-    if (const PendingDeltas* d = deltas_by(writer, key)) {
-      Result<Value> applied = apply_delta(vm_, key, d->on_storage ? base_.get(key) : d->base, d->total);
+    if (const ListedDelta* d = delta_of(list_, outputs_, deltas_, writer, key)) {
+      Result<Value> applied = apply_delta(vm_, key, d->base != nullptr ? *d->base : base_.get(key), d->total);
       if (applied) return std::move(applied).value();
       if (!delta_failure_) delta_failure_ = applied.status().message();
       throw DeltaReadFailed{};
@@ -137,16 +147,14 @@ class ListedReader final : public StateReader {
   /// What this transaction's delta to `key` adds to: the listed writer's value or deltas, or
   /// the base state's value, the delta's amount added to their sum. The entry must list the
   /// key as read (AccessRecorder does), which this counts as made.
-  PendingDeltas accumulate(const Delta& delta) {
-    PendingDeltas out{delta.key, true, std::nullopt, delta.amount};
+  ListedDelta accumulate(const Delta& delta) {
+    ListedDelta out{nullptr, delta.amount};
     const std::optional<std::uint32_t> p = listed_read(delta.key);
     const TxnIndex writer = p ? plan_.source[*p] : kNoWriter;
     if (writer == kNoWriter) return out;
-    if (const Write* w = written_by(writer, delta.key)) {
-      out.on_storage = false;
-      out.base = w->value;
-    } else if (const PendingDeltas* d = deltas_by(writer, delta.key)) {
-      out.on_storage = d->on_storage;
+    if (const Write* w = written_by(outputs_[writer], delta.key)) {
+      out.base = &w->value;
+    } else if (const ListedDelta* d = delta_of(list_, outputs_, deltas_, writer, delta.key)) {
       out.base = d->base;
       out.total += d->total;
     }
@@ -157,18 +165,24 @@ class ListedReader final : public StateReader {
   /// made if the list is right.
   const std::optional<std::string>& delta_failure() const { return delta_failure_; }
 
-  /// `writer`'s value for `key` when it wrote one, or its pending deltas when it added to it.
+  /// `output`'s write of `key`, if any.
   static const Write* written_by(const TxnOutput& output, const StateKey& key) {
     for (const Write& w : output.writes) {
       if (w.key == key) return &w;
     }
     return nullptr;
   }
-  /// In `deltas`, sorted by key (as the output's deltas are), the entry of `key` if any.
-  static const PendingDeltas* deltas_in(const std::vector<PendingDeltas>& deltas, const StateKey& key) {
-    auto it = std::lower_bound(deltas.begin(), deltas.end(), key,
-                               [](const PendingDeltas& d, const StateKey& k) { return d.key < k; });
-    return it != deltas.end() && it->key == key ? &*it : nullptr;
+  /// What `writer`'s delta to `key` adds to, if it added to it (and the list had room: a wrong
+  /// list may not, and is reported).
+  static const ListedDelta* delta_of(const AccessList& list, const std::vector<TxnOutput>& outputs,
+                                     const std::vector<ListedDelta>& deltas, TxnIndex writer, const StateKey& key) {
+    const DeltaSet& written = outputs[writer].deltas;
+    auto it = std::lower_bound(written.begin(), written.end(), key,
+                               [](const Delta& d, const StateKey& k) { return d.key < k; });
+    if (it == written.end() || it->key != key) return nullptr;
+    const std::size_t index = static_cast<std::size_t>(it - written.begin());
+    if (index >= list.writes(writer).size()) return nullptr;
+    return &deltas[list.offsets[2 * static_cast<std::size_t>(writer) + 1] + index];
   }
 
   /// OK, or the first way this execution's reads differ from the entry, for the entry `who`
@@ -213,13 +227,12 @@ class ListedReader final : public StateReader {
     return found;
   }
   const Write* written_by(TxnIndex writer, const StateKey& key) const { return written_by(outputs_[writer], key); }
-  const PendingDeltas* deltas_by(TxnIndex writer, const StateKey& key) const { return deltas_in(deltas_[writer], key); }
 
   const Vm& vm_;
   const AccessList& list_;
   const Plan& plan_;
   const std::vector<TxnOutput>& outputs_;
-  const std::vector<std::vector<PendingDeltas>>& deltas_;
+  const std::vector<ListedDelta>& deltas_;
   const BaseState& base_;
   const std::uint32_t begin_;
   const std::uint32_t end_;
@@ -254,7 +267,7 @@ class ListedRun {
         plan_(std::move(plan)),
         num_txns_(static_cast<TxnIndex>(num_txns)),
         outputs_(num_txns),
-        deltas_(num_txns),
+        deltas_(list.ids.size()),
         pending_(num_txns) {
     // One more than the dependencies: the sweep's token, so that exactly one of the sweep and
     // the last finishing dependency takes the transaction.
@@ -285,8 +298,8 @@ class ListedRun {
   /// apply, or empty.
   const std::string& delta_failure() const { return delta_failure_; }
   std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
-  /// Per transaction: what each of its deltas adds to (see ListedReader::accumulate).
-  const std::vector<std::vector<PendingDeltas>>& deltas() const { return deltas_; }
+  /// What each transaction's deltas add to (see deltas_).
+  const std::vector<ListedDelta>& deltas() const { return deltas_; }
   const Plan& plan() const { return plan_; }
   /// Per key id: the transaction that writes it last, or kNoWriter.
   const std::vector<TxnIndex>& last_writer() const { return plan_.last_writer; }
@@ -306,9 +319,10 @@ class ListedRun {
   void run_one(TxnIndex txn) {
     ListedReader reader(vm_, list_, plan_, outputs_, deltas_, base_, txn);
     TxnOutput output = call_vm(vm_, txn, reader);
-    if (!output.deltas.empty()) {
-      deltas_[txn].reserve(output.deltas.size());
-      for (const Delta& d : output.deltas) deltas_[txn].push_back(reader.accumulate(d));
+    // Room for as many as the entry lists writes: more is a wrong list, which check() reports.
+    if (output.deltas.size() <= list_.writes(txn).size()) {
+      const std::size_t first = list_.offsets[2 * static_cast<std::size_t>(txn) + 1];
+      for (std::size_t i = 0; i < output.deltas.size(); ++i) deltas_[first + i] = reader.accumulate(output.deltas[i]);
     }
     check(txn, reader, output);
     if (reader.delta_failure()) note_failure(txn, delta_failure_txn_, delta_failure_, *reader.delta_failure());
@@ -452,7 +466,9 @@ class ListedRun {
   const Plan plan_;
   const TxnIndex num_txns_;
   std::vector<TxnOutput> outputs_;
-  std::vector<std::vector<PendingDeltas>> deltas_;   // per transaction, by key, written with its output
+  // What each transaction's deltas add to, in its output's order, at the list positions of its
+  // writes (as many as it may have): one array for the block, written with the output.
+  std::vector<ListedDelta> deltas_;
   std::vector<std::atomic<std::uint32_t>> pending_;  // per transaction: unfinished dependencies + 1
   tbb::spin_mutex ready_mutex_;
   std::vector<TxnIndex> ready_;                       // a min-heap, guarded by ready_mutex_
@@ -516,12 +532,12 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
       }
     });
   });
-  const std::vector<std::vector<PendingDeltas>>& deltas = run->deltas();
-  if (std::any_of(deltas.begin(), deltas.end(), [](const std::vector<PendingDeltas>& d) { return !d.empty(); })) {
-    for (std::size_t i = 0; i < written.size(); ++i) {
-      if (const PendingDeltas* d = ListedReader::deltas_in(deltas[last_writer[written[i]]], state.writes[i].key)) {
-        state.deltas.push_back({i, *d});
-      }
+  for (std::size_t i = 0; i < written.size(); ++i) {
+    const TxnIndex writer = last_writer[written[i]];
+    if (result.outputs[writer].deltas.empty()) continue;
+    const StateKey& key = state.writes[i].key;
+    if (const ListedDelta* d = ListedReader::delta_of(list, result.outputs, run->deltas(), writer, key)) {
+      state.deltas.push_back({i, {key, d->base == nullptr, d->base != nullptr ? *d->base : std::nullopt, d->total}});
     }
   }
   if (!run->delta_failure().empty()) {
