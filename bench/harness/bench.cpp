@@ -188,21 +188,32 @@ class EndToEndCase {
 };
 
 // One ping-pong run: `rounds` hand-overs of a flag there and back; ns per round trip.
+// Waits until `ball` holds `value`. Spins: on two cores the ball comes back within a few hundred
+// nanoseconds, long before kSpinsBeforeYield tries, so the probe measures the line's latency.
+// Only then does it yield: with one core for both threads (a one-CPU container, valgrind) the
+// partner runs only when this thread gives way, and a pure spin took minutes per probe.
+void wait_for(const std::atomic<int>& ball, int value) {
+  constexpr int kSpinsBeforeYield = 1 << 14;
+  for (int spins = 0; ball.load(std::memory_order_acquire) != value;) {
+    if (++spins >= kSpinsBeforeYield) {
+      std::this_thread::yield();
+      spins = 0;
+    }
+  }
+}
+
 double ping_pong_ns(int rounds) {
   alignas(64) std::atomic<int> ball{0};
   std::thread partner([&] {
     for (int i = 0; i < rounds; ++i) {
-      // Spin without backoff on purpose: the probe measures the line's latency. It lasts ~10 ms.
-      while (ball.load(std::memory_order_acquire) != 1) {
-      }
+      wait_for(ball, 1);
       ball.store(0, std::memory_order_release);
     }
   });
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < rounds; ++i) {
     ball.store(1, std::memory_order_release);
-    while (ball.load(std::memory_order_acquire) != 0) {
-    }
+    wait_for(ball, 0);
   }
   const double ns = static_cast<double>(elapsed_ns(t0));
   partner.join();

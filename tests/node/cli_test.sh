@@ -166,6 +166,10 @@ contains "$work/out" "speedup" "bench table"
 expect 0 "bench json" -- "$pel" bench --workload all --accounts 50 --block-size 100 --threads 2 --runs 1 --warmups 0 --json --work 0,4
 contains "$work/out" '"validations_per_txn"' "bench json fields"
 expect 0 "bench end to end" -- "$pel" bench --workload mix --accounts 100 --block-size 100 --threads 2 --runs 1 --warmups 0 --end-to-end
+# One CPU for every thread (a one-CPU container): the cache-line probe must still end.
+if command -v taskset >/dev/null; then
+  expect 0 "bench on one CPU" -- timeout 120 taskset -c 0 "$pel" bench --workload p2p --accounts 100 --block-size 100 --threads 2 --runs 1 --warmups 0
+fi
 expect 2 "bench bad list" -- "$pel" bench --threads 1,x
 expect 1 "bench unknown workload" -- "$pel" bench --workload nosuch --runs 1
 
