@@ -18,6 +18,7 @@
 #include <exception>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 
@@ -105,8 +106,8 @@ Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
 /// value (a pointer into that writer's output, which stays where it is until the block is done)
 /// or the base state's, and the sum of the deltas since, its own included.
 struct ListedDelta {
-  const std::optional<Value>* base = nullptr;  // null: the base state's value
-  DeltaSum total = 0;
+  const std::optional<Value>* base;  // null: the base state's value
+  DeltaSum total;
 };
 
 /// The reader of one transaction: each read is looked up in the transaction's entry and served
@@ -117,7 +118,7 @@ class ListedReader final : public StateReader {
   /// `deltas`: per list position, for a transaction's writes' positions, its outputs' deltas in
   /// order (ListedRun::deltas_).
   ListedReader(const Vm& vm, const AccessList& list, const Plan& plan, const std::vector<TxnOutput>& outputs,
-               const std::vector<ListedDelta>& deltas, const BaseState& base, TxnIndex txn)
+               const ListedDelta* deltas, const BaseState& base, TxnIndex txn)
       : vm_(vm),
         list_(list),
         plan_(plan),
@@ -175,7 +176,7 @@ class ListedReader final : public StateReader {
   /// What `writer`'s delta to `key` adds to, if it added to it (and the list had room: a wrong
   /// list may not, and is reported).
   static const ListedDelta* delta_of(const AccessList& list, const std::vector<TxnOutput>& outputs,
-                                     const std::vector<ListedDelta>& deltas, TxnIndex writer, const StateKey& key) {
+                                     const ListedDelta* deltas, TxnIndex writer, const StateKey& key) {
     const DeltaSet& written = outputs[writer].deltas;
     auto it = std::lower_bound(written.begin(), written.end(), key,
                                [](const Delta& d, const StateKey& k) { return d.key < k; });
@@ -232,7 +233,7 @@ class ListedReader final : public StateReader {
   const AccessList& list_;
   const Plan& plan_;
   const std::vector<TxnOutput>& outputs_;
-  const std::vector<ListedDelta>& deltas_;
+  const ListedDelta* deltas_;
   const BaseState& base_;
   const std::uint32_t begin_;
   const std::uint32_t end_;
@@ -267,7 +268,8 @@ class ListedRun {
         plan_(std::move(plan)),
         num_txns_(static_cast<TxnIndex>(num_txns)),
         outputs_(num_txns),
-        deltas_(list.ids.size()),
+        // Not initialised: a slot is read only after its transaction wrote it (see delta_of).
+        deltas_(std::make_unique_for_overwrite<ListedDelta[]>(list.ids.size())),
         pending_(num_txns) {
     // One more than the dependencies: the sweep's token, so that exactly one of the sweep and
     // the last finishing dependency takes the transaction.
@@ -299,7 +301,7 @@ class ListedRun {
   const std::string& delta_failure() const { return delta_failure_; }
   std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
   /// What each transaction's deltas add to (see deltas_).
-  const std::vector<ListedDelta>& deltas() const { return deltas_; }
+  const ListedDelta* deltas() const { return deltas_.get(); }
   const Plan& plan() const { return plan_; }
   /// Per key id: the transaction that writes it last, or kNoWriter.
   const std::vector<TxnIndex>& last_writer() const { return plan_.last_writer; }
@@ -317,13 +319,13 @@ class ListedRun {
   // Executes `txn` from its entry, checks it against the entry, and keeps its output and what
   // its deltas add to. Its dependencies have finished.
   void run_one(TxnIndex txn) {
-    ListedReader reader(vm_, list_, plan_, outputs_, deltas_, base_, txn);
+    ListedReader reader(vm_, list_, plan_, outputs_, deltas_.get(), base_, txn);
     TxnOutput output = call_vm(vm_, txn, reader);
-    // Room for as many as the entry lists writes: more is a wrong list, which check() reports.
-    if (output.deltas.size() <= list_.writes(txn).size()) {
-      const std::size_t first = list_.offsets[2 * static_cast<std::size_t>(txn) + 1];
-      for (std::size_t i = 0; i < output.deltas.size(); ++i) deltas_[first + i] = reader.accumulate(output.deltas[i]);
-    }
+    // Room for as many as the entry lists writes: more is a wrong list, which check() reports;
+    // the first ones are still kept, since delta_of reads any slot within the room.
+    const std::size_t kept = std::min(output.deltas.size(), list_.writes(txn).size());
+    const std::size_t first = list_.offsets[2 * static_cast<std::size_t>(txn) + 1];
+    for (std::size_t i = 0; i < kept; ++i) deltas_[first + i] = reader.accumulate(output.deltas[i]);
     check(txn, reader, output);
     if (reader.delta_failure()) note_failure(txn, delta_failure_txn_, delta_failure_, *reader.delta_failure());
     outputs_[txn] = std::move(output);
@@ -468,7 +470,7 @@ class ListedRun {
   std::vector<TxnOutput> outputs_;
   // What each transaction's deltas add to, in its output's order, at the list positions of its
   // writes (as many as it may have): one array for the block, written with the output.
-  std::vector<ListedDelta> deltas_;
+  std::unique_ptr<ListedDelta[]> deltas_;
   std::vector<std::atomic<std::uint32_t>> pending_;  // per transaction: unfinished dependencies + 1
   tbb::spin_mutex ready_mutex_;
   std::vector<TxnIndex> ready_;                       // a min-heap, guarded by ready_mutex_
