@@ -46,6 +46,8 @@ struct ExecutionStats {
                            // the declared writes left too little parallelism
   std::uint64_t kept_on_fallback = 0;  // when fell_back: transactions the parallel run had made
                                        // final, kept instead of executed again
+  std::uint64_t loop_prefix = 0;  // transactions the plain loop ran first, alone, to measure its
+                                  // cost: the contention fallback's yardstick (counted in executions)
   std::uint64_t execute_ns = 0;   // wall time of the execution phase
   std::uint64_t finalize_ns = 0;  // wall time to collect the write set and finish the block
   /// The keys that caused the most conflicts, most first (ties by key), at most kHotKeys.

@@ -6,6 +6,7 @@
 #include <limits>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -28,18 +29,15 @@ namespace {
 /// The reader of one execution: reads go to multi-version memory, and are recorded.
 class MVReader final : public StateReader {
  public:
-  /// `timed`: the time spent in the multi-version memory is added up (see memory_ns).
-  MVReader(const Vm& vm, MVMemory& memory, const BaseState& base, TxnIndex txn, bool timed)
-      : vm_(vm), memory_(memory), base_(base), txn_(txn), timed_(timed) {
+  MVReader(const Vm& vm, MVMemory& memory, const BaseState& base, TxnIndex txn)
+      : vm_(vm), memory_(memory), base_(base), txn_(txn) {
     reads_.reserve(kTypicalReads);  // one allocation, not one per doubling
   }
 
   std::optional<Value> read(const StateKey& key) override {
     if (aborted_) return std::nullopt;
-    const auto start = timed_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     KeyCell* cell = memory_.cell(key);
     MVRead r = MVMemory::read(*cell, txn_);
-    if (timed_) memory_ns_ += elapsed_ns(start);
     if (r.kind == MVRead::Kind::kDependency) {
       blocked_ = true;
       aborted_ = true;
@@ -94,9 +92,6 @@ class MVReader final : public StateReader {
   /// A read whose deltas could not be applied (Vm::apply_delta): its error. If this execution
   /// stays final, the block cannot be made.
   const std::optional<std::string>& delta_failure() const { return delta_failure_; }
-  /// When timed: the time the reads spent finding their cells and versions, work the plain
-  /// loop does not do (on many cores, mostly waiting for cache lines other cores wrote).
-  std::uint64_t memory_ns() const { return memory_ns_; }
 
  private:
   const Vm& vm_;
@@ -108,8 +103,6 @@ class MVReader final : public StateReader {
   TxnIndex blocking_txn_ = 0;
   bool predicted_ = false;
   mutable const KeyCell* conflict_cell_ = nullptr;
-  const bool timed_;
-  std::uint64_t memory_ns_ = 0;
   std::vector<ReadDescriptor> reads_;
   DeltaReads delta_reads_;
   std::optional<std::string> delta_failure_;
@@ -135,8 +128,6 @@ class alignas(64) WorkerCounters {
 
   std::atomic<std::uint64_t> executions{0};
   std::atomic<std::uint64_t> wasted{0};  // executions whose output was discarded or aborted
-  std::atomic<std::uint64_t> timed{0};   // executions whose VM call was timed (a sample)
-  std::atomic<std::uint64_t> timed_ns{0};
   std::atomic<std::uint64_t> validations{0};
   std::atomic<std::uint64_t> aborts{0};
   std::atomic<std::uint64_t> suspensions{0};
@@ -156,17 +147,34 @@ void keep_hottest(std::vector<KeyConflicts>& keys) {
 /// One block's parallel run: the state every worker shares.
 class BlockRun {
  public:
-  BlockRun(const Vm& vm, std::size_t num_txns, const BaseState& base, int threads, double fallback_speedup)
+  /// `loop_prefix`: transactions the plain loop ran before (see record_loop_prefix), and
+  /// `loop_ns_per_txn` what they took it each, the fallback's yardstick.
+  BlockRun(const Vm& vm, std::size_t num_txns, const BaseState& base, int threads, double fallback_speedup,
+           std::size_t loop_prefix, double loop_ns_per_txn)
       : vm_(vm),
         base_(base),
         memory_(num_txns),
-        scheduler_(num_txns),
+        scheduler_(num_txns, loop_prefix),
         outputs_(num_txns),
         failed_(num_txns),
         counters_(static_cast<std::size_t>(threads)),
-        fallback_speedup_(threads > 1 ? fallback_speedup : 0) {
+        loop_prefix_(loop_prefix),
+        loop_ns_per_txn_(loop_ns_per_txn),
+        fallback_speedup_(threads > 1 && loop_prefix > 0 ? fallback_speedup : 0) {
     // One per worker: a worker's failure ends its loop, so it keeps at most one.
     kept_after_failure_.reserve(static_cast<std::size_t>(threads));
+  }
+
+  /// Before the workers start (after declare): the outputs of the transactions the plain loop
+  /// ran first, in order, as many as the constructor was told. Their writes and deltas are
+  /// recorded with no reads: what the loop showed them was the block's true state, so they are
+  /// final and nothing validates them.
+  void record_loop_prefix(std::vector<TxnOutput> prefix) {
+    PEL_ASSERT(prefix.size() == loop_prefix_, "the loop's prefix is not the one the scheduler expects");
+    for (std::size_t txn = 0; txn < prefix.size(); ++txn) {
+      outputs_[txn] = std::move(prefix[txn]);
+      memory_.record(Version{static_cast<TxnIndex>(txn), 0}, {}, outputs_[txn].writes, outputs_[txn].deltas);
+    }
   }
 
   /// Call just before the workers start: the fallback judges progress from here.
@@ -226,6 +234,8 @@ class BlockRun {
   /// a conflict or a wait, not only the top few the statistics keep.
   ExecutionStats counts(std::vector<KeyConflicts>* conflicted = nullptr) const {
     ExecutionStats stats;
+    stats.executions = loop_prefix_;
+    stats.loop_prefix = loop_prefix_;
     std::unordered_map<const KeyCell*, KeyConflicts> by_cell;
     for (const WorkerCounters& c : counters_) {
       stats.executions += WorkerCounters::get(c.executions);
@@ -342,13 +352,10 @@ class BlockRun {
       return std::nullopt;
     }
     for (;;) {
-      // One execution in kTimedEvery is timed: the fallback's estimate of the plain loop's cost.
       const std::uint64_t executed = WorkerCounters::get(counters.executions);
-      const bool timed = executed % kTimedEvery == 0;
-      MVReader reader(vm_, memory_, base_, version.txn, timed);
+      MVReader reader(vm_, memory_, base_, version.txn);
       TxnOutput output;
       bool out_of_memory = false;
-      const auto vm_start = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
       try {
         output = call_vm(vm_, version.txn, reader);
       } catch (const std::bad_alloc&) {
@@ -358,11 +365,6 @@ class BlockRun {
         // true state, and execute() then fails the block.
         out_of_memory = true;
       }
-      // The plain loop would have run the same VM code on the same values, without the
-      // multi-version memory's share of the reads: counting it made the loop look slower than
-      // it is (p2p over 100 accounts ran at 0.64x on 2 threads without falling back).
-      const std::uint64_t vm_ns = timed ? elapsed_ns(vm_start) : 0;
-      const std::uint64_t loop_ns = vm_ns - std::min(vm_ns, reader.memory_ns());
       counters.bump(counters.executions);
       if ((executed + 1) % kJudgeEvery == 0) check_fallback();
       if (reader.blocked()) {
@@ -389,12 +391,6 @@ class BlockRun {
         counters.conflict(reader.conflict_cell(), false);
         scheduler_.note_conflict();
         continue;
-      }
-      // Only executions that ran to the end sample the plain loop's cost: one stopped at an
-      // ESTIMATE or doomed did part of the work.
-      if (timed) {
-        counters.bump(counters.timed);
-        counters.bump(counters.timed_ns, loop_ns);
       }
       // The memory keeps pointers to the values in output.writes: moving the output into
       // outputs_[txn] keeps them where they are, and the previous incarnation's output, freed
@@ -450,21 +446,16 @@ class BlockRun {
   // overhead on this machine) stops, and the plain loop goes on from what was made final.
   void check_fallback() {
     if (fallback_speedup_ <= 0) return;
-    std::uint64_t executions = 0, wasted = 0, timed = 0, timed_ns = 0;
+    std::uint64_t executions = 0, wasted = 0;
     for (const WorkerCounters& c : counters_) {
       executions += WorkerCounters::get(c.executions);
       wasted += WorkerCounters::get(c.wasted);
-      timed += WorkerCounters::get(c.timed);
-      timed_ns += WorkerCounters::get(c.timed_ns);
     }
-    if (executions < std::max<std::uint64_t>(kMinExecutionsBeforeFallback, outputs_.size() / kJudgedAfterShare) ||
-        timed == 0) {
+    if (executions < std::max<std::uint64_t>(kMinExecutionsBeforeFallback, outputs_.size() / kJudgedAfterShare)) {
       return;
     }
-    const double plain_loop_ns_per_txn = static_cast<double>(timed_ns) / static_cast<double>(timed);
     const std::uint64_t standing = executions - std::min(wasted, executions);
-    if (slower_than_plain_loop(elapsed_ns(start_), standing,
-                               plain_loop_ns_per_txn, fallback_speedup_)) {
+    if (slower_than_plain_loop(elapsed_ns(start_), standing, loop_ns_per_txn_, fallback_speedup_)) {
       abandoned_.store(true, std::memory_order_relaxed);
     }
   }
@@ -476,7 +467,6 @@ class BlockRun {
   static constexpr std::uint64_t kMinExecutionsBeforeFallback = 256;
   static constexpr std::size_t kJudgedAfterShare = 16;
   static constexpr std::uint64_t kJudgeEvery = 64;  // per worker: a clock read and a sum of counters
-  static constexpr std::uint64_t kTimedEvery = 4;   // two clock reads, about 40 ns, on one in four
   const Vm& vm_;
   const BaseState& base_;
   MVMemory memory_;
@@ -500,7 +490,10 @@ class BlockRun {
   std::vector<const KeyCell*> predicted_cell_;  // the declared key that names the blocker
   std::vector<const KeyCell*> declared_links_;  // one entry per declared dependency, by key
   std::uint64_t declared_dependencies_ = 0;
-  const double fallback_speedup_;  // 0 with one worker: it can only be slower than the loop
+  const std::size_t loop_prefix_;
+  const double loop_ns_per_txn_;
+  const double fallback_speedup_;  // 0 with one worker (it can only be slower than the loop), or
+                                   // with no loop prefix to judge by
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::atomic<bool> abandoned_{false};  // stop: slower than the plain loop, or a worker failed
   FirstFailure failure_;
@@ -575,9 +568,45 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     result.stats.threads = threads;
     return result;
   }
+  const bool judged = options_.fallback_speedup > 0 && threads > 1;
+  if (judged && loop_blocks_ahead_ > 0) {
+    // The last block that tried Block-STM fell back: hot spots stay hot from block to block,
+    // so this one runs on the plain loop without paying for a start it would abandon.
+    --loop_blocks_ahead_;
+    BlockResult result = execute_sequential(vm, num_txns, base);
+    result.stats.threads = threads;
+    result.stats.sequential = false;
+    result.stats.fell_back = true;
+    return result;
+  }
 
   auto start = std::chrono::steady_clock::now();
-  auto run = std::make_unique<BlockRun>(vm, num_txns, base, threads, options_.fallback_speedup);
+  // The fallback's yardstick: the plain loop runs the block's first transactions, alone, and
+  // what they took it is what the rest would. Measured where the loop runs, not estimated from
+  // executions inside Block-STM: those run with every core busy and the values they read in
+  // other cores' caches, and overrated the loop up to 2x (bench/README.md). The prefix is not
+  // lost work: its outputs are final, and Block-STM starts after it.
+  std::optional<SequentialRun> loop;
+  std::size_t loop_prefix = 0;
+  double loop_ns_per_txn = 0;
+  if (judged) {
+    loop_prefix = std::min(num_txns, std::clamp<std::size_t>(num_txns / kLoopPrefixShare, 1, kMaxLoopPrefix));
+    loop.emplace(vm, num_txns, base);
+    const auto loop_start = std::chrono::steady_clock::now();
+    loop->run_until(loop_prefix);
+    loop_ns_per_txn = static_cast<double>(elapsed_ns(loop_start)) / static_cast<double>(std::max<std::size_t>(loop_prefix, 1));
+    if (loop->failed()) {
+      // A read met deltas it could not apply: the block cannot be made, and the loop says so.
+      BlockResult result = loop->finish();
+      result.stats.threads = threads;
+      result.stats.sequential = false;
+      result.stats.fell_back = true;
+      result.stats.loop_prefix = loop_prefix;
+      return result;
+    }
+  }
+  auto run = std::make_unique<BlockRun>(vm, num_txns, base, threads, options_.fallback_speedup, loop_prefix,
+                                        loop_ns_per_txn);
   using Declarations = ParallelOptions::Declarations;
   if (options_.declarations == Declarations::kAll ||
       (options_.declarations == Declarations::kHotKeys && !hot_keys_.empty())) {
@@ -591,11 +620,15 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     if (options_.fallback_speedup > 0 && threads > 1 && longest_chain > 1 &&
         static_cast<double>(longest_chain) * kMinDeclaredParallelism > static_cast<double>(num_txns)) {
       arena_->execute([&] { run.reset(); });
-      BlockResult result = execute_sequential(vm, num_txns, base);
+      BlockResult result = loop->finish();
       result.stats.threads = threads;
       result.stats.fell_back = true;
       return result;
     }
+  }
+  if (loop) {
+    run->record_loop_prefix(loop->take_outputs());
+    loop.reset();
   }
   run->start_clock();
   run_workers(threads, [&run](int w) { run->work(w); });
@@ -610,6 +643,10 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   learn_hot_keys(conflicted, run->contended_declared_keys(kHotKeyConflicts));
   // A fallback judged as the last task finished finds the block done: nothing to redo.
   if (run->abandoned() && !run->finished()) {
+    // After each fallback in a row the plain loop takes twice as many blocks, up to
+    // kMaxLoopBlocksAhead, before Block-STM is tried again.
+    loop_blocks_ahead_ = std::min(kMaxLoopBlocksAhead, 1u << std::min(fallbacks_in_a_row_, 16u));
+    ++fallbacks_in_a_row_;
     // Slower than the plain loop: the loop finishes the block, from the first transaction the
     // parallel run had not made final. The prefix it had is kept, not executed again.
     const std::size_t kept = run->final_prefix();
@@ -620,6 +657,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     arena_->execute([&] { run.reset(); });
     BlockResult result = continue_sequential(vm, num_txns, base, std::move(done), done_writes);
     result.stats.kept_on_fallback = kept;
+    result.stats.loop_prefix = parallel_stats.loop_prefix;
     result.stats.executions += parallel_stats.executions;  // the abandoned work counts too
     result.stats.validations = parallel_stats.validations;
     result.stats.aborts = parallel_stats.aborts;
@@ -633,6 +671,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     return result;
   }
 
+  fallbacks_in_a_row_ = 0;  // Block-STM ran the block to the end
   if (run->out_of_memory()) {
     // A final execution threw std::bad_alloc on the block's true state: this node's failure.
     arena_->execute([&] { run.reset(); });
@@ -718,6 +757,7 @@ ExecutionStats& ExecutionStats::operator+=(const ExecutionStats& o) {
   listed_dependencies += o.listed_dependencies;
   longest_chain = std::max(longest_chain, o.longest_chain);
   kept_on_fallback += o.kept_on_fallback;
+  loop_prefix += o.loop_prefix;
   execute_ns += o.execute_ns;
   finalize_ns += o.finalize_ns;
   for (const KeyConflicts& theirs : o.hot_keys) {

@@ -24,22 +24,23 @@ struct ParallelOptions {
   std::size_t min_parallel_txns = 16;
   /// Run Block-STM even with one thread or a small block: measures the engine's own overhead.
   bool always_block_stm = false;
-  /// Contention fallback, judged by progress: once 256 executions and a sixteenth of the block
-  /// ran, every 64 executions of a worker, the executions still standing (neither discarded nor
-  /// aborted) are each valued at the plain loop's cost per transaction, sampled as the mean time
-  /// a VM execution took in this run less its reads' time in the multi-version memory, and
-  /// compared with the wall time the run took. When Block-STM has been advancing the block more
-  /// slowly than `fallback_speedup` times the plain loop would have, the run stops and the plain
-  /// loop finishes the block from the prefix the run had made final. Bounded cost: a fully
-  /// serial block trips it at the first judgement. Never with one worker (it could only lose). A
-  /// block whose declared writes leave too little parallelism (kMinDeclaredParallelism) runs
-  /// sequentially at once. 0 disables both (the tests do, to exercise Block-STM under any
-  /// conflict); a huge value makes the fallback fire at the first judgement. Known biases: the
-  /// loop's cost leaves out all of a read's time in the multi-version memory, the lookup the
-  /// loop would make too included, so for a VM that does little but read it is underrated and
-  /// the fallback fires early; on 8-16 busy cores the VM's own work runs slower than it would
-  /// alone, so the loop's cost is overrated and hot-spot blocks can run below the loop
-  /// (bench/README.md). Small blocks on many workers may end before a worker's 64th execution.
+  /// Contention fallback, judged by progress against the plain loop, measured. The plain loop
+  /// first runs the block's first transactions alone (a thirty-second of the block, at most
+  /// 1,024; their outputs are kept and Block-STM starts after them), and their mean time is the
+  /// loop's cost per transaction. Then, once 256 executions and a sixteenth of the block ran,
+  /// every 64 executions of a worker, the executions still standing (neither discarded nor
+  /// aborted), each valued at that cost, are compared with the wall time Block-STM has taken.
+  /// When it has been advancing the block more slowly than `fallback_speedup` times the plain
+  /// loop would have, the run stops and the plain loop finishes the block from the prefix the
+  /// run had made final. The next block, on that executor, runs on the plain loop outright (and
+  /// after further fallbacks in a row, the next 2, 4, then 8): hot spots stay hot from block to
+  /// block. Bounded cost: a fully serial block trips it at the first judgement.
+  /// Never with one worker (it could only lose). A block whose declared writes leave too little
+  /// parallelism (kMinDeclaredParallelism) runs sequentially at once. 0 disables all three (the
+  /// tests do, to exercise Block-STM under any conflict); a huge value makes the fallback fire
+  /// at the first judgement. Known bias: the yardstick comes from the block's first
+  /// transactions, which meet the coldest caches and may not be typical of the rest. Small
+  /// blocks on many workers may end before a worker's 64th execution.
   double fallback_speedup = 1.0;
   /// Which of the VM's declared writes (Vm::declare_writes) become ESTIMATE markers before a
   /// block runs, so that readers wait for the writer instead of running early and aborting.
@@ -100,9 +101,22 @@ class ParallelExecutor {
   /// 2 threads under exact declarations, Block-STM on chains paying a wait and a hand-over per
   /// transaction.
   static constexpr double kMinDeclaredParallelism = 6;
+  /// With the fallback on, the plain loop runs the first 1/kLoopPrefixShare of a block (at
+  /// least one transaction, at most kMaxLoopPrefix) to measure its cost per transaction. While
+  /// it runs the other workers idle: where Block-STM wins by s, the block loses about
+  /// (1 - 1/s) / kLoopPrefixShare of its time, under 1.5% at 2x.
+  static constexpr std::size_t kLoopPrefixShare = 32;
+  static constexpr std::size_t kMaxLoopPrefix = 1024;
   ParallelOptions options_;
   std::unique_ptr<tbb::task_arena> arena_;
   std::vector<StateKey> hot_keys_;  // sorted: the last parallel block's conflicted keys
+  /// After a contention fallback: blocks the plain loop runs before Block-STM is tried again
+  /// (1, 2, 4, then kMaxLoopBlocksAhead after each further fallback in a row). Where Block-STM
+  /// would win again, a block that fell back by noise costs one block on the loop; where it
+  /// keeps losing, a ninth of the blocks pay for the try.
+  static constexpr std::uint32_t kMaxLoopBlocksAhead = 8;
+  std::uint32_t loop_blocks_ahead_ = 0;
+  std::uint32_t fallbacks_in_a_row_ = 0;
 };
 
 }  // namespace pel

@@ -15,8 +15,11 @@ void fetch_min(std::atomic<std::size_t>& a, std::size_t target) {
 
 }  // namespace
 
-Scheduler::Scheduler(std::size_t num_txns) : num_txns_(num_txns), txns_(num_txns) {
-  if (num_txns == 0) done_marker_.store(true);
+Scheduler::Scheduler(std::size_t num_txns, std::size_t already_executed)
+    : num_txns_(num_txns), txns_(num_txns), execution_idx_(already_executed), validation_idx_(already_executed) {
+  PEL_ASSERT(already_executed <= num_txns, "more transactions executed than the block has");
+  for (std::size_t txn = 0; txn < already_executed; ++txn) txns_[txn].status = IncarnationStatus::kExecuted;
+  if (already_executed == num_txns) done_marker_.store(true);
 }
 
 void Scheduler::decrease_execution_idx(TxnIndex target) {

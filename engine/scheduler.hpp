@@ -59,7 +59,10 @@ class Scheduler {
     std::size_t execute_next = 0, execute_end = 0;
   };
 
-  explicit Scheduler(std::size_t num_txns);
+  /// `already_executed`: transactions 0 .. already_executed-1 ran elsewhere (the executor's
+  /// measured prefix, see ParallelExecutor) and their writes are recorded with no reads: they
+  /// start executed, are never validated (nothing they read can change) and never re-run.
+  explicit Scheduler(std::size_t num_txns, std::size_t already_executed = 0);
 
   /// The next task for a worker without one, or nullopt when none is available right now.
   std::optional<SchedulerTask> next_task(WorkerClaims& claims);

@@ -80,38 +80,65 @@ class OverlayReader final : public StateReader {
 
 }  // namespace
 
-BlockResult execute_sequential(const Vm& vm, std::size_t num_txns, const BaseState& base) {
-  return continue_sequential(vm, num_txns, base, {}, {});
+struct SequentialRun::State {
+  State(const Vm& the_vm, std::size_t block_size, const BaseState& base_state)
+      : vm(the_vm), base(base_state), num_txns(block_size), reader(the_vm, overlay, base_state) {}
+  const Vm& vm;
+  const BaseState& base;
+  const std::size_t num_txns;
+  std::size_t first = 0;  // the first transaction this run executes
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  BlockResult result;
+  Overlay overlay;
+  OverlayReader reader;
+};
+
+SequentialRun::SequentialRun(const Vm& vm, std::size_t num_txns, const BaseState& base, std::vector<TxnOutput> done,
+                             const FinalWrites& done_state)
+    : state_(std::make_unique<State>(vm, num_txns, base)) {
+  State& s = *state_;
+  s.first = done.size();
+  s.result.outputs = std::move(done);
+  s.result.outputs.reserve(num_txns);
+  s.overlay.reserve(num_txns * 2);
+  for (const FinalWrites::Pending& p : done_state.deltas) {
+    s.overlay.emplace(p.deltas.key, OverlayValue{p.deltas.base, p.deltas.on_storage, p.deltas.total});
+  }
+  for (const Write& w : done_state.writes) s.overlay.try_emplace(w.key, OverlayValue{w.value});  // pending ones stay
 }
 
-BlockResult continue_sequential(const Vm& vm, std::size_t num_txns, const BaseState& base,
-                                std::vector<TxnOutput> done, const FinalWrites& done_state) {
-  auto start = std::chrono::steady_clock::now();
-  BlockResult result;
-  const std::size_t first = done.size();
-  result.outputs = std::move(done);
-  result.outputs.reserve(num_txns);
-  Overlay overlay;
-  overlay.reserve(num_txns * 2);
-  for (const FinalWrites::Pending& p : done_state.deltas) {
-    overlay.emplace(p.deltas.key, OverlayValue{p.deltas.base, p.deltas.on_storage, p.deltas.total});
+SequentialRun::~SequentialRun() = default;
+
+void SequentialRun::run_until(std::size_t end) {
+  State& s = *state_;
+  for (std::size_t i = s.result.outputs.size(); i < std::min(end, s.num_txns); ++i) {
+    TxnOutput out = call_vm(s.vm, static_cast<TxnIndex>(i), s.reader);
+    apply_output(s.overlay, out);
+    s.result.outputs.push_back(std::move(out));
   }
-  for (const Write& w : done_state.writes) overlay.try_emplace(w.key, OverlayValue{w.value});  // pending ones stay
-  OverlayReader reader(vm, overlay, base);
-  for (std::size_t i = first; i < num_txns; ++i) {
-    TxnOutput out = call_vm(vm, static_cast<TxnIndex>(i), reader);
-    apply_output(overlay, out);
-    result.outputs.push_back(std::move(out));
-  }
-  result.stats.execute_ns = elapsed_ns(start);
+}
+
+std::size_t SequentialRun::next() const { return state_->result.outputs.size(); }
+
+bool SequentialRun::failed() const { return state_->reader.failure().has_value(); }
+
+std::vector<TxnOutput> SequentialRun::take_outputs() { return std::move(state_->result.outputs); }
+
+BlockResult SequentialRun::finish() {
+  run_until(state_->num_txns);
+  State& s = *state_;
+  BlockResult& result = s.result;
+  const Vm& vm = s.vm;
+  const BaseState& base = s.base;
+  result.stats.execute_ns = elapsed_ns(s.start);
 
   auto finalize_start = std::chrono::steady_clock::now();
   // Pending deltas are applied as the overlay is collected; where some cannot be, the lowest
   // such key's error is the block's, as apply_final_deltas reports it for the other executors.
   std::optional<StateKey> failed_key;
   std::string failure;
-  result.writes.reserve(overlay.size());
-  for (auto& [key, v] : overlay) {
+  result.writes.reserve(s.overlay.size());
+  for (auto& [key, v] : s.overlay) {
     if (v.has_deltas) {
       Result<Value> applied = OverlayReader::resolve(vm, base, key, v);
       if (!applied) {
@@ -128,16 +155,25 @@ BlockResult continue_sequential(const Vm& vm, std::size_t num_txns, const BaseSt
   std::sort(result.writes.begin(), result.writes.end(),
             [](const Write& a, const Write& b) { return a.key < b.key; });
   // A read that met deltas it could not apply came first.
-  if (reader.failure()) result.finish_error = *reader.failure();
+  if (s.reader.failure()) result.finish_error = *s.reader.failure();
   if (result.finish_error.empty() && failed_key) result.finish_error = std::move(failure);
   if (!result.finish_error.empty()) result.writes.clear();  // a block that cannot be made writes nothing
   finish_block(vm, base, result);
   result.stats.finalize_ns = elapsed_ns(finalize_start);
 
-  result.stats.transactions = num_txns;
-  result.stats.executions = num_txns - first;
-  result.stats.sequential = first == 0;
-  return result;
+  result.stats.transactions = s.num_txns;
+  result.stats.executions = s.num_txns - s.first;
+  result.stats.sequential = s.first == 0;
+  return std::move(result);
+}
+
+BlockResult execute_sequential(const Vm& vm, std::size_t num_txns, const BaseState& base) {
+  return SequentialRun(vm, num_txns, base).finish();
+}
+
+BlockResult continue_sequential(const Vm& vm, std::size_t num_txns, const BaseState& base,
+                                std::vector<TxnOutput> done, const FinalWrites& done_state) {
+  return SequentialRun(vm, num_txns, base, std::move(done), done_state).finish();
 }
 
 }  // namespace pel

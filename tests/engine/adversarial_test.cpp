@@ -198,8 +198,11 @@ namespace {
 // a block alone before the other wakes up, and there is nothing to detect.
 class OverlappingVm final : public Vm {
  public:
-  explicit OverlappingVm(const Vm& inner) : inner_(inner) {}
+  /// `loop_prefix`: the transactions the executor's plain loop runs first (ExecutionStats).
+  OverlappingVm(const Vm& inner, std::size_t loop_prefix) : inner_(inner), loop_prefix_(loop_prefix) {}
   TxnOutput execute(TxnIndex txn, StateReader& reader) const override {
+    // The plain loop that measures the block's first transactions runs them alone.
+    if (txn < loop_prefix_) return inner_.execute(txn, reader);
     // An id per instance, not its address: a later instance may reuse the same stack slot.
     thread_local std::uint64_t registered = 0;
     if (registered != id_) {
@@ -215,6 +218,7 @@ class OverlappingVm final : public Vm {
   static inline std::atomic<std::uint64_t> next_id_{1};
   const std::uint64_t id_ = next_id_.fetch_add(1);
   const Vm& inner_;
+  const std::size_t loop_prefix_;
   mutable std::atomic<int> threads_seen_{0};
 };
 
@@ -233,9 +237,12 @@ TEST(ContentionFallback, FullySerialBlockWastesLittleAndAgrees) {
   MemoryState base;
   ToyVm toy(txns);
   BlockResult seq = execute_sequential(toy, txns.size(), base);
-  ParallelExecutor executor({.threads = 2});
+  const std::size_t loop_prefix = ParallelExecutor({.threads = 2}).execute(toy, txns.size(), base).stats.loop_prefix;
+  ASSERT_GT(loop_prefix, 0u) << "the fallback measures the plain loop on the first transactions";
   for (int attempt = 0; attempt < 3; ++attempt) {
-    OverlappingVm vm(toy);
+    // A fresh executor each time: one that fell back runs the next block on the loop outright.
+    ParallelExecutor executor({.threads = 2});
+    OverlappingVm vm(toy, loop_prefix);
     Watchdog dog(std::chrono::seconds(60), "serial block, attempt " + std::to_string(attempt));
     BlockResult par = executor.execute(vm, txns.size(), base);
     ASSERT_EQ(seq.outputs, par.outputs);
@@ -248,6 +255,30 @@ TEST(ContentionFallback, FullySerialBlockWastesLittleAndAgrees) {
         << "attempt " << attempt << (par.stats.fell_back ? " (fell back)" : "") << ": " << par.stats.aborts
         << " aborts, " << par.stats.suspensions << " waits";
   }
+}
+
+// After a fallback the executor runs the next block on the plain loop outright, then tries
+// Block-STM again; after each further fallback in a row it waits twice as many blocks, up to 8.
+TEST(ContentionFallback, BlocksAfterAFallbackRunOnTheLoopThenTryAgain) {
+  std::vector<ToyTxn> txns(2000, ToyTxn{{{ToyOp::Kind::kRead, 0}, {ToyOp::Kind::kWrite, 0}}});
+  MemoryState base;
+  ToyVm vm(txns);
+  const BlockResult seq = execute_sequential(vm, txns.size(), base);
+  ParallelExecutor executor({.threads = 2, .fallback_speedup = 1e9});  // falls back at every try
+  std::string pattern;
+  for (int block = 0; block < 30; ++block) {
+    Watchdog dog(std::chrono::seconds(60), "block " + std::to_string(block));
+    const BlockResult par = executor.execute(vm, txns.size(), base);
+    ASSERT_EQ(seq.outputs, par.outputs) << "block " << block;
+    ASSERT_EQ(seq.writes, par.writes) << "block " << block;
+    ASSERT_TRUE(par.stats.fell_back) << "block " << block;
+    const bool tried = par.stats.loop_prefix > 0;
+    if (!tried) {
+      EXPECT_EQ(par.stats.executions, txns.size()) << "block " << block << " ran on the loop alone";
+    }
+    pattern += tried ? 'T' : 'l';
+  }
+  EXPECT_EQ(pattern, "TlTllTllllTllllllllTllllllllTl");
 }
 
 // The fallback keeps what the parallel run made final and executes only the rest: on random
