@@ -44,6 +44,8 @@ struct ExecutionStats {
   bool sequential = false;        // ran on the sequential path (small block or 1 thread)
   bool fell_back = false;  // the plain loop ran or finished the block: Block-STM was slower, or
                            // the declared writes left too little parallelism
+  bool loop_probe = false;  // the plain loop ran the block to measure itself (the fallback's
+                            // yardstick, ParallelOptions::fallback_speedup), not for speed
   std::uint64_t kept_on_fallback = 0;  // when fell_back: transactions the parallel run had made
                                        // final, kept instead of executed again
   std::uint64_t loop_prefix = 0;  // transactions the plain loop ran first, alone, to measure its

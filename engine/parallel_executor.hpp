@@ -12,6 +12,7 @@
 
 #include "engine/access_list.hpp"
 #include "engine/block_result.hpp"
+#include "engine/sequential_executor.hpp"
 #include "state/base_state.hpp"
 
 
@@ -24,23 +25,30 @@ struct ParallelOptions {
   std::size_t min_parallel_txns = 16;
   /// Run Block-STM even with one thread or a small block: measures the engine's own overhead.
   bool always_block_stm = false;
-  /// Contention fallback, judged by progress against the plain loop, measured. The plain loop
-  /// first runs the block's first transactions alone (a thirty-second of the block, at most
-  /// 1,024; their outputs are kept and Block-STM starts after them), and their mean time is the
-  /// loop's cost per transaction. Then, once 256 executions and a sixteenth of the block ran,
-  /// every 64 executions of a worker, the executions still standing (neither discarded nor
-  /// aborted), each valued at that cost, are compared with the wall time Block-STM has taken.
-  /// When it has been advancing the block more slowly than `fallback_speedup` times the plain
-  /// loop would have, the run stops and the plain loop finishes the block from the prefix the
-  /// run had made final. The next block, on that executor, runs on the plain loop outright (and
-  /// after further fallbacks in a row, the next 2, 4, then 8): hot spots stay hot from block to
-  /// block. Bounded cost: a fully serial block trips it at the first judgement.
-  /// Never with one worker (it could only lose). A block whose declared writes leave too little
-  /// parallelism (kMinDeclaredParallelism) runs sequentially at once. 0 disables all three (the
-  /// tests do, to exercise Block-STM under any conflict); a huge value makes the fallback fire
-  /// at the first judgement. Known bias: the yardstick comes from the block's first
-  /// transactions, which meet the coldest caches and may not be typical of the rest. Small
-  /// blocks on many workers may end before a worker's 64th execution.
+  /// Contention fallback, judged against the plain loop, measured where it runs (not inferred
+  /// from executions inside Block-STM, which run with every core busy and overrated the loop up
+  /// to 2x). With it on and more than one worker:
+  /// - The plain loop first runs the block's first 1/32 alone (at most 1,024 transactions; their
+  ///   outputs are kept and Block-STM starts after them). Their time per transaction, times what
+  ///   the whole loop took per transaction over its prefix on the last blocks it ran here
+  ///   (learned), is the loop's cost per transaction on this block.
+  /// - Inside the block, once 256 executions and a sixteenth of the block ran, every 64
+  ///   executions of a worker, the executions still standing (neither discarded nor aborted),
+  ///   each at that cost, are compared with the wall time Block-STM has taken. Advancing the
+  ///   block at under 0.8 x `fallback_speedup` of the loop's rate (a clear loss: a hot spot, a
+  ///   serial chain), the run stops and the loop finishes the block from the prefix the run had
+  ///   made final. A fully serial block trips it at the first judgement.
+  /// - A block Block-STM ran to the end is judged whole: slower than `fallback_speedup` times
+  ///   the loop, it counts as lost too.
+  /// - After a lost block the next one runs on the loop outright (after further losses in a
+  ///   row the next 2, 4, then 8): hot spots stay hot from block to block.
+  /// - A probe runs a block on the loop, to learn its cost, on the executor's second block and
+  ///   whenever the loop has not run here for 32 blocks.
+  /// A block whose declared writes leave too little parallelism (kMinDeclaredParallelism) runs
+  /// sequentially at once. 0 disables all of it (the tests do, to exercise Block-STM under any
+  /// conflict); a huge value makes the fallback fire at the first judgement. Never with one
+  /// worker (it could only lose). Small blocks on many workers may end before a worker's 64th
+  /// execution.
   double fallback_speedup = 1.0;
   /// Which of the VM's declared writes (Vm::declare_writes) become ESTIMATE markers before a
   /// block runs, so that readers wait for the writer instead of running early and aborting.
@@ -92,6 +100,15 @@ class ParallelExecutor {
   /// Runs work(0) .. work(worker_count-1) concurrently, one per worker, and returns when all
   /// did. worker_count <= threads().
   void run_workers(int worker_count, const std::function<void(int)>& work);
+  /// Runs the first 1/kLoopPrefixShare of the block on `loop` and returns the time per
+  /// transaction it took.
+  static double run_loop_prefix(SequentialRun& loop, std::size_t num_txns);
+  /// After the plain loop ran `txns` transactions and finished the block, as `loop_stats` say,
+  /// on a block whose prefix took it `prefix_ns_per_txn` each: updates loop_cost_ratio_.
+  void learn_loop_cost(double prefix_ns_per_txn, const ExecutionStats& loop_stats, std::size_t txns);
+  /// Block-STM lost a block to the plain loop (fell back, or was slower over the whole block):
+  /// the next blocks run on the loop (loop_blocks_ahead_).
+  void note_block_lost();
   void learn_hot_keys(const std::vector<KeyConflicts>& conflicted, std::vector<StateKey> contended_declared);
 
   /// Conflicts (aborts plus waits) in one block that make a key hot for the next.
@@ -107,6 +124,23 @@ class ParallelExecutor {
   /// (1 - 1/s) / kLoopPrefixShare of its time, under 1.5% at 2x.
   static constexpr std::size_t kLoopPrefixShare = 32;
   static constexpr std::size_t kMaxLoopPrefix = 1024;
+  /// What the plain loop takes per transaction over the whole block, the collection of its
+  /// writes at the end included, over what it took on the block's prefix. Not 1: the prefix
+  /// meets an empty overlay (at 100 accounts it reads the base state where the rest reads the
+  /// overlay) and leaves out the end (20-30% of the loop's time). Measured on the 2-core
+  /// machine: 0.8-1.0 at 100 accounts, 1.0-1.6 at 10,000. Learned from every block the loop
+  /// ran or finished on this executor; before any, kDefaultLoopCostRatio.
+  static constexpr double kDefaultLoopCostRatio = 1.0;
+  static constexpr double kMinLoopCostRatio = 0.25;
+  static constexpr double kMaxLoopCostRatio = 4;
+  /// With the fallback on, a block runs on the plain loop, to learn the ratio, when the loop has
+  /// not run a block on this executor for this many blocks (and on the second block it sees, if
+  /// the loop never ran): a workload whose yardstick is off would otherwise never be corrected.
+  /// Where Block-STM wins by s, that costs (1 - 1/s) / kProbeEvery of the time.
+  static constexpr std::uint32_t kProbeEvery = 32;
+  double loop_cost_ratio_ = kDefaultLoopCostRatio;
+  std::uint64_t loop_runs_ = 0;  // blocks the loop ran or finished, learning the ratio
+  std::uint32_t blocks_since_loop_run_ = 0;
   ParallelOptions options_;
   std::unique_ptr<tbb::task_arena> arena_;
   std::vector<StateKey> hot_keys_;  // sorted: the last parallel block's conflicted keys

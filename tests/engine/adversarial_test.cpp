@@ -281,6 +281,28 @@ TEST(ContentionFallback, BlocksAfterAFallbackRunOnTheLoopThenTryAgain) {
   EXPECT_EQ(pattern, "TlTllTllllTllllllllTllllllllTl");
 }
 
+// Where Block-STM never loses, the loop still runs a block now and then to measure itself: on
+// the executor's second block, then whenever it has not run for 32 blocks. Results stay exact.
+TEST(ContentionFallback, TheLoopProbesItsCostOnTheSecondBlockThenEvery32) {
+  ToyWorkload w;
+  w.keys = 1000;
+  const std::vector<ToyTxn> txns = make_toy_block(7, 400, w);
+  MemoryState base;
+  ToyVm vm(txns);
+  const BlockResult seq = execute_sequential(vm, txns.size(), base);
+  ParallelExecutor executor({.threads = 2, .fallback_speedup = 1e-9});  // too lenient to lose
+  std::string pattern;
+  for (int block = 0; block < 40; ++block) {
+    Watchdog dog(std::chrono::seconds(60), "block " + std::to_string(block));
+    const BlockResult par = executor.execute(vm, txns.size(), base);
+    ASSERT_EQ(seq.outputs, par.outputs) << "block " << block;
+    ASSERT_EQ(seq.writes, par.writes) << "block " << block;
+    EXPECT_FALSE(par.stats.fell_back) << "block " << block;
+    pattern += par.stats.loop_probe ? 'p' : 'T';
+  }
+  EXPECT_EQ(pattern, "TpTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTpTTTTT");
+}
+
 // The fallback keeps what the parallel run made final and executes only the rest: on random
 // hot-key blocks with a hair-trigger fallback (it fires at the first judgement, at whatever
 // point the schedule reached), the result still equals the sequential one, whatever prefix
