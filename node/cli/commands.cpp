@@ -204,7 +204,11 @@ int produce_run(const po::variables_map& vm) {
         std::printf("  conflicts on %s: %llu aborts, %llu waits\n", k.key.hex().c_str(),
                     static_cast<unsigned long long>(k.aborts), static_cast<unsigned long long>(k.waits));
       }
-      if (b.stats.fell_back) std::printf("  (Block-STM gave up on this block and ran it sequentially)\n");
+      if (b.stats.fell_back) {
+        std::printf("  (the plain loop ran %s: Block-STM lost to it here or on the block before)\n",
+                    b.stats.kept_on_fallback > 0 ? "the rest of this block" : "this block");
+      }
+      if (b.stats.loop_probe) std::printf("  (the plain loop ran this block to measure its cost, the fallback's yardstick)\n");
     }
     std::fflush(stdout);
   });
