@@ -303,6 +303,56 @@ TEST(ContentionFallback, TheLoopProbesItsCostOnTheSecondBlockThenEvery32) {
   EXPECT_EQ(pattern, "TpTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTpTTTTT");
 }
 
+// A VM whose cost changes across the block misleads the fallback's yardstick (the loop times the
+// block's first transactions). That may cost speed, never correctness: with the first 64
+// transactions far dearer than the rest (the loop looks slow, Block-STM runs on), or far cheaper
+// (the loop looks fast, the fallback fires early), every block still equals the plain loop's,
+// block after block on one executor, whatever the executor learned from the blocks before.
+class SkewedCostVm final : public Vm {
+ public:
+  SkewedCostVm(const Vm& inner, bool dear_prefix) : inner_(inner), dear_prefix_(dear_prefix) {}
+  TxnOutput execute(TxnIndex txn, StateReader& reader) const override {
+    if ((txn < 64) == dear_prefix_) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(30);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    }
+    return inner_.execute(txn, reader);
+  }
+  Value apply_delta(const StateKey& key, const std::optional<Value>& base, DeltaSum total) const override {
+    return inner_.apply_delta(key, base, total);
+  }
+
+ private:
+  const Vm& inner_;
+  const bool dear_prefix_;
+};
+
+TEST(ContentionFallback, AYardstickMisledByTheVmCostsSpeedNotCorrectness) {
+  for (bool dear_prefix : {true, false}) {
+    for (int threads : {2, 3}) {
+      ParallelExecutor executor({.threads = threads});
+      for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+        ToyWorkload w;
+        w.keys = seed % 2 == 0 ? 8 : 2000;  // hot and cold blocks, one after the other
+        w.hot_fraction = seed % 3 == 0 ? 0.5 : 0.0;
+        w.add_chance = 0.3;
+        ToyVm toy(make_toy_block(seed, 2000, w));
+        SkewedCostVm vm(toy, dear_prefix);
+        MemoryState base;
+        const std::string what = std::string(dear_prefix ? "dear" : "cheap") + " prefix, threads " +
+                                 std::to_string(threads) + ", seed " + std::to_string(seed);
+        Watchdog dog(std::chrono::seconds(60), what);
+        const BlockResult seq = execute_sequential(toy, 2000, base);
+        const BlockResult par = executor.execute(vm, 2000, base);
+        ASSERT_EQ(seq.outputs, par.outputs) << what;
+        ASSERT_EQ(seq.writes, par.writes) << what;
+        ASSERT_EQ(seq.finish_error, par.finish_error) << what;
+      }
+    }
+  }
+}
+
 // The fallback keeps what the parallel run made final and executes only the rest: on random
 // hot-key blocks with a hair-trigger fallback (it fires at the first judgement, at whatever
 // point the schedule reached), the result still equals the sequential one, whatever prefix
