@@ -508,38 +508,48 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
   auto finalize_start = std::chrono::steady_clock::now();
   result.outputs = run->take_outputs();
   // The block's writes: each key's last writer's value, which the plan already knows, and which
-  // is there (every transaction wrote exactly its listed keys). The written keys' ids are sorted
-  // by key, then the values copied in that order, both data-parallel.
+  // is there (every transaction wrote exactly its listed keys). The written keys are sorted as
+  // (key prefix, id) pairs, which mostly compare as one integer, then the values are copied in
+  // that order, and what the keys whose last writer added a delta add to is noted, both
+  // data-parallel; only those keys are then visited one by one.
   const std::vector<TxnIndex>& last_writer = run->last_writer();
   const std::uint64_t plan_dependencies = run->plan().dependents.size();
   const std::uint64_t plan_longest_chain = run->plan().longest_chain;
-  std::vector<std::uint32_t> written;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> written;  // (key prefix, id)
   written.reserve(list.keys.size());
   for (std::uint32_t id = 0; id < list.keys.size(); ++id) {
-    if (last_writer[id] != kNoWriter) written.push_back(id);
+    if (last_writer[id] != kNoWriter) written.emplace_back(list.keys[id].prefix(), id);
   }
-  // A key whose last writer added a delta is named in the pending deltas, applied below.
   FinalWrites state;
+  std::vector<const ListedDelta*> pending(written.size(), nullptr);
+  std::atomic<std::size_t> pending_count{0};
   arena_->execute([&] {
-    parallel_sort(written.begin(), written.end(),
-                  [&](std::uint32_t a, std::uint32_t b) { return list.keys[a] < list.keys[b]; });
+    parallel_sort(written.begin(), written.end(), [&](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first < b.first : list.keys[a.second] < list.keys[b.second];
+    });
     state.writes.resize(written.size());
     parallel_ranges(written.size(), 256, [&](std::size_t begin, std::size_t end) {
+      std::size_t here = 0;
       for (std::size_t i = begin; i != end; ++i) {
-        const StateKey& key = list.keys[written[i]];
+        const std::uint32_t id = written[i].second;
+        const StateKey& key = list.keys[id];
+        const TxnOutput& writer = result.outputs[last_writer[id]];
         state.writes[i].key = key;
-        if (const Write* w = ListedReader::written_by(result.outputs[last_writer[written[i]]], key)) {
+        if (const Write* w = ListedReader::written_by(writer, key)) {
           state.writes[i].value = w->value;
+        } else if ((pending[i] = ListedReader::delta_of(list, result.outputs, run->deltas(), last_writer[id], key))) {
+          ++here;
         }
       }
+      // relaxed: read after parallel_ranges returned, which synchronises with every range.
+      if (here != 0) pending_count.fetch_add(here, std::memory_order_relaxed);
     });
   });
-  for (std::size_t i = 0; i < written.size(); ++i) {
-    const TxnIndex writer = last_writer[written[i]];
-    if (result.outputs[writer].deltas.empty()) continue;
-    const StateKey& key = state.writes[i].key;
-    if (const ListedDelta* d = ListedReader::delta_of(list, result.outputs, run->deltas(), writer, key)) {
-      state.deltas.push_back({i, {key, d->base == nullptr, d->base != nullptr ? *d->base : std::nullopt, d->total}});
+  const std::size_t pending_deltas = pending_count.load(std::memory_order_relaxed);
+  state.deltas.reserve(pending_deltas);
+  for (std::size_t i = 0; i < pending.size() && state.deltas.size() < pending_deltas; ++i) {
+    if (const ListedDelta* d = pending[i]) {
+      state.deltas.push_back({i, {state.writes[i].key, d->base == nullptr, d->base != nullptr ? *d->base : std::nullopt, d->total}});
     }
   }
   if (!run->delta_failure().empty()) {

@@ -1,7 +1,9 @@
 // Micro-benchmarks of the engine's building blocks: multi-version memory reads, writes and
-// validation (hot and cold keys), the scheduler's task hand-out, and the ledger VM per workload.
+// validation (hot and cold keys), the scheduler's task hand-out, the ledger VM per workload, and
+// whole blocks (p2p on Block-STM, mix from its access list) against the plain loop.
 #include <benchmark/benchmark.h>
 
+#include "engine/access_list.hpp"
 #include "engine/ledger/genesis.hpp"
 #include "engine/ledger/ledger_vm.hpp"
 #include "engine/ledger/workload.hpp"
@@ -156,31 +158,35 @@ BENCHMARK_CAPTURE(BM_LedgerVm, staking, std::string("staking"));
 BENCHMARK_CAPTURE(BM_LedgerVm, dao, std::string("dao"));
 BENCHMARK_CAPTURE(BM_LedgerVm, airdrop, std::string("airdrop"));
 
-// A whole 10,000-transaction p2p block over 10,000 accounts: the plain loop against Block-STM
-// on one worker (the engine's own cost per transaction, item by item under perf) and on two.
-// Arg: 0 = sequential, n = Block-STM on n workers.
-struct P2pBlock {
-  P2pBlock() {
+// A whole 10,000-transaction block of a workload over 10,000 accounts, with its access list
+// recorded on the plain loop (what a producer puts in the block).
+struct LedgerBlock {
+  explicit LedgerBlock(const std::string& workload) {
     ledger::GenesisParams genesis;
     genesis.accounts = 10000;
     base.apply(ledger::build_genesis(genesis));
     ledger::WorkloadParams wp;
-    wp.name = "p2p";
+    wp.name = workload;
     wp.accounts = 10000;
     wp.block_size = 10000;
     txns = ledger::WorkloadGenerator(genesis, wp).next_block();
     ok.assign(txns.size(), 1);
     vm = std::make_unique<ledger::LedgerVm>(
         ledger::BlockContext{.height = 1, .timestamp = 1, .beneficiary = {}, .chain_id = genesis.chain_id}, txns, ok);
+    AccessRecorder recorder(*vm, txns.size());
+    list = recorder.take(execute_sequential(recorder, txns.size(), base).outputs);
   }
   MemoryState base;
   std::vector<ledger::Transaction> txns;
   std::vector<std::uint8_t> ok;
   std::unique_ptr<ledger::LedgerVm> vm;
+  AccessList list;
 };
 
+// p2p: the plain loop against Block-STM on one worker (the engine's own cost per transaction,
+// item by item under perf) and on two. Arg: 0 = sequential, n = Block-STM on n workers.
 void BM_P2pBlock(benchmark::State& state) {
-  static const P2pBlock block;  // made once for every argument
+  static const LedgerBlock block("p2p");  // made once for every argument
   const int threads = static_cast<int>(state.range(0));
   // The fallback off: this measures Block-STM itself, never the loop it would hand a block to.
   ParallelExecutor executor({.threads = std::max(threads, 1), .always_block_stm = true, .fallback_speedup = 0});
@@ -192,6 +198,22 @@ void BM_P2pBlock(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(block.txns.size()));
 }
 BENCHMARK(BM_P2pBlock)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// mix executed from its access list, as import and replay do, on n workers (0: the plain loop).
+void BM_MixListed(benchmark::State& state) {
+  static const LedgerBlock block("mix");
+  const int threads = static_cast<int>(state.range(0));
+  ParallelExecutor executor({.threads = std::max(threads, 1)});
+  for (auto _ : state) {
+    if (threads == 0) {
+      benchmark::DoNotOptimize(execute_sequential(*block.vm, block.txns.size(), block.base).writes.data());
+    } else {
+      benchmark::DoNotOptimize(executor.execute_listed(*block.vm, block.txns.size(), block.base, block.list).is_ok());
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(block.txns.size()));
+}
+BENCHMARK(BM_MixListed)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace pel
