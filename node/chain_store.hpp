@@ -26,7 +26,9 @@ class ChainStore {
   /// 2: headers carry the producer's signature, the genesis names the producer.
   /// 3: the lattice element hash is AES-128-CTR keyed by SHA-256 (was SHAKE256), so every state
   ///    root changed; the state commitment has its own key space.
-  static constexpr std::uint32_t kFormatVersion = 4;
+  /// 4: blocks carry access lists.
+  /// 5: a proposal's tallies are keys of their own (TallyRecord), out of its record.
+  static constexpr std::uint32_t kFormatVersion = 5;
 
   /// The key spaces it owns (the state store owns the others).
   static constexpr Keyspace kBlockSpace{'b'};      // big-endian height -> encoded block

@@ -33,7 +33,6 @@ std::uint64_t genesis_lp_shares(const GenesisParams& params) {
 std::uint32_t proposal_choices(std::uint32_t proposal) { return 2 + proposal % 3; }
 
 Status check_genesis(const GenesisParams& p) {
-  __extension__ using u128 = unsigned __int128;  // __extension__: -Wpedantic
   const u128 initial = p.initial_balance;
   const u128 pools = p.tokens > 0 ? p.pools : 0;
   const u128 reserve = static_cast<u128>(p.initial_balance) * 100;
@@ -108,7 +107,7 @@ WriteSet build_genesis(const GenesisParams& p) {
   for (std::uint32_t q = 0; q < p.proposals; ++q) {
     ProposalRecord prop;
     prop.token = p.tokens > 0 ? q % p.tokens + 1 : 0;
-    prop.tallies.assign(proposal_choices(q), 0);
+    prop.choices = proposal_choices(q);
     put(proposal_key(q), prop.encode());
   }
   // Distinct addresses give distinct keys (a 2^-80 collision would only merge two accounts).

@@ -16,7 +16,6 @@
 namespace pel::ledger {
 namespace {
 
-__extension__ using u128 = unsigned __int128;  // pool and reward math; __extension__: -Wpedantic
 constexpr std::uint64_t kU64Max = std::numeric_limits<std::uint64_t>::max();
 
 std::string str(std::uint64_t v) { return std::to_string(v); }
@@ -31,20 +30,21 @@ std::uint64_t isqrt(u128 n) {
   return lo;
 }
 
-// The credit `total` to the balance `key` holds (an account's coin or a token or LP amount),
-// applied to `base` (nullopt: none yet): LedgerVm::apply_delta, and a transaction reading a
-// key it credited before. Fails on a record that does not decode, and above 2^64 - 1, which a
-// valid chain never reaches: every balance is part of its coin's supply, which fits 64 bits
-// (check_genesis; a mint fails before the supply overflows).
+// The credit `total` to the balance `key` holds (an account's coin, a token or LP amount, or a
+// choice's tally), applied to `base` (nullopt: none yet): LedgerVm::apply_delta, and a
+// transaction reading a key it credited before. Fails on a record that does not decode, and
+// past the record's bound, which a valid chain never reaches: every balance is part of its
+// coin's supply, which fits 64 bits (check_genesis; a mint fails before the supply overflows),
+// and a tally has 128 bits (TallyRecord).
 Result<Value> credited(const StateKey& key, const std::optional<Value>& base, DeltaSum total) {
-  auto add = [&](std::uint64_t& balance) -> Status {
-    if (total > kU64Max - balance) {
+  auto add = [&]<typename N>(N& balance) -> Status {
+    if (total > std::numeric_limits<N>::max() - balance) {
       return error(ErrorCode::kInvalidArgument, "balance overflow at key " + key.hex());
     }
-    balance += static_cast<std::uint64_t>(total);
+    balance += static_cast<N>(total);
     return Status::ok();
   };
-  auto credit = [&]<typename R>(R record, std::uint64_t R::*balance) -> Result<Value> {
+  auto credit = [&]<typename R, typename N>(R record, N R::*balance) -> Result<Value> {
     if (base) {
       Result<R> r = R::decode(as_bytes(*base));
       if (!r) return error(ErrorCode::kCorruption, "corrupt record at key " + key.hex() + ": " + r.status().message());
@@ -57,6 +57,7 @@ Result<Value> credited(const StateKey& key, const std::optional<Value>& base, De
     case KeyKind::kAccount: return credit(AccountRecord{}, &AccountRecord::balance);
     case KeyKind::kTokenBalance:
     case KeyKind::kLpBalance: return credit(AmountRecord{}, &AmountRecord::amount);
+    case KeyKind::kTally: return credit(TallyRecord{}, &TallyRecord::amount);
     default: return error(ErrorCode::kInvalidArgument, "key " + key.hex() + " holds no balance");
   }
 }
@@ -167,6 +168,23 @@ class Txn {
   bool amount_sub(const StateKey& key, std::uint64_t v, const char* what) {
     AmountRecord r;
     if (!get_or_default(key, r) || !sub_from(r.amount, v, what)) return false;
+    put(key, r);
+    return true;
+  }
+  bool tally_add(const StateKey& key, std::uint64_t v) {
+    if (!read_already(key)) return credit(key, v);
+    TallyRecord r;
+    if (!get_or_default(key, r)) return false;
+    if (r.amount > std::numeric_limits<u128>::max() - v) return fail("arithmetic overflow");
+    r.amount += v;
+    put(key, r);
+    return true;
+  }
+  bool tally_sub(const StateKey& key, std::uint64_t v) {
+    TallyRecord r;
+    if (!get_or_default(key, r)) return false;
+    if (r.amount < v) return fail("corrupt tally at " + key.hex() + ": below a vote it holds");
+    r.amount -= v;
     put(key, r);
     return true;
   }
@@ -473,7 +491,7 @@ bool apply(Txn& t, const ClaimRewardsPayload& p) {
 bool apply(Txn& t, const VotePayload& p) {
   ProposalRecord prop;
   if (!t.require(proposal_key(p.proposal), prop, "proposal", p.proposal)) return false;
-  if (p.choice >= prop.tallies.size()) {
+  if (p.choice >= prop.choices) {
     return t.fail("no choice " + str(p.choice) + " on proposal " + str(p.proposal));
   }
   // Weight is bounded by the balance now (the native balance net of the reserved gas).
@@ -493,11 +511,12 @@ bool apply(Txn& t, const VotePayload& p) {
   bool voted = false;
   if (!t.get(vkey, old, voted)) return false;
   if (voted) {  // a new vote replaces the old one
-    if (old.choice >= prop.tallies.size()) return t.fail("corrupt vote record at " + vkey.hex());
-    if (!t.sub_from(prop.tallies[old.choice], old.weight, "tally")) return false;
+    if (old.choice >= prop.choices) return t.fail("corrupt vote record at " + vkey.hex());
+    if (!t.tally_sub(tally_key(p.proposal, old.choice), old.weight)) return false;
   }
-  if (!t.add_to(prop.tallies[p.choice], p.weight)) return false;
-  t.put(proposal_key(p.proposal), prop);
+  // A credit to the tally, a delta unless the old vote's subtraction read it: votes for one
+  // choice do not conflict.
+  if (!t.tally_add(tally_key(p.proposal, p.choice), p.weight)) return false;
   VoteRecord vote;
   vote.choice = p.choice;
   vote.weight = p.weight;
@@ -636,7 +655,7 @@ void declare(const Address& sender, const P& p, DeclaredWrites& out) {
   out.push_back(delegation_key(p.validator, sender));
 }
 void declare(const Address& sender, const VotePayload& p, DeclaredWrites& out) {
-  out.push_back(proposal_key(p.proposal));
+  out.push_back(tally_key(p.proposal, p.choice));
   out.push_back(vote_key(p.proposal, sender));
 }
 void declare(const Address& sender, const AirdropPayload& p, DeclaredWrites& out) {

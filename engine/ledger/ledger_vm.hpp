@@ -50,9 +50,9 @@ class LedgerVm final : public Vm {
   /// The receipt is Receipt::encode(); writes are one per key.
   TxnOutput execute(TxnIndex txn, StateReader& reader) const override;
   /// From the payload alone: the sender's account, and the keys its kind writes that the
-  /// payload names (a transfer's recipient, a swap's pool, a vote's proposal and vote record,
+  /// payload names (a transfer's recipient, a swap's pool, a vote's tally and vote record,
   /// ...). Keys known only from state (a pool's token, a collection's next id, an NFT's
-  /// creator) are left out. A transaction that will be discarded (bad signature, malformed
+  /// creator, the tally a re-vote takes its old weight from) are left out. A transaction that will be discarded (bad signature, malformed
   /// payload) still declares what it names: a hint, never checked.
   void declare_writes(TxnIndex txn, DeclaredWrites& out) const override;
   /// Credits to balances the transaction did not read (a transfer's recipient, an airdrop's,

@@ -97,22 +97,37 @@ struct DelegationRecord : Codec<DelegationRecord, ValueWriter> {
   void read(StrictReader& r) { r.u64(amount); r.u64(since_height); }
 };
 
-/// A proposal's running tallies, one per choice. Vote weight is bounded by the voter's balance
-/// of `token` (0: the native coin).
+/// A proposal: how many choices it offers, and the coin whose balance bounds a vote's weight
+/// (`token`, 0: the native coin). Written once, at genesis: votes only read it, and add to the
+/// choices' tallies, each a key of its own (tally_key), so that votes do not conflict.
 struct ProposalRecord : Codec<ProposalRecord, ValueWriter> {
   static constexpr const char* kName = "proposal record";
   std::uint32_t token = 0;
-  std::vector<std::uint64_t> tallies;
-  void write(ValueWriter& w) const {
-    w.u64(token); w.u64(tallies.size());
-    for (std::uint64_t t : tallies) w.u64(t);
-  }
+  std::uint32_t choices = 0;
+  void write(ValueWriter& w) const { w.u64(token); w.u64(choices); }
   void read(StrictReader& r) {
     r.u32(token);
-    std::uint64_t n = 0;
-    if (!r.count(n, 1, kMaxChoices, 1)) return;
-    tallies.resize(n);
-    for (std::uint64_t& t : tallies) r.u64(t);
+    r.bounded(choices, kMaxChoices, "too many choices");
+    if (r.ok() && choices == 0) r.invalid("a proposal without choices");
+  }
+};
+
+__extension__ using u128 = unsigned __int128;  // __extension__: -Wpedantic
+
+/// One choice's tally: the weights of the votes cast for it (absent: 0). 128 bits, so that a
+/// vote's credit to it, a delta, cannot overflow: each vote adds under 2^64, and reaching 2^128
+/// would take 2^64 votes. (A tally cannot be bounded by a supply as balances are: the same
+/// coins vote again from another account.) A re-vote subtracts from the old choice's tally,
+/// which holds that vote, so it cannot go below zero either.
+struct TallyRecord : Codec<TallyRecord, ValueWriter> {
+  static constexpr const char* kName = "tally record";
+  u128 amount = 0;
+  void write(ValueWriter& w) const { w.u64(static_cast<std::uint64_t>(amount)); w.u64(static_cast<std::uint64_t>(amount >> 64)); }
+  void read(StrictReader& r) {
+    std::uint64_t low = 0, high = 0;
+    r.u64(low);
+    r.u64(high);
+    amount = static_cast<u128>(high) << 64 | low;
   }
 };
 

@@ -51,6 +51,9 @@ StateKey delegation_key(std::uint32_t validator, const Address& delegator) {
   return KeyBuilder(KeyKind::kDelegation).u32(validator).address(delegator).key();
 }
 StateKey proposal_key(std::uint32_t proposal) { return KeyBuilder(KeyKind::kProposal).u32(proposal).key(); }
+StateKey tally_key(std::uint32_t proposal, std::uint32_t choice) {
+  return KeyBuilder(KeyKind::kTally).u32(proposal).u32(choice).key();
+}
 StateKey vote_key(std::uint32_t proposal, const Address& voter) {
   return KeyBuilder(KeyKind::kVote).u32(proposal).address(voter).key();
 }

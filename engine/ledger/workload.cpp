@@ -26,7 +26,6 @@ class Rng {
   }
   /// Uniform in [0, n), n > 0 (multiply-shift; the bias is negligible for these n).
   std::uint64_t below(std::uint64_t n) {
-    __extension__ using u128 = unsigned __int128;
     return static_cast<std::uint64_t>((static_cast<u128>(next()) * n) >> 64);
   }
   /// Uniform in [lo, hi].

@@ -138,9 +138,12 @@ TEST(LedgerCodec, RecordsDecodeStrictlyAndCanonically) {
   VoteRecord v;
   v.choice = 3;
   v.weight = 1u << 30;
-  const Value dv = d.encode(), vv = v.encode();
+  TallyRecord tally;
+  tally.amount = static_cast<u128>(1) << 70 | 12345;
+  const Value dv = d.encode(), vv = v.encode(), tv = tally.encode();
   by_table[static_cast<std::uint8_t>(KeyKind::kDelegation)].emplace_back(dv.begin(), dv.end());
   by_table[static_cast<std::uint8_t>(KeyKind::kVote)].emplace_back(vv.begin(), vv.end());
+  by_table[static_cast<std::uint8_t>(KeyKind::kTally)].emplace_back(tv.begin(), tv.end());
   auto run = [&](KeyKind t, auto tag) {
     using R = decltype(tag);
     const auto& inputs = by_table[static_cast<std::uint8_t>(t)];
@@ -158,6 +161,7 @@ TEST(LedgerCodec, RecordsDecodeStrictlyAndCanonically) {
   run(KeyKind::kDelegation, DelegationRecord{});
   run(KeyKind::kProposal, ProposalRecord{});
   run(KeyKind::kVote, VoteRecord{});
+  run(KeyKind::kTally, TallyRecord{});
 }
 
 TEST(LedgerCodec, TransactionRejectsWhatItMust) {

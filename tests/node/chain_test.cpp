@@ -129,13 +129,13 @@ TEST(Chain, ADirectoryOfAnOlderFormatIsRefusedByName) {
     auto db = Database::open(d);
     ASSERT_TRUE(db.is_ok());
     WriteBatch batch;
-    const std::uint8_t version_3[4] = {3, 0, 0, 0};  // blocks without access lists
-    batch.put(ChainStore::kMetaSpace, as_bytes("format"), version_3);
+    const std::uint8_t version_4[4] = {4, 0, 0, 0};  // tallies inside the proposal records
+    batch.put(ChainStore::kMetaSpace, as_bytes("format"), version_4);
     ASSERT_TRUE((*db)->write(batch, true).is_ok());
   }
   auto old = Chain::open(test_options(dir.path()));
   ASSERT_FALSE(old.is_ok());
-  EXPECT_NE(old.status().message().find("format version 3, this pel reads version 4"), std::string::npos)
+  EXPECT_NE(old.status().message().find("format version 4, this pel reads version 5"), std::string::npos)
       << old.status().to_string();
 }
 
