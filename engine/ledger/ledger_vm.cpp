@@ -56,7 +56,8 @@ Result<Value> credited(const StateKey& key, const std::optional<Value>& base, De
   switch (static_cast<KeyKind>(key.tag())) {
     case KeyKind::kAccount: return credit(AccountRecord{}, &AccountRecord::balance);
     case KeyKind::kTokenBalance:
-    case KeyKind::kLpBalance: return credit(AmountRecord{}, &AmountRecord::amount);
+    case KeyKind::kLpBalance:
+    case KeyKind::kValidatorStake: return credit(AmountRecord{}, &AmountRecord::amount);
     case KeyKind::kTally: return credit(TallyRecord{}, &TallyRecord::amount);
     default: return error(ErrorCode::kInvalidArgument, "key " + key.hex() + " holds no balance");
   }
@@ -428,8 +429,9 @@ bool apply(Txn& t, const NftTransferPayload& p) {
 }
 
 // Pays the delegation's rewards since its last settlement out of the validator's reward pool
-// (at most what the pool holds) and moves its settlement height to this block.
-bool settle(Txn& t, ValidatorRecord& v, DelegationRecord& d) {
+// (at most what the pool holds), writing the validator record when it pays, and moves the
+// settlement height to this block.
+bool settle(Txn& t, std::uint32_t validator, ValidatorRecord& v, DelegationRecord& d) {
   const std::uint64_t height = t.block().height;
   if (height > d.since_height && d.amount > 0) {
     u128 reward = 0;
@@ -438,8 +440,11 @@ bool settle(Txn& t, ValidatorRecord& v, DelegationRecord& d) {
       return t.fail("arithmetic overflow");
     }
     const auto paid = static_cast<std::uint64_t>(std::min<u128>(reward / 1'000'000, v.reward_pool));
-    v.reward_pool -= paid;
-    if (paid > 0 && !t.native_add(t.sender, paid)) return false;
+    if (paid > 0) {
+      v.reward_pool -= paid;
+      t.put(validator_key(validator), v);
+      if (!t.native_add(t.sender, paid)) return false;
+    }
   }
   d.since_height = height;
   return true;
@@ -451,11 +456,10 @@ bool apply(Txn& t, const StakePayload& p) {
   bool found = false;
   const StateKey dkey = delegation_key(p.validator, t.sender);
   if (!t.require(validator_key(p.validator), v, "validator", p.validator) || !t.get(dkey, d, found) ||
-      !settle(t, v, d) || !t.native_sub(t.sender, p.amount) || !t.add_to(d.amount, p.amount) ||
-      !t.add_to(v.total_stake, p.amount)) {
+      !settle(t, p.validator, v, d) || !t.native_sub(t.sender, p.amount) || !t.add_to(d.amount, p.amount) ||
+      !t.amount_add(validator_stake_key(p.validator), p.amount)) {
     return false;
   }
-  t.put(validator_key(p.validator), v);
   t.put(dkey, d);
   return true;
 }
@@ -465,12 +469,12 @@ bool apply(Txn& t, const UnstakePayload& p) {
   DelegationRecord d;
   const StateKey dkey = delegation_key(p.validator, t.sender);
   if (!t.require(validator_key(p.validator), v, "validator", p.validator) ||
-      !t.require(dkey, d, "delegation to validator", p.validator) || !settle(t, v, d) ||
-      !t.sub_from(d.amount, p.amount, "stake") || !t.sub_from(v.total_stake, p.amount, "validator stake") ||
+      !t.require(dkey, d, "delegation to validator", p.validator) || !settle(t, p.validator, v, d) ||
+      !t.sub_from(d.amount, p.amount, "stake") ||
+      !t.amount_sub(validator_stake_key(p.validator), p.amount, "validator stake") ||
       !t.native_add(t.sender, p.amount)) {
     return false;
   }
-  t.put(validator_key(p.validator), v);
   if (d.amount == 0) t.erase(dkey); else t.put(dkey, d);
   return true;
 }
@@ -480,10 +484,9 @@ bool apply(Txn& t, const ClaimRewardsPayload& p) {
   DelegationRecord d;
   const StateKey dkey = delegation_key(p.validator, t.sender);
   if (!t.require(validator_key(p.validator), v, "validator", p.validator) ||
-      !t.require(dkey, d, "delegation to validator", p.validator) || !settle(t, v, d)) {
+      !t.require(dkey, d, "delegation to validator", p.validator) || !settle(t, p.validator, v, d)) {
     return false;
   }
-  t.put(validator_key(p.validator), v);
   t.put(dkey, d);
   return true;
 }
@@ -646,12 +649,16 @@ void declare(const Address&, const NftTransferPayload& p, DeclaredWrites& out) {
   out.push_back(nft_key(p.collection, p.id));
   if (p.price > 0) out.push_back(account_key(p.to));
 }
-// Staking, unstaking and claiming all settle the sender's delegation against its validator.
+// Staking, unstaking and claiming all settle the sender's delegation against its validator
+// (which writes the validator record only when rewards are due: known from state alone); a
+// stake or unstake also moves the validator's total.
 template <typename P>
-  requires std::is_same_v<P, StakePayload> || std::is_same_v<P, UnstakePayload> ||
-           std::is_same_v<P, ClaimRewardsPayload>
+  requires std::is_same_v<P, StakePayload> || std::is_same_v<P, UnstakePayload>
 void declare(const Address& sender, const P& p, DeclaredWrites& out) {
-  out.push_back(validator_key(p.validator));
+  out.push_back(validator_stake_key(p.validator));
+  out.push_back(delegation_key(p.validator, sender));
+}
+void declare(const Address& sender, const ClaimRewardsPayload& p, DeclaredWrites& out) {
   out.push_back(delegation_key(p.validator, sender));
 }
 void declare(const Address& sender, const VotePayload& p, DeclaredWrites& out) {

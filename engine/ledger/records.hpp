@@ -77,16 +77,18 @@ struct NftRecord : Codec<NftRecord, ValueWriter> {
   void read(StrictReader& r) { r.address(owner); }
 };
 
-/// total_stake is the sum of the validator's delegations. Rewards are paid from reward_pool
-/// (native coin held by the validator record, so the supply stays conserved): a delegation
-/// earns amount * reward_rate_ppm / 1e6 per block since its last settlement.
+/// Rewards are paid from reward_pool (native coin held by the validator record, so the supply
+/// stays conserved): a delegation earns amount * reward_rate_ppm / 1e6 per block since its last
+/// settlement. The validator's total stake, the sum of its delegations, is a key of its own
+/// (validator_stake_key, an AmountRecord) that stakes credit as a delta, so stakes to one
+/// validator do not conflict; this record is written only when a settlement pays out. The
+/// total is part of the native supply (staked coins left a balance), hence within 64 bits.
 struct ValidatorRecord : Codec<ValidatorRecord, ValueWriter> {
   static constexpr const char* kName = "validator record";
-  std::uint64_t total_stake = 0;
   std::uint64_t reward_pool = 0;
   std::uint64_t reward_rate_ppm = 0;
-  void write(ValueWriter& w) const { w.u64(total_stake); w.u64(reward_pool); w.u64(reward_rate_ppm); }
-  void read(StrictReader& r) { r.u64(total_stake); r.u64(reward_pool); r.u64(reward_rate_ppm); }
+  void write(ValueWriter& w) const { w.u64(reward_pool); w.u64(reward_rate_ppm); }
+  void read(StrictReader& r) { r.u64(reward_pool); r.u64(reward_rate_ppm); }
 };
 
 struct DelegationRecord : Codec<DelegationRecord, ValueWriter> {

@@ -50,6 +50,9 @@ StateKey validator_key(std::uint32_t validator) {
 StateKey delegation_key(std::uint32_t validator, const Address& delegator) {
   return KeyBuilder(KeyKind::kDelegation).u32(validator).address(delegator).key();
 }
+StateKey validator_stake_key(std::uint32_t validator) {
+  return KeyBuilder(KeyKind::kValidatorStake).u32(validator).key();
+}
 StateKey proposal_key(std::uint32_t proposal) { return KeyBuilder(KeyKind::kProposal).u32(proposal).key(); }
 StateKey tally_key(std::uint32_t proposal, std::uint32_t choice) {
   return KeyBuilder(KeyKind::kTally).u32(proposal).u32(choice).key();

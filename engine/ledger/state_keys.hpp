@@ -25,6 +25,7 @@ enum class KeyKind : std::uint8_t {
   kProposal = 0x0a,      // proposal                   -> ProposalRecord
   kVote = 0x0b,          // proposal, address          -> VoteRecord
   kTally = 0x0c,         // proposal, choice           -> TallyRecord
+  kValidatorStake = 0x0d,  // validator                -> AmountRecord (the sum of its delegations)
 };
 
 StateKey account_key(const Address& address);
@@ -36,6 +37,7 @@ StateKey collection_key(std::uint32_t collection);
 StateKey nft_key(std::uint32_t collection, std::uint64_t id);
 StateKey validator_key(std::uint32_t validator);
 StateKey delegation_key(std::uint32_t validator, const Address& delegator);
+StateKey validator_stake_key(std::uint32_t validator);
 StateKey proposal_key(std::uint32_t proposal);
 StateKey tally_key(std::uint32_t proposal, std::uint32_t choice);
 StateKey vote_key(std::uint32_t proposal, const Address& voter);

@@ -507,9 +507,12 @@ TEST(LedgerStaking, StakeClaimUnstake) {
   stake.validator = 0;
   stake.amount = 100'000'000;
   Transaction s = l.tx(0, stake);  // height 1
-  const std::uint64_t gas_s = gas_for(s, 3, 3);
+  // Reads: the sender, the validator, the delegation; the credit to the validator's total pays
+  // a read. Writes: the sender, the delegation, the total (no rewards due: not the validator).
+  const std::uint64_t gas_s = gas_for(s, 4, 3);
   expect_success(l.run1(s), gas_s);
-  EXPECT_EQ(l.get<ValidatorRecord>(validator_key(0))->total_stake, 100'000'000u);
+  EXPECT_EQ(l.get<AmountRecord>(validator_stake_key(0))->amount, 100'000'000u);
+  EXPECT_EQ(l.get<ValidatorRecord>(validator_key(0))->reward_pool, v0.reward_pool);
   EXPECT_EQ(l.get<DelegationRecord>(delegation_key(0, l.addr(0)))->since_height, 1u);
   EXPECT_EQ(l.balance(0), kInit - 100'000'000 - gas_s);
 
@@ -529,11 +532,11 @@ TEST(LedgerStaking, StakeClaimUnstake) {
   un.amount = 100'000'000;
   const std::uint64_t before = l.balance(0);
   Transaction u = l.tx(0, un);  // height 13: 2 blocks of rewards since 11
-  const std::uint64_t gas_u = gas_for(u, 3, 3);
+  const std::uint64_t gas_u = gas_for(u, 4, 4);  // the validator's total read and written too
   expect_success(l.run1(u), gas_u);
   EXPECT_EQ(l.balance(0), before + 100'000'000 + 2'000 - gas_u);
   EXPECT_FALSE(l.get<DelegationRecord>(delegation_key(0, l.addr(0))).has_value());
-  EXPECT_EQ(l.get<ValidatorRecord>(validator_key(0))->total_stake, 0u);
+  EXPECT_EQ(l.get<AmountRecord>(validator_stake_key(0))->amount, 0u);
 
   Transaction none = l.tx(1, claim);
   expect_failed(l, 1, none, gas_for(none, 3, 0), "unknown delegation to validator 0");

@@ -85,9 +85,13 @@ Totals totals(const MemoryState& state) {
         break;
       }
       case KeyKind::kValidator: {
-        ValidatorRecord v = decode_or_fail<ValidatorRecord>(w);
-        t.native += static_cast<u128>(v.total_stake) + v.reward_pool;
-        t.stake_total[id] = v.total_stake;
+        t.native += decode_or_fail<ValidatorRecord>(w).reward_pool;
+        break;
+      }
+      case KeyKind::kValidatorStake: {
+        const std::uint64_t stake = decode_or_fail<AmountRecord>(w).amount;
+        t.native += stake;
+        t.stake_total[id] = stake;
         break;
       }
       case KeyKind::kDelegation: t.stake_sum[id] += decode_or_fail<DelegationRecord>(w).amount; break;
