@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <atomic>
 #include <stdexcept>
 #include <thread>
@@ -257,27 +258,36 @@ TEST(ContentionFallback, FullySerialBlockWastesLittleAndAgrees) {
   }
 }
 
+// Runs `blocks` blocks of `vm` on `executor`, each under a watchdog and equal to `seq`, and
+// returns what `mark` makes of each block's statistics, one character per block.
+std::string run_blocks(ParallelExecutor& executor, const Vm& vm, std::size_t size, const BlockResult& seq, int blocks,
+                       const std::function<char(const ExecutionStats&)>& mark) {
+  std::string pattern;
+  for (int block = 0; block < blocks; ++block) {
+    Watchdog dog(std::chrono::seconds(60), "block " + std::to_string(block));
+    const BlockResult par = executor.execute(vm, size, MemoryState{});
+    EXPECT_EQ(seq.outputs, par.outputs) << "block " << block;
+    EXPECT_EQ(seq.writes, par.writes) << "block " << block;
+    pattern += mark(par.stats);
+  }
+  return pattern;
+}
+
 // After a fallback the executor runs the next block on the plain loop outright, then tries
 // Block-STM again; after each further fallback in a row it waits twice as many blocks, up to 8.
 TEST(ContentionFallback, BlocksAfterAFallbackRunOnTheLoopThenTryAgain) {
   std::vector<ToyTxn> txns(2000, ToyTxn{{{ToyOp::Kind::kRead, 0}, {ToyOp::Kind::kWrite, 0}}});
-  MemoryState base;
   ToyVm vm(txns);
-  const BlockResult seq = execute_sequential(vm, txns.size(), base);
+  const BlockResult seq = execute_sequential(vm, txns.size(), MemoryState{});
   ParallelExecutor executor({.threads = 2, .fallback_speedup = 1e9});  // falls back at every try
-  std::string pattern;
-  for (int block = 0; block < 30; ++block) {
-    Watchdog dog(std::chrono::seconds(60), "block " + std::to_string(block));
-    const BlockResult par = executor.execute(vm, txns.size(), base);
-    ASSERT_EQ(seq.outputs, par.outputs) << "block " << block;
-    ASSERT_EQ(seq.writes, par.writes) << "block " << block;
-    ASSERT_TRUE(par.stats.fell_back) << "block " << block;
-    const bool tried = par.stats.loop_prefix > 0;
+  const std::string pattern = run_blocks(executor, vm, txns.size(), seq, 30, [&](const ExecutionStats& stats) {
+    EXPECT_TRUE(stats.fell_back);
+    const bool tried = stats.loop_prefix > 0;
     if (!tried) {
-      EXPECT_EQ(par.stats.executions, txns.size()) << "block " << block << " ran on the loop alone";
+      EXPECT_EQ(stats.executions, txns.size()) << "a block on the loop alone";
     }
-    pattern += tried ? 'T' : 'l';
-  }
+    return tried ? 'T' : 'l';
+  });
   EXPECT_EQ(pattern, "TlTllTllllTllllllllTllllllllTl");
 }
 
@@ -286,20 +296,13 @@ TEST(ContentionFallback, BlocksAfterAFallbackRunOnTheLoopThenTryAgain) {
 TEST(ContentionFallback, TheLoopProbesItsCostOnTheSecondBlockThenEvery32) {
   ToyWorkload w;
   w.keys = 1000;
-  const std::vector<ToyTxn> txns = make_toy_block(7, 400, w);
-  MemoryState base;
-  ToyVm vm(txns);
-  const BlockResult seq = execute_sequential(vm, txns.size(), base);
+  ToyVm vm(make_toy_block(7, 400, w));
+  const BlockResult seq = execute_sequential(vm, 400, MemoryState{});
   ParallelExecutor executor({.threads = 2, .fallback_speedup = 1e-9});  // too lenient to lose
-  std::string pattern;
-  for (int block = 0; block < 40; ++block) {
-    Watchdog dog(std::chrono::seconds(60), "block " + std::to_string(block));
-    const BlockResult par = executor.execute(vm, txns.size(), base);
-    ASSERT_EQ(seq.outputs, par.outputs) << "block " << block;
-    ASSERT_EQ(seq.writes, par.writes) << "block " << block;
-    EXPECT_FALSE(par.stats.fell_back) << "block " << block;
-    pattern += par.stats.loop_probe ? 'p' : 'T';
-  }
+  const std::string pattern = run_blocks(executor, vm, 400, seq, 40, [](const ExecutionStats& stats) {
+    EXPECT_FALSE(stats.fell_back);
+    return stats.loop_probe ? 'p' : 'T';
+  });
   EXPECT_EQ(pattern, "TpTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTpTTTTT");
 }
 
