@@ -635,7 +635,9 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
         static_cast<double>(longest_chain) * kMinDeclaredParallelism > static_cast<double>(num_txns)) {
       arena_->execute([&] { run.reset(); });
       BlockResult result = loop->finish();
+      learn_loop_cost(prefix_ns_per_txn, result.stats, num_txns);
       result.stats.threads = threads;
+      result.stats.sequential = false;
       result.stats.fell_back = true;
       return result;
     }
@@ -666,8 +668,9 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     std::vector<TxnOutput> done = run->take_outputs();
     done.resize(kept);
     arena_->execute([&] { run.reset(); });
+    // Not learned from: this run rebuilds the kept prefix's state and collects the whole
+    // block's writes for the rest of it alone. The blocks after it run whole on the loop.
     BlockResult result = continue_sequential(vm, num_txns, base, std::move(done), done_writes);
-    learn_loop_cost(prefix_ns_per_txn, result.stats, num_txns - kept);
     result.stats.kept_on_fallback = kept;
     result.stats.loop_prefix = parallel_stats.loop_prefix;
     result.stats.executions += parallel_stats.executions;  // the abandoned work counts too
@@ -719,7 +722,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   // Block-STM ran the block to the end. Judged whole against what the plain loop would have
   // taken over the whole block (its prefix's time, scaled by the ratio learned when it last ran
   // whole blocks), close calls the judgement inside the block leaves alone come out right.
-  if (judged && loop_runs_ > 0 &&
+  if (judged && loop_runs_ > 0 && num_txns > 0 &&
       slower_than_plain_loop(elapsed_ns(start), num_txns, prefix_ns_per_txn * loop_cost_ratio_,
                              options_.fallback_speedup)) {
     note_block_lost();

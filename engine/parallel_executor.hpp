@@ -64,11 +64,13 @@ struct ParallelOptions {
 };
 
 /// Owns the workers: one oneTBB task_arena of `threads` slots, reused across blocks, so the
-/// workers never steal unrelated TBB work. It remembers the keys that caused conflicts in its
-/// last parallel block (hot spots such as a pool, a tally or a mint counter stay hot from block
-/// to block) and, with Declarations::kHotKeys, uses the VM's declared writes to those keys only:
-/// declaring costs a pass over the block, paid only where it may prevent aborts; each worker's loop runs isolated, so a VM may use
-/// oneTBB algorithms inside execute(). oneTBB's process-wide thread limit is raised to cover
+/// workers never steal unrelated TBB work. It remembers, from block to block: the keys that
+/// caused conflicts in its last parallel block (hot spots such as a pool or a mint counter stay
+/// hot) and, with Declarations::kHotKeys, uses the VM's declared writes to those keys only
+/// (declaring costs a pass over the block, paid only where it may prevent aborts); what the
+/// plain loop costs over the prefix it times, and whether Block-STM lost the last blocks
+/// (ParallelOptions::fallback_speedup). So one executor should run one chain's blocks in order.
+/// Each worker's loop runs isolated, so a VM may use oneTBB algorithms inside execute(). oneTBB's process-wide thread limit is raised to cover
 /// every live executor together, so several executors each get the threads they asked for.
 /// Thread-safety: execute() may be called from one thread at a time per executor; executors may
 /// be created and destroyed from any thread.
@@ -129,7 +131,9 @@ class ParallelExecutor {
   /// meets an empty overlay (at 100 accounts it reads the base state where the rest reads the
   /// overlay) and leaves out the end (20-30% of the loop's time). Measured on the 2-core
   /// machine: 0.8-1.0 at 100 accounts, 1.0-1.6 at 10,000. Learned from every block the loop
-  /// ran or finished on this executor; before any, kDefaultLoopCostRatio.
+  /// ran whole on this executor (a probe, a block after a loss, a declared serial chain; not
+  /// the rest of a block after a fallback, which rebuilds the kept part's state and collects
+  /// the whole block's writes for a part of its transactions); before any, the default.
   static constexpr double kDefaultLoopCostRatio = 1.0;
   static constexpr double kMinLoopCostRatio = 0.25;
   static constexpr double kMaxLoopCostRatio = 4;

@@ -13,8 +13,8 @@ constexpr char kMagic[8] = {'P', 'E', 'L', 'B', 'L', 'O', 'C', 'K'};
 // 2: headers carry the producer's signature, the genesis parameters name the producer.
 // 3: state roots use the AES-128-CTR lattice element hash (crypto/lattice_hash.hpp).
 // 4: blocks carry access lists.
-// 5: a proposal's tallies are keys of their own (ledger records.hpp: TallyRecord), so a dao
-//    block's receipts and state roots differ.
+// 5: a proposal's tallies and a validator's total stake are keys of their own (ledger
+//    records.hpp), so dao and staking blocks' receipts and state roots differ.
 constexpr std::uint32_t kVersion = 5;
 constexpr std::uint32_t kMaxRecordBytes = 256u << 20;
 

@@ -27,7 +27,8 @@ class ChainStore {
   /// 3: the lattice element hash is AES-128-CTR keyed by SHA-256 (was SHAKE256), so every state
   ///    root changed; the state commitment has its own key space.
   /// 4: blocks carry access lists.
-  /// 5: a proposal's tallies are keys of their own (TallyRecord), out of its record.
+  /// 5: a proposal's tallies and a validator's total stake are keys of their own (TallyRecord,
+  ///    validator_stake_key), out of the records that held them.
   static constexpr std::uint32_t kFormatVersion = 5;
 
   /// The key spaces it owns (the state store owns the others).

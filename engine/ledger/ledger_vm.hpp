@@ -56,8 +56,9 @@ class LedgerVm final : public Vm {
   /// payload) still declares what it names: a hint, never checked.
   void declare_writes(TxnIndex txn, DeclaredWrites& out) const override;
   /// Credits to balances the transaction did not read (a transfer's recipient, an airdrop's,
-  /// a creator's royalty, a minted amount) are deltas; this applies them: `key` is an account
-  /// (its coin balance) or a token or LP balance.
+  /// a creator's royalty, a minted amount, a validator's total stake, a choice's tally) are
+  /// deltas; this applies them: `key` is an account (its coin balance), a token or LP balance,
+  /// a validator's total stake or a tally.
   Value apply_delta(const StateKey& key, const std::optional<Value>& base, DeltaSum total) const override;
   /// Credits the sum of the block's fees to ctx.beneficiary's account.
   WriteSet finish_block(std::span<const TxnOutput> outputs, StateReader& state) const override;
