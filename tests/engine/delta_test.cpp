@@ -138,6 +138,23 @@ TEST(Deltas, AnAddToAKeyTheTransactionAlsoWritesIsAVmError) {
   EXPECT_EQ(seq.outputs[1].deltas.size(), 1u);
 }
 
+// The plain loop run in steps (the parallel executor's measured prefix): a read that meets
+// deltas it cannot apply marks the run failed at that step, and the block's error is the whole
+// loop's.
+TEST(Deltas, ASteppedLoopFailsWhereTheDeltasAreRead) {
+  const std::uint64_t two_adds = blind_amount(0) + blind_amount(1);
+  ToyVm vm({ToyTxn{{add(0)}}, ToyTxn{{add(0)}}, ToyTxn{{write(1)}}, ToyTxn{{read(0), write(1)}}}, two_adds - 1);
+  MemoryState base;
+  SequentialRun run(vm, 4, base);
+  run.run_until(3);
+  EXPECT_FALSE(run.failed()) << "adds past the bound are only summed";
+  run.run_until(4);
+  EXPECT_TRUE(run.failed()) << "and fail where they are read";
+  const BlockResult result = run.finish();
+  EXPECT_NE(result.finish_error.find("over its bound"), std::string::npos) << result.finish_error;
+  EXPECT_EQ(result.finish_error, execute_sequential(vm, 4, base).finish_error);
+}
+
 // The toy's counters fail above a bound, as a ledger balance would above 2^64 - 1.
 TEST(Deltas, OverflowAtTheBoundFailsTheBlockAtTheSamePointEverywhere) {
   const std::uint64_t two_adds = blind_amount(0) + blind_amount(1);

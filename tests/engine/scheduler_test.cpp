@@ -53,6 +53,34 @@ TEST(Scheduler, ExecutesEveryTransactionThenValidatesEachThenIsDone) {
   EXPECT_EQ(s.conflicts(), 0u);
 }
 
+// Transactions the executor's plain loop ran first start executed: the scheduler hands out
+// neither their execution nor their validation, and never lets a later abort reach them.
+TEST(Scheduler, TransactionsAlreadyExecutedAreNeitherRunNorValidated) {
+  Scheduler s(5, 3);
+  EXPECT_TRUE(s.executed(0) && s.executed(1) && s.executed(2));
+  EXPECT_FALSE(s.executed(3));
+  Scheduler::WorkerClaims w;
+  for (TxnIndex t = 3; t < 5; ++t) {
+    auto task = s.next_task(w);
+    expect_task(task, Kind::kExecution, t, 0);
+    s.finish_execution(task->version, true);
+  }
+  // Transaction 4 waits on 3 after an abort of 3: the indices go back to 3, not below.
+  expect_task(s.next_task(w), Kind::kValidation, 3, 0);
+  ASSERT_TRUE(s.try_validation_abort({3, 0}));
+  expect_task(s.finish_validation(3, true), Kind::kExecution, 3, 1);
+  s.finish_execution({3, 1}, false);
+  validate_the_rest(s, w);
+  EXPECT_TRUE(s.executed(0));
+}
+
+TEST(Scheduler, ABlockAllExecutedAlreadyIsDoneAtOnce) {
+  Scheduler s(4, 4);
+  EXPECT_TRUE(s.done());
+  Scheduler::WorkerClaims w;
+  EXPECT_FALSE(s.next_task(w).has_value());
+}
+
 TEST(Scheduler, OneValidatorWinsTheAbortAndTheTransactionRunsAgain) {
   Scheduler s(2);
   Scheduler::WorkerClaims w;
