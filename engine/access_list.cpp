@@ -134,6 +134,7 @@ TxnOutput AccessRecorder::execute(TxnIndex txn, StateReader& reader) const {
 }
 
 void AccessRecorder::declare_writes(TxnIndex txn, DeclaredWrites& out) const { inner_.declare_writes(txn, out); }
+void AccessRecorder::declare_adds(TxnIndex txn, DeclaredWrites& out) const { inner_.declare_adds(txn, out); }
 
 Value AccessRecorder::apply_delta(const StateKey& key, const std::optional<Value>& base, DeltaSum total) const {
   return inner_.apply_delta(key, base, total);
@@ -184,6 +185,19 @@ AccessList AccessRecorder::take(std::span<const TxnOutput> outputs) {
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
+namespace {
+
+// What entry `e`'s references may name, in the same order for encoding and decoding: the
+// transaction's declared writes, then its declared adds; none for finish_block.
+void declared_keys(const Vm& vm, std::size_t e, std::size_t num_txns, DeclaredWrites& out) {
+  out.clear();
+  if (e >= num_txns) return;
+  vm.declare_writes(static_cast<TxnIndex>(e), out);
+  vm.declare_adds(static_cast<TxnIndex>(e), out);
+}
+
+}  // namespace
+
 Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_txns) {
   // Per entry, what each of its keys is written as: a declared position or a literal, numbered
   // once the literals are known and sorted.
@@ -194,8 +208,7 @@ Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_t
   std::vector<std::uint32_t> declared_count(list.entries(), 0);
   DeclaredWrites declared;
   for (std::size_t e = 0; e < list.entries(); ++e) {
-    declared.clear();
-    if (e < num_txns) vm.declare_writes(static_cast<TxnIndex>(e), declared);
+    declared_keys(vm, e, num_txns, declared);
     declared_count[e] = static_cast<std::uint32_t>(declared.size());
     for (std::uint32_t i = list.offsets[2 * e]; i < list.offsets[2 * e + 2]; ++i) {
       const StateKey& key = list.keys[list.ids[i]];
@@ -280,8 +293,7 @@ Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t 
   std::vector<std::uint64_t> named_in;
   DeclaredWrites declared;
   for (std::size_t e = 0; e <= num_txns; ++e) {
-    declared.clear();
-    if (e < num_txns) vm.declare_writes(static_cast<TxnIndex>(e), declared);
+    declared_keys(vm, e, num_txns, declared);
     for (int half = 0; half < 2; ++half) {
       std::uint64_t count = 0;
       if (!r.varint(count) || count > r.remaining()) {

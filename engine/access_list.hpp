@@ -59,6 +59,7 @@ class AccessRecorder final : public Vm {
 
   TxnOutput execute(TxnIndex txn, StateReader& reader) const override;
   void declare_writes(TxnIndex txn, DeclaredWrites& out) const override;
+  void declare_adds(TxnIndex txn, DeclaredWrites& out) const override;
   Value apply_delta(const StateKey& key, const std::optional<Value>& base, DeltaSum total) const override;
   WriteSet finish_block(std::span<const TxnOutput> outputs, StateReader& state) const override;
 
@@ -71,7 +72,8 @@ class AccessRecorder final : public Vm {
   std::unique_ptr<Slots> slots_;
 };
 
-/// The list's encoding, compact because it refers to the keys `vm` declares (Vm::declare_writes):
+/// The list's encoding, compact because it refers to the keys `vm` declares (Vm::declare_writes,
+/// then Vm::declare_adds):
 /// a key a transaction declared costs a one-byte reference in that transaction's entry, other
 /// keys are spelt out once per block. Deterministic: the same accesses and declarations give the
 /// same bytes.

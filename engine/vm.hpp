@@ -44,8 +44,8 @@ struct TxnOutput {
   friend bool operator==(const TxnOutput&, const TxnOutput&) = default;
 };
 
-/// The keys a transaction will probably write, declared before it runs (Vm::declare_writes).
-/// Small: most transactions name a handful.
+/// The keys a transaction will probably write or add to, declared before it runs
+/// (Vm::declare_writes, Vm::declare_adds). Small: most transactions name a handful.
 using DeclaredWrites = std::vector<StateKey>;
 
 /// A VM bound to one block's transactions.
@@ -67,8 +67,18 @@ class Vm {
   /// carries (its payload), without reading state. The parallel executor uses them as hints:
   /// a transaction that reads a key a lower transaction declared waits for that transaction's
   /// execution instead of running early and aborting. A wrong or missing key costs speed, never
-  /// correctness (validation still checks every read). Called concurrently, before execution.
+  /// correctness (validation still checks every read). Keys the transaction only adds to
+  /// (TxnOutput::deltas) belong in declare_adds instead: adds conflict with no other add, and
+  /// a declared write makes every later transaction naming it wait. Called concurrently,
+  /// before execution.
   virtual void declare_writes(TxnIndex txn, DeclaredWrites& out) const {
+    (void)txn;
+    (void)out;
+  }
+  /// Optional: appends the keys transaction `txn` will probably only add to (its deltas), from
+  /// its payload. The parallel executor does not wait on them (adds do not conflict); an access
+  /// list's encoding refers to them, as to declared writes, instead of spelling them out.
+  virtual void declare_adds(TxnIndex txn, DeclaredWrites& out) const {
     (void)txn;
     (void)out;
   }

@@ -625,21 +625,17 @@ TxnOutput LedgerVm::execute(TxnIndex index, StateReader& reader) const {
 
 namespace {
 
-// The keys each kind writes that its payload names, beside the sender's account.
-void declare(const Address&, const TransferPayload& p, DeclaredWrites& out) { out.push_back(account_key(p.to)); }
-void declare(const Address&, const TokenMintPayload& p, DeclaredWrites& out) {
-  out.push_back(token_info_key(p.token));
-  out.push_back(token_balance_key(p.token, p.to));
-}
+// The keys each kind writes a value to that its payload names, beside the sender's account.
+// Keys it only credits (a recipient's balance, a validator's total stake, a tally) are adds,
+// deltas that conflict with no other add, declared apart (declare_add): declared as writes,
+// they would make their readers wait.
+void declare(const Address&, const TransferPayload&, DeclaredWrites&) {}
+void declare(const Address&, const TokenMintPayload& p, DeclaredWrites& out) { out.push_back(token_info_key(p.token)); }
 void declare(const Address& sender, const TokenTransferPayload& p, DeclaredWrites& out) {
   out.push_back(token_balance_key(p.token, sender));
-  out.push_back(token_balance_key(p.token, p.to));
 }
 void declare(const Address&, const SwapPayload& p, DeclaredWrites& out) { out.push_back(pool_key(p.pool)); }
-void declare(const Address& sender, const AddLiquidityPayload& p, DeclaredWrites& out) {
-  out.push_back(pool_key(p.pool));
-  out.push_back(lp_balance_key(p.pool, sender));
-}
+void declare(const Address&, const AddLiquidityPayload& p, DeclaredWrites& out) { out.push_back(pool_key(p.pool)); }
 void declare(const Address& sender, const RemoveLiquidityPayload& p, DeclaredWrites& out) {
   out.push_back(pool_key(p.pool));
   out.push_back(lp_balance_key(p.pool, sender));
@@ -647,14 +643,15 @@ void declare(const Address& sender, const RemoveLiquidityPayload& p, DeclaredWri
 void declare(const Address&, const NftMintPayload& p, DeclaredWrites& out) { out.push_back(collection_key(p.collection)); }
 void declare(const Address&, const NftTransferPayload& p, DeclaredWrites& out) {
   out.push_back(nft_key(p.collection, p.id));
-  if (p.price > 0) out.push_back(account_key(p.to));
+  if (p.price > 0) out.push_back(account_key(p.to));  // the buyer pays: a read and a write
 }
 // Staking, unstaking and claiming all settle the sender's delegation against its validator
-// (which writes the validator record only when rewards are due: known from state alone); a
-// stake or unstake also moves the validator's total.
-template <typename P>
-  requires std::is_same_v<P, StakePayload> || std::is_same_v<P, UnstakePayload>
-void declare(const Address& sender, const P& p, DeclaredWrites& out) {
+// (which writes the validator record only when rewards are due: known from state alone). An
+// unstake also subtracts from the validator's total, which a stake only adds to.
+void declare(const Address& sender, const StakePayload& p, DeclaredWrites& out) {
+  out.push_back(delegation_key(p.validator, sender));
+}
+void declare(const Address& sender, const UnstakePayload& p, DeclaredWrites& out) {
   out.push_back(validator_stake_key(p.validator));
   out.push_back(delegation_key(p.validator, sender));
 }
@@ -662,15 +659,44 @@ void declare(const Address& sender, const ClaimRewardsPayload& p, DeclaredWrites
   out.push_back(delegation_key(p.validator, sender));
 }
 void declare(const Address& sender, const VotePayload& p, DeclaredWrites& out) {
-  out.push_back(tally_key(p.proposal, p.choice));
   out.push_back(vote_key(p.proposal, sender));
 }
 void declare(const Address& sender, const AirdropPayload& p, DeclaredWrites& out) {
   out.push_back(token_balance_key(p.token, sender));
-  for (const Address& to : p.recipients) out.push_back(token_balance_key(p.token, to));
 }
 
+// The keys each kind only credits that its payload names (see declare_adds).
+void declare_add(const Address&, const TransferPayload& p, DeclaredWrites& out) { out.push_back(account_key(p.to)); }
+void declare_add(const Address&, const TokenMintPayload& p, DeclaredWrites& out) {
+  out.push_back(token_balance_key(p.token, p.to));
+}
+void declare_add(const Address&, const TokenTransferPayload& p, DeclaredWrites& out) {
+  out.push_back(token_balance_key(p.token, p.to));
+}
+void declare_add(const Address& sender, const AddLiquidityPayload& p, DeclaredWrites& out) {
+  out.push_back(lp_balance_key(p.pool, sender));
+}
+void declare_add(const Address&, const StakePayload& p, DeclaredWrites& out) {
+  out.push_back(validator_stake_key(p.validator));
+}
+void declare_add(const Address&, const VotePayload& p, DeclaredWrites& out) {
+  out.push_back(tally_key(p.proposal, p.choice));
+}
+void declare_add(const Address&, const AirdropPayload& p, DeclaredWrites& out) {
+  for (const Address& to : p.recipients) out.push_back(token_balance_key(p.token, to));
+}
+template <typename P>
+void declare_add(const Address&, const P&, DeclaredWrites&) {}  // the other kinds credit nothing the payload names
+
 }  // namespace
+
+void LedgerVm::declare_adds(TxnIndex index, DeclaredWrites& out) const {
+  const Transaction& tx = txns_[index];
+  Result<Payload> payload = decode_payload(tx.kind, tx.payload);
+  if (!payload) return;
+  const Address sender = address_of(tx.sender);
+  std::visit([&](const auto& p) { declare_add(sender, p, out); }, *payload);
+}
 
 void LedgerVm::declare_writes(TxnIndex index, DeclaredWrites& out) const {
   const Transaction& tx = txns_[index];

@@ -50,11 +50,17 @@ class LedgerVm final : public Vm {
   /// The receipt is Receipt::encode(); writes are one per key.
   TxnOutput execute(TxnIndex txn, StateReader& reader) const override;
   /// From the payload alone: the sender's account, and the keys its kind writes that the
-  /// payload names (a transfer's recipient, a swap's pool, a vote's tally and vote record,
-  /// ...). Keys known only from state (a pool's token, a collection's next id, an NFT's
-  /// creator, the tally a re-vote takes its old weight from) are left out. A transaction that will be discarded (bad signature, malformed
-  /// payload) still declares what it names: a hint, never checked.
+  /// payload names as ones it writes a value to (a swap's pool, a vote's vote record, a token
+  /// transfer's sender balance, ...). Keys it only credits (a transfer's recipient, a
+  /// validator's total stake, a tally) are adds, declared by declare_adds; keys known only
+  /// from state are left out (a pool's token, a collection's next id, an NFT's creator, the
+  /// tally a re-vote takes its old weight from). A transaction that will be discarded (bad
+  /// signature, malformed payload) still declares what it names: a hint, never checked.
   void declare_writes(TxnIndex txn, DeclaredWrites& out) const override;
+  /// From the payload alone: the keys its kind credits without reading them (a transfer's or
+  /// an airdrop's recipients, a mint's, a stake's validator total, a vote's tally, an LP
+  /// deposit's shares). Deltas, unless the transaction also reads the key (a self-transfer).
+  void declare_adds(TxnIndex txn, DeclaredWrites& out) const override;
   /// Credits to balances the transaction did not read (a transfer's recipient, an airdrop's,
   /// a creator's royalty, a minted amount, a validator's total stake, a choice's tally) are
   /// deltas; this applies them: `key` is an account (its coin balance), a token or LP balance,
