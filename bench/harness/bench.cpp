@@ -257,6 +257,8 @@ nlohmann::json BenchRow::to_json() const {
           {"commit_share", commit_share},
           {"par_cpus", par_cpus},
           {"fell_back", fell_back},
+          {"loop_runs", loop_runs},
+          {"timed_runs", timed_runs},
           {"kept_on_fallback", kept_on_fallback},
           {"core_round_trip_ns", core_round_trip_ns},
           {"hot_keys", hot_keys_json(hot_keys)}};
@@ -300,7 +302,9 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
             // Alternate sequential and parallel runs so both see the same machine conditions.
             std::vector<double> seq_s, par_s, ratios, cpus, listed_s, listed_ratios;
             ExecutionStats listed_stats;
-            Measured last;
+            Measured last;  // the last timed parallel run where Block-STM ran, else the last one
+            bool block_stm_ran = false;
+            std::uint32_t loop_runs = 0;  // timed parallel runs the plain loop ran all or part of
             double commit_share = 0;
             for (int run = -config.warmups; run < config.runs; ++run) {
               auto seq = measure(0);
@@ -323,7 +327,12 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
               par_s.push_back(par->seconds);
               ratios.push_back(seq->seconds / par->seconds);
               cpus.push_back(par->cpus);
-              last = *par;
+              // The contention fallback's loop ran this block, outright (after a lost block, or to
+              // measure itself) or for the rest of it: its counts describe the loop.
+              const bool outright_loop = par->stats.loop_probe || (par->stats.fell_back && par->stats.loop_prefix == 0);
+              if (par->stats.fell_back || par->stats.loop_probe) ++loop_runs;
+              if (!outright_loop || !block_stm_ran) last = *par;
+              block_stm_ran = block_stm_ran || !outright_loop;
               commit_share = par->commit_seconds / par->seconds;
             }
             BenchRow row;
@@ -351,6 +360,8 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
             row.commit_share = commit_share;
             row.par_cpus = median(cpus);
             row.fell_back = last.stats.fell_back;
+            row.loop_runs = loop_runs;
+            row.timed_runs = static_cast<std::uint32_t>(seq_s.size());
             row.kept_on_fallback = last.stats.kept_on_fallback;
             row.hot_keys = last.stats.hot_keys;
             if (on_row) on_row(row);
@@ -374,11 +385,17 @@ std::string format_header() {
 
 std::string format_row(const BenchRow& r) {
   char buf[256];
+  char mark[32] = "";
+  if (r.loop_runs > 0) {
+    std::snprintf(mark, sizeof(mark), " loop %u/%u", r.loop_runs, r.timed_runs);
+  } else if (r.starved()) {
+    std::snprintf(mark, sizeof(mark), " !");
+  }
   std::snprintf(buf, sizeof(buf), "%-8s %8u %6u %5u %4d %11.0f %11.0f %7.2fx %7.2fx %8.2f %8.2f %8llu %8llu %5.2f %6.0f%s",
                 r.workload.c_str(), r.accounts, r.block_size, r.work, r.threads, r.seq_tps, r.par_tps,
                 r.speedup, r.listed_speedup, r.executions_per_txn, r.validations_per_txn,
                 static_cast<unsigned long long>(r.aborts), static_cast<unsigned long long>(r.suspensions),
-                r.par_cpus, r.core_round_trip_ns, r.fell_back ? " fallback" : r.starved() ? " !" : "");
+                r.par_cpus, r.core_round_trip_ns, mark);
   std::string row = buf;
   if (r.end_to_end) {
     std::snprintf(buf, sizeof(buf), "  list %.1f%% of the block", 100 * r.access_list_share);
@@ -388,7 +405,7 @@ std::string format_row(const BenchRow& r) {
 }
 
 bool BenchRow::starved() const {
-  return threads > 1 && !fell_back && par_cpus < kStarvedShare * static_cast<double>(threads);
+  return threads > 1 && loop_runs == 0 && par_cpus < kStarvedShare * static_cast<double>(threads);
 }
 
 std::string starvation_note(const std::vector<BenchRow>& rows) {
