@@ -78,12 +78,18 @@ std::map<std::string, std::uintmax_t> listing(const std::string& dir) {
 // The directory of a process killed now, taken from a live database: LevelDB may be moving a
 // full memtable into a table in the background, and a copy made meanwhile mixes files from
 // before and after (an old MANIFEST beside a log already deleted): a state no crash leaves.
-// So copy until the directory did not change while it was copied.
+// So copy until the directory did not change while it was copied. A file the compaction
+// deletes between the listing and its copy (or its size) makes that attempt fail outright:
+// it is retried the same way.
 void copy_live_dir(const std::string& from, const std::string& to) {
   for (int attempt = 0; attempt < 200; ++attempt) {
-    const auto before = listing(from);
-    copy_dir(from, to);
-    if (listing(from) == before && listing(to) == before) return;
+    try {
+      const auto before = listing(from);
+      copy_dir(from, to);
+      if (listing(from) == before && listing(to) == before) return;
+    } catch (const fs::filesystem_error&) {
+      // a file vanished mid-copy: the directory was changing
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // let the compaction finish
   }
   FAIL() << from << " kept changing while it was copied";
