@@ -148,7 +148,7 @@ void keep_hottest(std::vector<KeyConflicts>& keys) {
 class BlockRun {
  public:
   /// `loop_prefix`: transactions the plain loop ran before (see record_loop_prefix), and
-  /// `loop_ns_per_txn` what they took it each, the fallback's yardstick.
+  /// `loop_ns_per_txn` what the whole loop would take per transaction, the fallback's yardstick.
   BlockRun(const Vm& vm, std::size_t num_txns, const BaseState& base, int threads, double fallback_speedup,
            std::size_t loop_prefix, double loop_ns_per_txn)
       : vm_(vm),
@@ -586,10 +586,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     if (after_fallback) --loop_blocks_ahead_;
     SequentialRun loop(vm, num_txns, base);
     const double prefix_ns_per_txn = run_loop_prefix(loop, num_txns);
-    BlockResult result = loop.finish();
-    learn_loop_cost(prefix_ns_per_txn, result.stats, num_txns);
-    result.stats.threads = threads;
-    result.stats.sequential = false;
+    BlockResult result = finish_on_loop(loop, prefix_ns_per_txn);
     result.stats.fell_back = after_fallback;
     result.stats.loop_probe = !after_fallback;
     return result;
@@ -611,9 +608,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     loop_prefix = loop->next();
     if (loop->failed()) {
       // A read met deltas it could not apply: the block cannot be made, and the loop says so.
-      BlockResult result = loop->finish();
-      result.stats.threads = threads;
-      result.stats.sequential = false;
+      BlockResult result = finish_on_loop(*loop, prefix_ns_per_txn);
       result.stats.fell_back = true;
       result.stats.loop_prefix = loop_prefix;
       return result;
@@ -631,13 +626,10 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     // Judged before any work is done: when the declared chain leaves too little parallelism
     // for Block-STM to repay its overhead (one worker runs at about 0.7x the plain loop), the
     // plain loop is faster. The hot keys are kept: the next block is judged again.
-    if (options_.fallback_speedup > 0 && threads > 1 && longest_chain > 1 &&
+    if (judged && longest_chain > 1 &&
         static_cast<double>(longest_chain) * kMinDeclaredParallelism > static_cast<double>(num_txns)) {
       arena_->execute([&] { run.reset(); });
-      BlockResult result = loop->finish();
-      learn_loop_cost(prefix_ns_per_txn, result.stats, num_txns);
-      result.stats.threads = threads;
-      result.stats.sequential = false;
+      BlockResult result = finish_on_loop(*loop, prefix_ns_per_txn);
       result.stats.fell_back = true;
       return result;
     }
@@ -746,11 +738,19 @@ double ParallelExecutor::run_loop_prefix(SequentialRun& loop, std::size_t num_tx
   return static_cast<double>(elapsed_ns(loop_start)) / static_cast<double>(std::max<std::size_t>(prefix, 1));
 }
 
-void ParallelExecutor::learn_loop_cost(double prefix_ns_per_txn, const ExecutionStats& loop_stats, std::size_t txns) {
+BlockResult ParallelExecutor::finish_on_loop(SequentialRun& loop, double prefix_ns_per_txn) {
+  BlockResult result = loop.finish();
+  learn_loop_cost(prefix_ns_per_txn, result.stats);
+  result.stats.threads = options_.threads;
+  result.stats.sequential = false;
+  return result;
+}
+
+void ParallelExecutor::learn_loop_cost(double prefix_ns_per_txn, const ExecutionStats& whole) {
   blocks_since_loop_run_ = 0;
-  if (prefix_ns_per_txn <= 0 || txns == 0) return;
-  const double measured = static_cast<double>(loop_stats.execute_ns + loop_stats.finalize_ns) /
-                          static_cast<double>(txns) / prefix_ns_per_txn;
+  if (prefix_ns_per_txn <= 0 || whole.transactions == 0) return;
+  const double measured = static_cast<double>(whole.execute_ns + whole.finalize_ns) /
+                          static_cast<double>(whole.transactions) / prefix_ns_per_txn;
   // The first measurement replaces the default; later ones are averaged with what was learned,
   // half and half: one preempted prefix moves the yardstick, but not far.
   const double learned = loop_runs_ == 0 ? measured : (loop_cost_ratio_ + measured) / 2;

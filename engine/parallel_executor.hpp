@@ -105,9 +105,12 @@ class ParallelExecutor {
   /// Runs the first 1/kLoopPrefixShare of the block on `loop` and returns the time per
   /// transaction it took.
   static double run_loop_prefix(SequentialRun& loop, std::size_t num_txns);
-  /// After the plain loop ran `txns` transactions and finished the block, as `loop_stats` say,
-  /// on a block whose prefix took it `prefix_ns_per_txn` each: updates loop_cost_ratio_.
-  void learn_loop_cost(double prefix_ns_per_txn, const ExecutionStats& loop_stats, std::size_t txns);
+  /// Runs the rest of the block on `loop`, whose prefix took `prefix_ns_per_txn` each, learns
+  /// from the whole run (learn_loop_cost) and returns its result with this executor's threads.
+  BlockResult finish_on_loop(SequentialRun& loop, double prefix_ns_per_txn);
+  /// After the plain loop ran a whole block, as `whole` says, whose prefix took it
+  /// `prefix_ns_per_txn` each: updates loop_cost_ratio_.
+  void learn_loop_cost(double prefix_ns_per_txn, const ExecutionStats& whole);
   /// Block-STM lost a block to the plain loop (fell back, or was slower over the whole block):
   /// the next blocks run on the loop (loop_blocks_ahead_).
   void note_block_lost();

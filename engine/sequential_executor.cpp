@@ -71,7 +71,6 @@ class OverlayReader final : public StateReader {
   }
 
  private:
-
   const Vm& vm_;
   Overlay& overlay_;
   const BaseState& base_;

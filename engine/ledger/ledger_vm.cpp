@@ -144,14 +144,7 @@ class Txn {
     return true;
   }
   /// Credits are deltas unless the transaction read the balance (see credit()).
-  bool native_add(const Address& a, std::uint64_t v) {
-    const StateKey key = account_key(a);
-    if (!read_already(key)) return credit(key, v);
-    AccountRecord r;
-    if (!get_or_default(key, r) || !add_to(r.balance, v)) return false;
-    put(key, r);
-    return true;
-  }
+  bool native_add(const Address& a, std::uint64_t v) { return add_to_record(account_key(a), &AccountRecord::balance, v); }
   bool native_sub(const Address& a, std::uint64_t v) {
     AccountRecord r;
     const StateKey key = account_key(a);
@@ -159,28 +152,14 @@ class Txn {
     put(key, r);
     return true;
   }
-  bool amount_add(const StateKey& key, std::uint64_t v) {
-    if (!read_already(key)) return credit(key, v);
-    AmountRecord r;
-    if (!get_or_default(key, r) || !add_to(r.amount, v)) return false;
-    put(key, r);
-    return true;
-  }
+  bool amount_add(const StateKey& key, std::uint64_t v) { return add_to_record(key, &AmountRecord::amount, v); }
   bool amount_sub(const StateKey& key, std::uint64_t v, const char* what) {
     AmountRecord r;
     if (!get_or_default(key, r) || !sub_from(r.amount, v, what)) return false;
     put(key, r);
     return true;
   }
-  bool tally_add(const StateKey& key, std::uint64_t v) {
-    if (!read_already(key)) return credit(key, v);
-    TallyRecord r;
-    if (!get_or_default(key, r)) return false;
-    if (r.amount > std::numeric_limits<u128>::max() - v) return fail("arithmetic overflow");
-    r.amount += v;
-    put(key, r);
-    return true;
-  }
+  bool tally_add(const StateKey& key, std::uint64_t v) { return add_to_record(key, &TallyRecord::amount, v); }
   bool tally_sub(const StateKey& key, std::uint64_t v) {
     TallyRecord r;
     if (!get_or_default(key, r)) return false;
@@ -231,6 +210,18 @@ class Txn {
     std::uint64_t credited = 0;
   };
 
+  // Adds `v` to the `field` of the record R at `key` (absent: a default record): a credit, the
+  // engine's delta, unless this transaction read the key, then an exact update.
+  template <typename R, typename N>
+  bool add_to_record(const StateKey& key, N R::*field, std::uint64_t v) {
+    if (!read_already(key)) return credit(key, v);
+    R r;
+    if (!get_or_default(key, r)) return false;
+    if (r.*field > std::numeric_limits<N>::max() - v) return fail("arithmetic overflow");
+    r.*field += v;
+    put(key, r);
+    return true;
+  }
   bool read_already(const StateKey& key) {
     const Slot* s = find(key, StateKeyHash{}(key));
     return s != nullptr && !s->credit;
