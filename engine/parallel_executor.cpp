@@ -182,7 +182,7 @@ class BlockRun {
 
   void work(int worker) {
     try {
-      run_tasks(counters_[static_cast<std::size_t>(worker)]);
+      run_tasks(worker, counters_[static_cast<std::size_t>(worker)]);
     } catch (...) {
       // Only the engine's own failures reach here (the VM's exceptions become outputs): out of
       // memory, a broken invariant. Stop every worker instead of leaving them waiting on a task
@@ -317,14 +317,15 @@ class BlockRun {
   FinalWrites final_writes() const { return memory_.final_writes(); }
 
  private:
-  void run_tasks(WorkerCounters& counters) {
+  void run_tasks(int worker, WorkerCounters& counters) {
     Backoff backoff;
     std::optional<SchedulerTask> task;
     Scheduler::WorkerClaims claims;
+    claims.worker = static_cast<std::uint8_t>(worker);  // modulo 256: a preference only
     // relaxed: abandoning only makes workers stop early; the caller joins them before reading it.
     while (!scheduler_.done() && !abandoned_.load(std::memory_order_relaxed)) {
       if (task && task->kind == SchedulerTask::Kind::kExecution) {
-        task = try_execute(task->version, counters);
+        task = try_execute(task->version, claims.worker, counters);
       } else if (task) {
         task = validate(task->version, counters);
       }
@@ -339,7 +340,7 @@ class BlockRun {
     }
   }
 
-  std::optional<SchedulerTask> try_execute(Version version, WorkerCounters& counters) {
+  std::optional<SchedulerTask> try_execute(Version version, std::uint8_t worker, WorkerCounters& counters) {
     // The highest lower transaction that declared a key this one declares has not executed yet:
     // wait for it before running at all (the execution would stop at that key's ESTIMATE, with
     // its work up to there wasted). Resumed, the check passes unless that one was aborted again.
@@ -414,7 +415,7 @@ class BlockRun {
         tbb::spin_mutex::scoped_lock lock(delta_failures_mutex_);
         delta_failures_[version.txn] = *reader.delta_failure();
       }
-      return scheduler_.finish_execution(version, wrote_new_path);
+      return scheduler_.finish_execution(version, wrote_new_path, worker);
     }
   }
 

@@ -18,7 +18,10 @@ void fetch_min(std::atomic<std::size_t>& a, std::size_t target) {
 Scheduler::Scheduler(std::size_t num_txns, std::size_t already_executed)
     : num_txns_(num_txns), txns_(num_txns), execution_idx_(already_executed), validation_idx_(already_executed) {
   PEL_ASSERT(already_executed <= num_txns, "more transactions executed than the block has");
-  for (std::size_t txn = 0; txn < already_executed; ++txn) txns_[txn].status = IncarnationStatus::kExecuted;
+  for (std::size_t txn = 0; txn < already_executed; ++txn) {
+    // relaxed: the workers start after construction, through the thread start's ordering.
+    txns_[txn].status.store(Status::pack(0, IncarnationStatus::kExecuted), std::memory_order_relaxed);
+  }
   if (already_executed == num_txns) done_marker_.store(true);
 }
 
@@ -42,10 +45,14 @@ void Scheduler::check_done() {
 
 std::optional<Version> Scheduler::try_incarnate(TxnIndex txn) {
   if (txn >= num_txns_) return std::nullopt;
-  TxnState& s = txns_[txn];
-  tbb::spin_mutex::scoped_lock lock(s.mutex);
+  std::atomic<std::uint64_t>& word = txns_[txn].status;
+  std::uint64_t seen = word.load();
+  const Status s = Status::unpack(seen);
   if (s.status != IncarnationStatus::kReadyToExecute) return std::nullopt;
-  s.status = IncarnationStatus::kExecuting;
+  // Only a claim leaves kReadyToExecute, so losing the exchange means another worker claimed it.
+  if (!word.compare_exchange_strong(seen, Status::pack(s.incarnation, IncarnationStatus::kExecuting))) {
+    return std::nullopt;
+  }
   return Version{txn, s.incarnation};
 }
 
@@ -57,10 +64,27 @@ std::optional<SchedulerTask> Scheduler::claim_execution(std::size_t idx) {
 }
 
 std::optional<SchedulerTask> Scheduler::claim_validation(std::size_t idx) {
-  TxnState& s = txns_[idx];
-  tbb::spin_mutex::scoped_lock lock(s.mutex);
+  const Status s = status(static_cast<TxnIndex>(idx));
   if (s.status != IncarnationStatus::kExecuted) return std::nullopt;
   return SchedulerTask{SchedulerTask::Kind::kValidation, Version{static_cast<TxnIndex>(idx), s.incarnation}};
+}
+
+bool Scheduler::claim_validations(WorkerClaims& w, std::size_t from, std::size_t chunk, bool others_left) {
+  const std::size_t limit = std::min(from + chunk, num_txns_);
+  std::size_t end = from;
+  for (; end < limit; ++end) {
+    const Status s = status(static_cast<TxnIndex>(end));
+    if (s.status != IncarnationStatus::kExecuted) break;
+    // Its executor validates it, with the keys in its cache, when it next looks for work.
+    if (others_left && s.worker != w.worker) break;
+  }
+  if (end == from) return false;
+  // A transaction seen executed here and aborted before its claim is skipped by claim_validation,
+  // as in the paper: the abort sent the index back to just above it.
+  if (!validation_idx_.compare_exchange_strong(from, end)) return false;
+  w.validate_next = from;
+  w.validate_end = end;
+  return true;
 }
 
 std::optional<SchedulerTask> Scheduler::next_task(WorkerClaims& w) {
@@ -71,26 +95,36 @@ std::optional<SchedulerTask> Scheduler::next_task(WorkerClaims& w) {
     while (w.execute_next < w.execute_end) {
       if (auto task = claim_execution(w.execute_next++)) return task;
     }
-    const bool validate = validation_idx_.load() < execution_idx_.load();
-    std::atomic<std::size_t>& index = validate ? validation_idx_ : execution_idx_;
-    if (index.load() >= num_txns_) break;
+    const std::size_t validating_at = validation_idx_.load();
+    const std::size_t executing_at = execution_idx_.load();
+    if (std::min(validating_at, executing_at) >= num_txns_) break;
     // Join before claiming: a done check that sees the index past the end must also see us.
     if (!w.counted) {
       num_active_tasks_.fetch_add(1);
       w.counted = true;
     }
-    // A stale count is harmless: it only tunes the chunk size.
-    const std::size_t chunk = conflicts() < kChunkedUntil ? kChunk : 1;
-    const std::size_t idx = index.fetch_add(chunk);
-    if (idx >= num_txns_) break;
-    const std::size_t end = std::min(idx + chunk, num_txns_);
-    if (validate) {
-      w.validate_next = idx;
-      w.validate_end = end;
-    } else {
-      w.execute_next = idx;
-      w.execute_end = end;
+    // A stale count is harmless: it only picks between two correct ways to claim.
+    const bool few_conflicts = conflicts() < kChunkedUntil + executing_at / kTxnsPerConflict;
+    if (validating_at < executing_at) {
+      if (!few_conflicts) {
+        // The paper's claim: one index, past a transaction still executing too (that execution,
+        // when it finishes, sees the index passed and validates itself or sends the index back).
+        const std::size_t idx = validation_idx_.fetch_add(1);
+        if (idx >= num_txns_) break;
+        w.validate_next = idx;
+        w.validate_end = idx + 1;
+        continue;
+      }
+      if (claim_validations(w, validating_at, kChunk, executing_at < num_txns_)) continue;
     }
+    const std::size_t chunk = conflicts() < kChunkedUntil ? kChunk : 1;
+    // Nothing to execute: the validation index waits on executions elsewhere (they validate
+    // their own transaction when it reaches them), so come back later.
+    if (executing_at >= num_txns_) break;
+    const std::size_t idx = execution_idx_.fetch_add(chunk);
+    if (idx >= num_txns_) break;
+    w.execute_next = idx;
+    w.execute_end = std::min(idx + chunk, num_txns_);
   }
   if (w.counted) {
     num_active_tasks_.fetch_sub(1);
@@ -103,29 +137,21 @@ std::optional<SchedulerTask> Scheduler::next_task(WorkerClaims& w) {
 bool Scheduler::add_dependency(TxnIndex txn, TxnIndex blocking_txn, bool predicted) {
   TxnState& blocking = txns_[blocking_txn];
   tbb::spin_mutex::scoped_lock dep_lock(blocking.dependents_mutex);
-  {
-    // finish_execution sets kExecuted before it takes dependents_mutex, so reading the status
-    // under dependents_mutex either sees kExecuted or is seen by that finish_execution.
-    tbb::spin_mutex::scoped_lock lock(blocking.mutex);
-    if (blocking.status == IncarnationStatus::kExecuted) return false;
-  }
-  {
-    TxnState& s = txns_[txn];
-    tbb::spin_mutex::scoped_lock lock(s.mutex);
-    PEL_DEBUG_ASSERT(s.status == IncarnationStatus::kExecuting, "only an executing incarnation waits on a dependency");
-    s.status = IncarnationStatus::kAborting;
-  }
+  // finish_execution sets kExecuted before it takes dependents_mutex, so reading the status
+  // under dependents_mutex either sees kExecuted or is seen by that finish_execution.
+  if (status(blocking_txn).status == IncarnationStatus::kExecuted) return false;
+  const Status own = status(txn);
+  PEL_DEBUG_ASSERT(own.status == IncarnationStatus::kExecuting, "only an executing incarnation waits on a dependency");
+  set_status(txn, own.incarnation, IncarnationStatus::kAborting);
   blocking.dependents.push_back(txn);
   if (!predicted) note_conflict();
   return true;
 }
 
 void Scheduler::set_ready_status(TxnIndex txn) {
-  TxnState& s = txns_[txn];
-  tbb::spin_mutex::scoped_lock lock(s.mutex);
+  const Status s = status(txn);
   PEL_DEBUG_ASSERT(s.status == IncarnationStatus::kAborting, "only an aborted incarnation is made ready again");
-  ++s.incarnation;
-  s.status = IncarnationStatus::kReadyToExecute;
+  set_status(txn, s.incarnation + 1, IncarnationStatus::kReadyToExecute);
 }
 
 std::optional<SchedulerTask> Scheduler::resume_dependencies(const std::vector<TxnIndex>& dependents, bool take_one) {
@@ -149,46 +175,57 @@ std::optional<SchedulerTask> Scheduler::resume_dependencies(const std::vector<Tx
   return SchedulerTask{SchedulerTask::Kind::kExecution, *taken};
 }
 
-std::optional<SchedulerTask> Scheduler::finish_execution(Version version, bool wrote_new_path) {
+std::optional<SchedulerTask> Scheduler::finish_execution(Version version, bool wrote_new_path, std::uint8_t worker) {
   TxnState& s = txns_[version.txn];
-  {
-    tbb::spin_mutex::scoped_lock lock(s.mutex);
-    PEL_DEBUG_ASSERT(s.status == IncarnationStatus::kExecuting && s.incarnation == version.incarnation,
-                     "an execution finishes the incarnation it started");
-    s.status = IncarnationStatus::kExecuted;
-  }
+  PEL_DEBUG_ASSERT(status(version.txn).status == IncarnationStatus::kExecuting &&
+                       status(version.txn).incarnation == version.incarnation,
+                   "an execution finishes the incarnation it started");
+  // The status store, then the validation index's load here; a claim's index move, then its
+  // status load there: in the one total order of seq_cst operations at least one of the two
+  // sees the other's write, so no claim passes this transaction unseen by both.
+  set_status(version.txn, version.incarnation, IncarnationStatus::kExecuted, worker);
   std::vector<TxnIndex> dependents;
   {
     tbb::spin_mutex::scoped_lock lock(s.dependents_mutex);
     dependents.swap(s.dependents);
   }
   // One load, after the status became kExecuted: if the validation index had not passed this
-  // transaction then, a later claim of that index validates it.
-  const bool validation_passed = validation_idx_.load() > version.txn;
+  // transaction then, a later claim of that index sees it executed and validates it.
+  std::size_t validating_at = validation_idx_.load();
+  if (validating_at == version.txn) {
+    // The index waits on this transaction: validate it here, where its keys are in cache.
+    if (validation_idx_.compare_exchange_strong(validating_at, version.txn + 1)) {
+      resume_dependencies(dependents, false);
+      return SchedulerTask{SchedulerTask::Kind::kValidation, version};
+    }
+    // Lost: a claim that saw this transaction executed moved the index over it and validates
+    // it, or an abort sent the index back and it comes here again.
+    return resume_dependencies(dependents, true);
+  }
+  // Passed only by an abort of this transaction (the index never passes one not executed), so
+  // this is a re-execution: validate it explicitly, or, when it wrote a key the aborted
+  // incarnation did not, every transaction above it too (the new key may change their reads).
+  const bool validation_passed = validating_at > version.txn;
   const bool validate_now = validation_passed && !wrote_new_path;
   std::optional<SchedulerTask> next = resume_dependencies(dependents, !validate_now);
-  // The validation index already passed this transaction: it must be validated explicitly.
   if (validate_now) return SchedulerTask{SchedulerTask::Kind::kValidation, version};
-  // A new key may invalidate higher transactions' reads: revalidate the whole suffix.
   if (validation_passed) decrease_validation_idx(version.txn);
   return next;
 }
 
-bool Scheduler::executed(TxnIndex txn) const {
-  const TxnState& s = txns_[txn];
-  tbb::spin_mutex::scoped_lock lock(s.mutex);
-  return s.status == IncarnationStatus::kExecuted;
-}
+bool Scheduler::executed(TxnIndex txn) const { return status(txn).status == IncarnationStatus::kExecuted; }
 
 bool Scheduler::try_validation_abort(Version version) {
-  TxnState& s = txns_[version.txn];
-  tbb::spin_mutex::scoped_lock lock(s.mutex);
-  if (s.incarnation == version.incarnation && s.status == IncarnationStatus::kExecuted) {
-    s.status = IncarnationStatus::kAborting;
-    note_conflict();
-    return true;
+  std::atomic<std::uint64_t>& word = txns_[version.txn].status;
+  std::uint64_t seen = word.load();
+  const Status s = Status::unpack(seen);
+  if (s.incarnation != version.incarnation || s.status != IncarnationStatus::kExecuted) return false;
+  // Only an abort leaves kExecuted, so losing the exchange means another validator won.
+  if (!word.compare_exchange_strong(seen, Status::pack(s.incarnation, IncarnationStatus::kAborting))) {
+    return false;
   }
-  return false;
+  note_conflict();
+  return true;
 }
 
 std::optional<SchedulerTask> Scheduler::finish_validation(TxnIndex txn, bool aborted) {

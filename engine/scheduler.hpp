@@ -19,8 +19,8 @@ struct SchedulerTask {
   Version version;
 };
 
-/// Each transaction's incarnation moves through four statuses (the paper's), each change made
-/// under the transaction's lock, and checked (PEL_DEBUG_ASSERT) in debug and sanitizer builds:
+/// Each transaction's incarnation moves through four statuses (the paper's), checked
+/// (PEL_DEBUG_ASSERT) in debug and sanitizer builds:
 ///
 ///                   try_incarnate                 finish_execution
 ///   kReadyToExecute ─────────────▶ kExecuting ──────────────────────▶ kExecuted
@@ -31,13 +31,32 @@ struct SchedulerTask {
 ///
 /// kAborting goes back to kReadyToExecute when the dependency resolves (resume_dependencies)
 /// or right after the failed validation (finish_validation). An incarnation is executed once;
-/// validations only read the status.
+/// validations only read the status. Status and incarnation share one atomic word: the two
+/// contested changes (a claim, a validator's abort) are compare-exchanges, the others are made
+/// by the one worker that holds the transaction then, and reading it takes no lock.
 ///
 /// Thread-safety: every member may be called concurrently by the block's workers.
 ///
-/// Memory order: the shared indices and counters use seq_cst. The termination check reads
-/// execution_idx, validation_idx, num_active_tasks and decrease_cnt and concludes from their
-/// combination; that argument needs one total order over all of them.
+/// Memory order: the shared indices, the counters and the status words use seq_cst. The
+/// termination check reads execution_idx, validation_idx, num_active_tasks and decrease_cnt and
+/// concludes from their combination; that argument needs one total order over all of them. A
+/// status change followed by a load of an index, against an index move followed by a load of
+/// the status (a validator that made a transaction ready, then looked whether the execution
+/// index had passed it; a claim that moved that index, then looked at the status), is the
+/// store-buffer pattern: only one total order guarantees that one of the two sees the other,
+/// so that someone runs the transaction. (With release/acquire, which the locks this word
+/// replaced implied, x86 lets both miss, and a block could end with a transaction unexecuted:
+/// the declarations test found it.)
+///
+/// Validation in order, by the executor where it can (issue 13's "validate once, cheaply"):
+/// the validation index never passes a transaction that has not executed. A claim moves it only
+/// over executed transactions (compare-exchange), and an execution that finishes while the index
+/// waits on it takes its own validation, on the core that holds its keys. So a first execution
+/// finishes below the index, and its new keys need no re-validation of the block's suffix: every
+/// higher transaction is validated after it anyway. Correctness is the paper's: the index still
+/// goes back on every abort and on every new key written behind it, and the block is done only
+/// once it passed every transaction with none executing; the index merely stops where the paper's
+/// would have skipped a transaction that the finishing execution then validates or sends back.
 ///
 /// Hand-out in chunks: while the block has seen few conflicts, a claim takes several consecutive
 /// indices at once, and the worker tries them in order before claiming again. Consecutive
@@ -54,6 +73,9 @@ class Scheduler {
   /// What one worker holds: whether it is counted active, and the indices it claimed and has
   /// not tried yet. Owned by the worker; start from a default-constructed one.
   struct WorkerClaims {
+    /// Which worker claims (any number, told apart modulo 256): while other work is left, the
+    /// validations of transactions another worker executed are left to that one.
+    std::uint8_t worker = 0;
     bool counted = false;
     std::size_t validate_next = 0, validate_end = 0;
     std::size_t execute_next = 0, execute_end = 0;
@@ -74,11 +96,11 @@ class Scheduler {
   /// counted as a conflict.
   bool add_dependency(TxnIndex txn, TxnIndex blocking_txn, bool predicted = false);
 
-  /// An execution finished and its writes are recorded. May hand back a validation of it, or
-  /// else the execution of the lowest transaction that was parked on it: the finishing worker
-  /// goes on with the dependent it just made ready, so a chain of dependent transactions stays
-  /// on one core, with its keys in that core's cache.
-  std::optional<SchedulerTask> finish_execution(Version version, bool wrote_new_path);
+  /// An execution finished and its writes are recorded; `worker` ran it (WorkerClaims::worker).
+  /// May hand back a validation of it, or else the execution of the lowest transaction that was
+  /// parked on it: the finishing worker goes on with the dependent it just made ready, so a
+  /// chain of dependent transactions stays on one core, with its keys in that core's cache.
+  std::optional<SchedulerTask> finish_execution(Version version, bool wrote_new_path, std::uint8_t worker);
 
   /// Claims the right to abort `version` after a failed validation; only one validator wins.
   bool try_validation_abort(Version version);
@@ -99,16 +121,39 @@ class Scheduler {
  private:
   enum class IncarnationStatus : std::uint8_t { kReadyToExecute, kExecuting, kExecuted, kAborting };
 
+  /// Incarnation, status and, once executed, the worker that ran it, in one word (see the
+  /// class comment).
+  struct Status {
+    Incarnation incarnation;
+    IncarnationStatus status;
+    std::uint8_t worker;
+    static std::uint64_t pack(Incarnation i, IncarnationStatus s, std::uint8_t worker = 0) {
+      return (static_cast<std::uint64_t>(i) << 16) | (static_cast<std::uint64_t>(worker) << 8) |
+             static_cast<std::uint64_t>(s);
+    }
+    static Status unpack(std::uint64_t word) {
+      return {static_cast<Incarnation>(word >> 16), static_cast<IncarnationStatus>(word & 0xff),
+              static_cast<std::uint8_t>(word >> 8)};
+    }
+  };
+
   struct alignas(64) TxnState {
-    mutable tbb::spin_mutex mutex;  // guards incarnation and status
-    Incarnation incarnation = 0;
-    IncarnationStatus status = IncarnationStatus::kReadyToExecute;
+    std::atomic<std::uint64_t> status{Status::pack(0, IncarnationStatus::kReadyToExecute)};
     tbb::spin_mutex dependents_mutex;
     std::vector<TxnIndex> dependents;  // parked on this transaction's next execution
   };
 
   std::optional<SchedulerTask> claim_execution(std::size_t idx);
   std::optional<SchedulerTask> claim_validation(std::size_t idx);
+  /// Moves the validation index from `from` over the executed transactions there (at most
+  /// `chunk`; only `w`'s own while `others_left`) into `w`; false when there are none or the
+  /// index moved meanwhile.
+  bool claim_validations(WorkerClaims& w, std::size_t from, std::size_t chunk, bool others_left);
+  Status status(TxnIndex txn) const { return Status::unpack(txns_[txn].status.load()); }
+  /// A change made by the one worker that holds `txn` now (see the class comment).
+  void set_status(TxnIndex txn, Incarnation incarnation, IncarnationStatus status, std::uint8_t worker = 0) {
+    txns_[txn].status.store(Status::pack(incarnation, status, worker));
+  }
   std::optional<Version> try_incarnate(TxnIndex txn);
   void set_ready_status(TxnIndex txn);
   /// Makes every dependent ready; returns the execution of the lowest when `take_one` and this
@@ -130,6 +175,7 @@ class Scheduler {
   alignas(64) std::atomic<std::size_t> conflicts_{0};
   static constexpr std::size_t kChunk = 8;
   static constexpr std::size_t kChunkedUntil = 4;
+  static constexpr std::size_t kTxnsPerConflict = 64;
 };
 
 }  // namespace pel

@@ -107,7 +107,7 @@ void BM_SchedulerHandOut(benchmark::State& state) {
       while (task) {
         ++handed;
         if (task->kind == SchedulerTask::Kind::kExecution) {
-          task = s.finish_execution(task->version, /*wrote_new_path=*/false);
+          task = s.finish_execution(task->version, /*wrote_new_path=*/false, claims.worker);
         } else {
           task = s.finish_validation(task->version.txn, /*aborted=*/false);
         }
