@@ -30,9 +30,7 @@ namespace {
 class MVReader final : public StateReader {
  public:
   MVReader(const Vm& vm, MVMemory& memory, const BaseState& base, TxnIndex txn)
-      : vm_(vm), memory_(memory), base_(base), txn_(txn) {
-    reads_.reserve(kTypicalReads);  // one allocation, not one per doubling
-  }
+      : vm_(vm), memory_(memory), base_(base), txn_(txn) {}
 
   std::optional<Value> read(const StateKey& key) override {
     if (aborted_) return std::nullopt;
@@ -87,7 +85,7 @@ class MVReader final : public StateReader {
   bool doomed() const { return aborted_; }
   /// When blocked or doomed: the key that caused it.
   const KeyCell* conflict_cell() const { return conflict_cell_; }
-  std::vector<ReadDescriptor> take_reads() { return std::move(reads_); }
+  ReadSet take_reads() { return std::move(reads_); }
   DeltaReads take_delta_reads() { return std::move(delta_reads_); }
   /// A read whose deltas could not be applied (Vm::apply_delta): its error. If this execution
   /// stays final, the block cannot be made.
@@ -103,10 +101,9 @@ class MVReader final : public StateReader {
   TxnIndex blocking_txn_ = 0;
   bool predicted_ = false;
   mutable const KeyCell* conflict_cell_ = nullptr;
-  std::vector<ReadDescriptor> reads_;
+  ReadSet reads_;
   DeltaReads delta_reads_;
   std::optional<std::string> delta_failure_;
-  static constexpr std::size_t kTypicalReads = 4;  // most ledger transactions read 2-4 keys
 };
 
 /// Counters one worker keeps on its own cache line and adds up at the end. Only the owner

@@ -17,13 +17,14 @@ auto lower_bound_txn(Entries& entries, TxnIndex txn) {
                           [](const Entry& e, TxnIndex t) { return e.txn < t; });
 }
 
-bool contains(const std::vector<KeyCell*>& cells, const KeyCell* cell) {
+template <typename Cells>
+bool contains(const Cells& cells, const KeyCell* cell) {
   return std::find(cells.begin(), cells.end(), cell) != cells.end();
 }
 
 // The cell of `key` when the execution read it, else null. Only short read sets are searched:
 // a key comparison is cheaper than a hash probe only while there are few.
-KeyCell* read_cell(const std::vector<ReadDescriptor>& reads, const StateKey& key) {
+KeyCell* read_cell(const ReadSet& reads, const StateKey& key) {
   constexpr std::size_t kSearched = 16;
   if (reads.size() > kSearched) return nullptr;
   for (const ReadDescriptor& r : reads) {
@@ -145,10 +146,10 @@ MVRead MVMemory::read(const KeyCell& cell, TxnIndex txn) {
   return out;
 }
 
-bool MVMemory::record(Version version, std::vector<ReadDescriptor> reads, const WriteSet& writes,
-                      const DeltaSet& deltas, DeltaReads delta_reads) {
+bool MVMemory::record(Version version, ReadSet reads, const WriteSet& writes, const DeltaSet& deltas,
+                      DeltaReads delta_reads) {
   TxnSlot& slot = slots_[version.txn];
-  std::vector<KeyCell*> written;
+  WrittenCells written;
   written.reserve(writes.size() + deltas.size());
   auto publish = [&](const StateKey& key, const Entry& entry) {
     KeyCell* c = read_cell(reads, key);
@@ -236,7 +237,7 @@ void MVMemory::convert_writes_to_estimates(TxnIndex txn) {
 }
 
 void MVMemory::declare_write(TxnIndex txn, KeyCell* cell) {
-  std::vector<KeyCell*>& written = slots_[txn].written;
+  WrittenCells& written = slots_[txn].written;
   if (contains(written, cell)) return;  // declared twice
   {
     tbb::spin_mutex::scoped_lock lock(cell->mutex);

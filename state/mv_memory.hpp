@@ -78,6 +78,9 @@ struct ReadDescriptor {
   std::uint32_t changes = 0;  // MVRead::changes of the read
 };
 static_assert(sizeof(ReadDescriptor) == 24, "the change count and delta flag live in what was padding");
+/// One execution's reads, in order. Most ledger transactions read 2-4 keys: those live inline,
+/// so recording an execution allocates nothing for them.
+using ReadSet = boost::container::small_vector<ReadDescriptor, 4>;
 /// The delta sums of one execution's reads that had deltas (ReadDescriptor::with_deltas), in order.
 using DeltaReads = std::vector<DeltaSum>;
 
@@ -108,7 +111,7 @@ class MVMemory {
   /// (elements unmoved) until the transaction's next record() has returned, or the memory is
   /// gone. The executor keeps each transaction's latest output for exactly that long.
   /// Deltas are published as delta entries (their amounts copied: no pointer into `deltas`).
-  bool record(Version version, std::vector<ReadDescriptor> reads, const WriteSet& writes, const DeltaSet& deltas = {},
+  bool record(Version version, ReadSet reads, const WriteSet& writes, const DeltaSet& deltas = {},
               DeltaReads delta_reads = {});
 
   /// Re-reads every recorded read of `txn`; false when any now observes something else.
@@ -142,11 +145,13 @@ class MVMemory {
   FinalWrites final_writes_below(std::size_t txns) const;
 
  private:
+  /// The cells one incarnation wrote: most transactions write 1-4 keys, kept inline.
+  using WrittenCells = boost::container::small_vector<KeyCell*, 4>;
   struct alignas(64) TxnSlot {
     mutable tbb::spin_mutex read_mutex;  // guards reads and delta_reads: a validator may race a re-execution
-    std::vector<ReadDescriptor> reads;
+    ReadSet reads;
     DeltaReads delta_reads;
-    std::vector<KeyCell*> written;  // cells written by the last recorded incarnation
+    WrittenCells written;  // cells written by the last recorded incarnation
   };
 
   KeyCell* overflow_cell(const StateKey& key);

@@ -82,7 +82,7 @@ void BM_MVMemoryValidate(benchmark::State& state) {
     writes[t] = {{key(hot ? t % 4 : t), "v"}};
     (void)mv.record({t, 0}, {}, writes[t]);
   }
-  std::vector<ReadDescriptor> reads;
+  ReadSet reads;
   for (std::uint64_t k = 0; k < 4; ++k) {
     const KeyCell* c = mv.cell(key(k));
     MVRead r = MVMemory::read(*c, kTxns);
