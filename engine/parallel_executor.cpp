@@ -151,7 +151,7 @@ class BlockRun {
       : vm_(vm),
         base_(base),
         memory_(num_txns),
-        scheduler_(num_txns, loop_prefix),
+        scheduler_(num_txns, loop_prefix, static_cast<std::size_t>(threads)),
         outputs_(num_txns),
         failed_(num_txns),
         counters_(static_cast<std::size_t>(threads)),

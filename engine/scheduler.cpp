@@ -15,8 +15,12 @@ void fetch_min(std::atomic<std::size_t>& a, std::size_t target) {
 
 }  // namespace
 
-Scheduler::Scheduler(std::size_t num_txns, std::size_t already_executed)
-    : num_txns_(num_txns), txns_(num_txns), execution_idx_(already_executed), validation_idx_(already_executed) {
+Scheduler::Scheduler(std::size_t num_txns, std::size_t already_executed, std::size_t workers)
+    : num_txns_(num_txns),
+      txns_(num_txns),
+      execution_idx_(already_executed),
+      validation_idx_(already_executed),
+      txns_per_conflict_(kTxnsPerConflict * std::max<std::size_t>(1, workers / 2)) {
   PEL_ASSERT(already_executed <= num_txns, "more transactions executed than the block has");
   for (std::size_t txn = 0; txn < already_executed; ++txn) {
     // relaxed: the workers start after construction, through the thread start's ordering.
@@ -104,7 +108,7 @@ std::optional<SchedulerTask> Scheduler::next_task(WorkerClaims& w) {
       w.counted = true;
     }
     // A stale count is harmless: it only picks between two correct ways to claim.
-    const bool few_conflicts = conflicts() < kChunkedUntil + executing_at / kTxnsPerConflict;
+    const bool few_conflicts = conflicts() < kChunkedUntil + executing_at / txns_per_conflict_;
     if (validating_at < executing_at) {
       if (!few_conflicts) {
         // The paper's claim: one index, past a transaction still executing too (that execution,

@@ -84,7 +84,9 @@ class Scheduler {
   /// `already_executed`: transactions 0 .. already_executed-1 ran elsewhere (the executor's
   /// measured prefix, see ParallelExecutor) and their writes are recorded with no reads: they
   /// start executed, are never validated (nothing they read can change) and never re-run.
-  explicit Scheduler(std::size_t num_txns, std::size_t already_executed = 0);
+  /// `workers`: how many run the block; the more run at once, the more an undetected conflict
+  /// costs, so the fewer conflicts in-order validation tolerates (see next_task).
+  explicit Scheduler(std::size_t num_txns, std::size_t already_executed = 0, std::size_t workers = 2);
 
   /// The next task for a worker without one, or nullopt when none is available right now.
   std::optional<SchedulerTask> next_task(WorkerClaims& claims);
@@ -175,7 +177,8 @@ class Scheduler {
   alignas(64) std::atomic<std::size_t> conflicts_{0};
   static constexpr std::size_t kChunk = 8;
   static constexpr std::size_t kChunkedUntil = 4;
-  static constexpr std::size_t kTxnsPerConflict = 64;
+  static constexpr std::size_t kTxnsPerConflict = 64;  // per two workers
+  const std::size_t txns_per_conflict_;
 };
 
 }  // namespace pel
