@@ -28,6 +28,13 @@ void validate_the_rest(Scheduler& s, Scheduler::WorkerClaims& w) {
   EXPECT_TRUE(s.done());
 }
 
+// Finishes the execution `v` where the validation index waits on it: the worker validates its
+// own transaction at once, and the validation passes.
+void finish_and_validate_at_once(Scheduler& s, const Scheduler::WorkerClaims& w, Version v) {
+  expect_task(s.finish_execution(v, /*wrote_new_path=*/true, w.worker), Kind::kValidation, v.txn, v.incarnation);
+  s.finish_validation(v.txn, /*aborted=*/false);
+}
+
 TEST(Scheduler, AnEmptyBlockIsDoneAtOnce) {
   Scheduler s(0);
   EXPECT_TRUE(s.done());
@@ -72,8 +79,7 @@ TEST(Scheduler, TheValidationIndexNeverPassesATransactionStillExecuting) {
   EXPECT_FALSE(s.finish_execution(t2->version, true, a.worker).has_value());
   EXPECT_FALSE(s.next_task(b).has_value()) << "nothing to validate before transaction 0 has executed";
   EXPECT_FALSE(s.done());
-  expect_task(s.finish_execution(t0->version, true, a.worker), Kind::kValidation, 0, 0);
-  s.finish_validation(0, false);
+  finish_and_validate_at_once(s, a, t0->version);
   for (TxnIndex t = 1; t < 3; ++t) {
     expect_task(s.next_task(a), Kind::kValidation, t, 0);
     s.finish_validation(t, false);
@@ -95,8 +101,7 @@ TEST(Scheduler, AnotherWorkersValidationsAreLeftToItWhileThereIsOtherWork) {
     expect_task(b_runs.front(), Kind::kExecution, 8, 0);
     for (const SchedulerTask& t : b_runs) EXPECT_FALSE(s.finish_execution(t.version, true, b.worker).has_value());
     for (const SchedulerTask& t : a_runs) {
-      expect_task(s.finish_execution(t.version, true, a.worker), Kind::kValidation, t.version.txn, 0);
-      s.finish_validation(t.version.txn, false);
+      finish_and_validate_at_once(s, a, t.version);
     }
     if (txns == 20) {
       expect_task(s.next_task(a), Kind::kExecution, 16, 0);  // b validates 8-15
@@ -123,8 +128,7 @@ TEST(Scheduler, TransactionsAlreadyExecutedAreNeitherRunNorValidated) {
   s.finish_validation(3, false);
   auto t4 = s.next_task(w);
   expect_task(t4, Kind::kExecution, 4, 0);
-  expect_task(s.finish_execution(t4->version, true, w.worker), Kind::kValidation, 4, 0);
-  s.finish_validation(4, false);
+  finish_and_validate_at_once(s, w, t4->version);
   validate_the_rest(s, w);
   EXPECT_TRUE(s.executed(0));
 }
@@ -189,8 +193,7 @@ TEST(Scheduler, ManyConflictsClaimValidationsAsThePaperDoes) {
   // This claim first moves the validation index past transaction 0, still executing.
   auto t1 = s.next_task(w);
   expect_task(t1, Kind::kExecution, 1, 0);
-  expect_task(s.finish_execution(t1->version, true, w.worker), Kind::kValidation, 1, 0);
-  s.finish_validation(1, false);
+  finish_and_validate_at_once(s, w, t1->version);
   EXPECT_FALSE(s.finish_execution(t0->version, true, w.worker).has_value());
   expect_task(s.next_task(w), Kind::kValidation, 0, 0);
   s.finish_validation(0, false);
@@ -198,8 +201,7 @@ TEST(Scheduler, ManyConflictsClaimValidationsAsThePaperDoes) {
   s.finish_validation(1, false);
   auto t2 = s.next_task(w);
   expect_task(t2, Kind::kExecution, 2, 0);
-  expect_task(s.finish_execution(t2->version, true, w.worker), Kind::kValidation, 2, 0);
-  s.finish_validation(2, false);
+  finish_and_validate_at_once(s, w, t2->version);
   validate_the_rest(s, w);
 }
 
@@ -213,18 +215,15 @@ TEST(Scheduler, ADependencyParksTheTransactionUntilItsBlockerFinishes) {
   // 2 met an ESTIMATE of 1 while 1 is still executing: parked.
   EXPECT_TRUE(s.add_dependency(2, 1));
   EXPECT_EQ(s.conflicts(), 1u);
-  expect_task(s.finish_execution(first->version, true, w.worker), Kind::kValidation, 0, 0);
-  s.finish_validation(0, false);
+  finish_and_validate_at_once(s, w, first->version);
   // Finishing 1 resumes 2 with its next incarnation. The validation index waits on 1, so the
   // worker validates 1 first and 2 goes back to the execution index.
-  expect_task(s.finish_execution(second->version, true, w.worker), Kind::kValidation, 1, 0);
-  s.finish_validation(1, false);
+  finish_and_validate_at_once(s, w, second->version);
   // 1 has executed now: a dependency on it is resolved, the caller simply runs again.
   EXPECT_FALSE(s.add_dependency(2, 1));
   auto resumed = s.next_task(w);
   expect_task(resumed, Kind::kExecution, 2, 1);
-  expect_task(s.finish_execution(resumed->version, true, w.worker), Kind::kValidation, 2, 1);
-  s.finish_validation(2, false);
+  finish_and_validate_at_once(s, w, resumed->version);
   validate_the_rest(s, w);
 }
 
@@ -239,8 +238,7 @@ TEST(Scheduler, TheFinishingWorkerGoesOnWithItsDependent) {
   EXPECT_TRUE(s.add_dependency(2, 1));
   // The index waits on 0, so finishing 1 hands over its dependent.
   expect_task(s.finish_execution(t1->version, true, w.worker), Kind::kExecution, 2, 1);
-  expect_task(s.finish_execution(t0->version, true, w.worker), Kind::kValidation, 0, 0);
-  s.finish_validation(0, false);
+  finish_and_validate_at_once(s, w, t0->version);
   EXPECT_FALSE(s.finish_execution({2, 1}, true, w.worker).has_value());
   validate_the_rest(s, w);
 }
@@ -259,8 +257,7 @@ TEST(Scheduler, APredictedWaitIsNoConflict) {
   auto resumed = s.finish_execution(t1->version, true, w.worker);  // the index waits on 0
   expect_task(resumed, Kind::kExecution, 2, 1);
   EXPECT_FALSE(s.finish_execution(resumed->version, true, w.worker).has_value());
-  expect_task(s.finish_execution(t0->version, true, w.worker), Kind::kValidation, 0, 0);
-  s.finish_validation(0, false);
+  finish_and_validate_at_once(s, w, t0->version);
   validate_the_rest(s, w);
 }
 
