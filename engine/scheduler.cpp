@@ -199,16 +199,25 @@ std::optional<SchedulerTask> Scheduler::finish_execution(Version version, bool w
   if (validating_at == version.txn) {
     // The index waits on this transaction: validate it here, where its keys are in cache.
     if (validation_idx_.compare_exchange_strong(validating_at, version.txn + 1)) {
-      resume_dependencies(dependents, false);
-      return SchedulerTask{SchedulerTask::Kind::kValidation, version};
+      // Claimed like any claim, by the status now: between the load and the exchange the index
+      // may have moved on and come back (another worker validated, aborted and re-ran this
+      // transaction, then a lower abort sent the index back here), and the validation owed is
+      // then the current incarnation's. Not executed now: its own finish finds the index past it.
+      if (std::optional<SchedulerTask> validation = claim_validation(version.txn)) {
+        resume_dependencies(dependents, false);
+        return validation;
+      }
+      return resume_dependencies(dependents, true);
     }
     // Lost: a claim that saw this transaction executed moved the index over it and validates
     // it, or an abort sent the index back and it comes here again.
     return resume_dependencies(dependents, true);
   }
-  // Passed only by an abort of this transaction (the index never passes one not executed), so
-  // this is a re-execution: validate it explicitly, or, when it wrote a key the aborted
-  // incarnation did not, every transaction above it too (the new key may change their reads).
+  // Passed: by an abort of this transaction (a re-execution), or by a claim that did not wait
+  // for it (the paper's claims under many conflicts, or an in-order claim that scanned the
+  // statuses before an abort and a re-execution). Either way the paper's rule: validate it
+  // explicitly, or, when it wrote a key its previous incarnation did not, every transaction above
+  // it too (the new key may change their reads).
   const bool validation_passed = validating_at > version.txn;
   const bool validate_now = validation_passed && !wrote_new_path;
   std::optional<SchedulerTask> next = resume_dependencies(dependents, !validate_now);

@@ -49,14 +49,20 @@ struct SchedulerTask {
 /// the declarations test found it.)
 ///
 /// Validation in order, by the executor where it can (issue 13's "validate once, cheaply"):
-/// the validation index never passes a transaction that has not executed. A claim moves it only
-/// over executed transactions (compare-exchange), and an execution that finishes while the index
-/// waits on it takes its own validation, on the core that holds its keys. So a first execution
-/// finishes below the index, and its new keys need no re-validation of the block's suffix: every
-/// higher transaction is validated after it anyway. Correctness is the paper's: the index still
-/// goes back on every abort and on every new key written behind it, and the block is done only
-/// once it passed every transaction with none executing; the index merely stops where the paper's
-/// would have skipped a transaction that the finishing execution then validates or sends back.
+/// while conflicts are few, a claim moves the validation index only over transactions it saw
+/// executed (a scan of their statuses, then a compare-exchange), and an execution that finishes
+/// while the index waits on it takes its own validation, on the core that holds its keys. So a
+/// first execution almost always finishes below the index, and its new keys need no
+/// re-validation of the block's suffix: every higher transaction is validated after it anyway.
+/// Every such claim is only a claim: what it validates is decided by the status when the
+/// validation is taken (claim_validation), never by what the scan or the finishing execution saw
+/// earlier, since the index can move on and come back meanwhile. With many conflicts, claims
+/// are the paper's (one index, past executing transactions). Correctness is the paper's: the
+/// index goes back on every abort and on every new key written behind it, an execution that
+/// finds the index passed applies the paper's rule, and the block is done only once the index
+/// passed every transaction with no worker active; the in-order claims merely stop where the
+/// paper's would have skipped a transaction that its finishing execution then validates or
+/// sends the index back for.
 ///
 /// Hand-out in chunks: while the block has seen few conflicts, a claim takes several consecutive
 /// indices at once, and the worker tries them in order before claiming again. Consecutive
