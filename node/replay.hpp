@@ -41,6 +41,9 @@ struct ReplaySummary {
   double parallel_exec_s = 0;     // execution only: from the access lists, or plain Block-STM
   double sequential_exec_s = 0;   // with compare_sequential: the sequential executor on the same blocks
   double block_stm_exec_s = 0;    // with compare_sequential and access lists: plain Block-STM
+  /// Of those plain Block-STM runs, the blocks the contention fallback's plain loop ran all or
+  /// part of (measuring itself, or after Block-STM lost), as `pel bench` counts `loop k/n`.
+  std::uint64_t block_stm_loop_blocks = 0;
   bool access_lists = true;       // parallel_exec_s ran from the blocks' access lists
   std::uint64_t access_list_bytes = 0;  // the replayed blocks' access lists, encoded
   std::uint64_t block_bytes = 0;        // the replayed blocks, encoded (lists included)
