@@ -714,7 +714,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
   // whole blocks), close calls the judgement inside the block leaves alone come out right.
   if (judged && loop_runs_ > 0 && num_txns > 0 &&
       slower_than_plain_loop(elapsed_ns(start), num_txns, prefix_ns_per_txn * loop_cost_ratio_,
-                             options_.fallback_speedup)) {
+                             options_.fallback_speedup * kCloseLoss)) {
     note_block_lost();
   } else {
     fallbacks_in_a_row_ = 0;

@@ -145,6 +145,10 @@ class ParallelExecutor {
   /// the loop never ran): a workload whose yardstick is off would otherwise never be corrected.
   /// Where Block-STM wins by s, that costs (1 - 1/s) / kProbeEvery of the time.
   static constexpr std::uint32_t kProbeEvery = 32;
+  /// A block Block-STM ran whole counts as lost under this share of `fallback_speedup`: the
+  /// yardstick comes from a prefix of a few hundred transactions timed on a noisy machine, and
+  /// each false loss sends the next block to the loop.
+  static constexpr double kCloseLoss = 0.95;
   double loop_cost_ratio_ = kDefaultLoopCostRatio;
   std::uint64_t loop_runs_ = 0;  // blocks the loop ran or finished, learning the ratio
   std::uint32_t blocks_since_loop_run_ = 0;
