@@ -38,8 +38,8 @@ struct ParallelOptions {
   ///   block at under 0.8 x `fallback_speedup` of the loop's rate (a clear loss: a hot spot, a
   ///   serial chain), the run stops and the loop finishes the block from the prefix the run had
   ///   made final. A fully serial block trips it at the first judgement.
-  /// - A block Block-STM ran to the end is judged whole: slower than `fallback_speedup` times
-  ///   the loop, it counts as lost too.
+  /// - A block Block-STM ran to the end is judged whole: under 0.95 x `fallback_speedup` of the
+  ///   loop's rate, it counts as lost too.
   /// - After a lost block the next one runs on the loop outright (after further losses in a
   ///   row the next 2, 4, then 8): hot spots stay hot from block to block.
   /// - A probe runs a block on the loop, to learn its cost, on the executor's second block and
