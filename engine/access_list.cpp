@@ -7,7 +7,7 @@
 namespace pel {
 namespace {
 
-constexpr std::uint8_t kEncodingVersion = 1;
+constexpr std::uint8_t kEncodingVersion = 2;  // 2: entries name their adds
 
 /// Gives each distinct key one id in `list.keys`.
 class KeyInterner {
@@ -24,13 +24,13 @@ class KeyInterner {
   std::unordered_map<StateKey, std::uint32_t, StateKeyHash> ids_;
 };
 
-/// Appends one entry's keys (each sorted and distinct) to `list`.
+/// Appends one entry's keys (each part sorted and distinct) to `list`.
 void add_entry(AccessList& list, KeyInterner& interner, std::span<const StateKey> reads,
-               std::span<const StateKey> writes) {
-  for (const StateKey& k : reads) list.ids.push_back(interner.id(k));
-  list.offsets.push_back(static_cast<std::uint32_t>(list.ids.size()));
-  for (const StateKey& k : writes) list.ids.push_back(interner.id(k));
-  list.offsets.push_back(static_cast<std::uint32_t>(list.ids.size()));
+               std::span<const StateKey> writes, std::span<const StateKey> adds) {
+  for (std::span<const StateKey> part : {reads, writes, adds}) {
+    for (const StateKey& k : part) list.ids.push_back(interner.id(k));
+    list.offsets.push_back(static_cast<std::uint32_t>(list.ids.size()));
+  }
 }
 
 void sort_unique(std::vector<StateKey>& keys) {
@@ -75,7 +75,8 @@ Status access_mismatch(const std::string& who, const char* verb, const StateKey&
 Status AccessList::check_entry(std::size_t entry, const AccessList& done, std::size_t done_entry,
                                const std::string& who) const {
   PEL_TRY(compare_keys(keys_of(*this, reads(entry)), keys_of(done, done.reads(done_entry)), who, "read"));
-  return compare_keys(keys_of(*this, writes(entry)), keys_of(done, done.writes(done_entry)), who, "wrote");
+  PEL_TRY(compare_keys(keys_of(*this, writes(entry)), keys_of(done, done.writes(done_entry)), who, "wrote"));
+  return compare_keys(keys_of(*this, adds(entry)), keys_of(done, done.adds(done_entry)), who, "added to");
 }
 
 Status AccessList::check_matches(const AccessList& done) const {
@@ -161,24 +162,19 @@ AccessList AccessRecorder::take(std::span<const TxnOutput> outputs) {
   AccessList list;
   KeyInterner interner(list);
   std::vector<StateKey> written;
-  std::vector<StateKey> read;
+  std::vector<StateKey> added;
   for (std::size_t t = 0; t < slots_->reads.size(); ++t) {
     written.clear();
-    read = slots_->reads[t];
+    added.clear();
     if (t < outputs.size()) {
       for (const Write& w : outputs[t].writes) written.push_back(w.key);
-      // A delta is listed as a read and a write: executed from the list, the transaction waits
-      // for the key's previous writer, whose value (or deltas) its own add to.
-      for (const Delta& d : outputs[t].deltas) {
-        written.push_back(d.key);
-        read.push_back(d.key);
-      }
+      for (const Delta& d : outputs[t].deltas) added.push_back(d.key);
     }
     sort_unique(written);
-    sort_unique(read);
-    add_entry(list, interner, read, written);
+    sort_unique(added);
+    add_entry(list, interner, slots_->reads[t], written, added);
   }
-  add_entry(list, interner, slots_->finish_reads, slots_->finish_writes);
+  add_entry(list, interner, slots_->finish_reads, slots_->finish_writes, {});
   return list;
 }
 
@@ -210,7 +206,7 @@ Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_t
   for (std::size_t e = 0; e < list.entries(); ++e) {
     declared_keys(vm, e, num_txns, declared);
     declared_count[e] = static_cast<std::uint32_t>(declared.size());
-    for (std::uint32_t i = list.offsets[2 * e]; i < list.offsets[2 * e + 2]; ++i) {
+    for (std::uint32_t i = list.offsets[AccessList::kParts * e]; i < list.offsets[AccessList::kParts * (e + 1)]; ++i) {
       const StateKey& key = list.keys[list.ids[i]];
       auto pos = std::find(declared.begin(), declared.end(), key);
       if (pos != declared.end()) {
@@ -224,7 +220,7 @@ Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_t
   std::sort(literals.begin(), literals.end());
   for (std::uint32_t l = 0; l < literals.size(); ++l) literal_index[literals[l]] = l;
   for (std::size_t e = 0; e < list.entries(); ++e) {
-    for (std::uint32_t i = list.offsets[2 * e]; i < list.offsets[2 * e + 2]; ++i) {
+    for (std::uint32_t i = list.offsets[AccessList::kParts * e]; i < list.offsets[AccessList::kParts * (e + 1)]; ++i) {
       if (refs[i] == kLiteral) refs[i] = declared_count[e] + literal_index.at(list.keys[list.ids[i]]);
     }
   }
@@ -245,9 +241,10 @@ Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_t
     previous = k;
   }
   for (std::size_t e = 0; e < list.entries(); ++e) {
-    // Refs in key order within each half, so the bytes do not depend on how the list was built.
-    for (int half = 0; half < 2; ++half) {
-      const std::uint32_t begin = list.offsets[2 * e + half], end = list.offsets[2 * e + half + 1];
+    // Refs in key order within each part, so the bytes do not depend on how the list was built.
+    for (std::size_t part = 0; part < AccessList::kParts; ++part) {
+      const std::uint32_t begin = list.offsets[AccessList::kParts * e + part];
+      const std::uint32_t end = list.offsets[AccessList::kParts * e + part + 1];
       std::vector<std::pair<StateKey, std::uint32_t>> sorted;
       sorted.reserve(end - begin);
       for (std::uint32_t i = begin; i < end; ++i) sorted.emplace_back(list.keys[list.ids[i]], refs[i]);
@@ -265,7 +262,9 @@ Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t 
   std::uint8_t version = 0;
   std::uint64_t literal_count = 0;
   if (!r.u8(version)) return bad("empty");
-  if (version != kEncodingVersion) return bad("encoding version " + std::to_string(version) + ", expected 1");
+  if (version != kEncodingVersion) {
+    return bad("encoding version " + std::to_string(version) + ", expected " + std::to_string(kEncodingVersion));
+  }
   // A literal takes at least its two lengths.
   if (!r.varint(literal_count) || literal_count > r.remaining() / 2) {
     return bad("literal key count beyond the bytes left");
@@ -289,17 +288,17 @@ Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t 
     id = interner.id(k);
     previous = k;
   }
-  // The entry half that last named each key id, to refuse a key named twice in one half.
+  // The entry part that last named each key id, to refuse a key named twice in one part.
   std::vector<std::uint64_t> named_in;
   DeclaredWrites declared;
   for (std::size_t e = 0; e <= num_txns; ++e) {
     declared_keys(vm, e, num_txns, declared);
-    for (int half = 0; half < 2; ++half) {
+    for (std::size_t part = 0; part < AccessList::kParts; ++part) {
       std::uint64_t count = 0;
       if (!r.varint(count) || count > r.remaining()) {
         return bad(entry_name(e, num_txns) + ": key count beyond the bytes left");
       }
-      const std::uint64_t stamp = 2 * e + static_cast<std::uint64_t>(half) + 1;
+      const std::uint64_t stamp = AccessList::kParts * e + part + 1;
       for (std::uint64_t i = 0; i < count; ++i) {
         std::uint64_t ref = 0;
         if (!r.varint(ref)) return bad(entry_name(e, num_txns) + ": truncated");

@@ -17,22 +17,31 @@
 namespace pel {
 
 /// One block's accesses: entries 0..n-1 are its transactions, entry n is the VM's finish_block.
-/// Each entry names the distinct keys it read and the distinct keys it wrote (deleted included),
-/// as ids into `keys`, which names each key once. A value, not thread-safe to build; const
-/// members may be called concurrently.
+/// Each entry names the distinct keys it read, the distinct keys it wrote (deleted included),
+/// and the distinct keys it only added to (its output's deltas: commutative adds, which wait
+/// for nothing and make no later add wait), as ids into `keys`, which names each key once. A
+/// key may be both read and added to; never both written and added to. A value, not
+/// thread-safe to build; const members may be called concurrently.
 struct AccessList {
+  /// The three parts of an entry, in the order they are stored and encoded.
+  enum class Part : std::uint8_t { kReads, kWrites, kAdds };
+  static constexpr std::size_t kParts = 3;
+
   std::vector<StateKey> keys;
-  /// Entry e reads ids[offsets[2e] .. offsets[2e+1]) and writes ids[offsets[2e+1] .. offsets[2e+2]).
+  /// Entry e's part p is ids[offsets[3e + p] .. offsets[3e + p + 1]).
   std::vector<std::uint32_t> ids;
   std::vector<std::uint32_t> offsets{0};
 
-  std::size_t entries() const { return (offsets.size() - 1) / 2; }
-  std::span<const std::uint32_t> reads(std::size_t entry) const {
-    return {ids.data() + offsets[2 * entry], ids.data() + offsets[2 * entry + 1]};
+  std::size_t entries() const { return (offsets.size() - 1) / kParts; }
+  std::span<const std::uint32_t> part(std::size_t entry, Part p) const {
+    const std::size_t at = kParts * entry + static_cast<std::size_t>(p);
+    return {ids.data() + offsets[at], ids.data() + offsets[at + 1]};
   }
-  std::span<const std::uint32_t> writes(std::size_t entry) const {
-    return {ids.data() + offsets[2 * entry + 1], ids.data() + offsets[2 * entry + 2]};
-  }
+  std::span<const std::uint32_t> reads(std::size_t entry) const { return part(entry, Part::kReads); }
+  std::span<const std::uint32_t> writes(std::size_t entry) const { return part(entry, Part::kWrites); }
+  std::span<const std::uint32_t> adds(std::size_t entry) const { return part(entry, Part::kAdds); }
+  /// Where entry `entry`'s part `p` begins in `ids`.
+  std::uint32_t begin(std::size_t entry, Part p) const { return offsets[kParts * entry + static_cast<std::size_t>(p)]; }
 
   /// The first difference between this list and `done` (what execution touched), as sets of
   /// keys per entry, or OK. Names the entry ("transaction 12" or "finish_block") and the key.
@@ -49,8 +58,8 @@ Status access_mismatch(const std::string& who, const char* verb, const StateKey&
 
 /// A VM that records what another VM's executions touch. Run a block with any executor on the
 /// recorder, then take() the list: per transaction, the keys its last execution read (the final
-/// incarnation: an executor runs a transaction's executions one after another) and the keys of
-/// its final output. Thread-safety: like any Vm, execute() is called concurrently for different
+/// incarnation: an executor runs a transaction's executions one after another), the keys its
+/// final output writes, and those it adds to. Thread-safety: like any Vm, execute() is called concurrently for different
 /// transactions; take() after the executor returned.
 class AccessRecorder final : public Vm {
  public:
@@ -77,16 +86,17 @@ class AccessRecorder final : public Vm {
 /// a key a transaction declared costs a one-byte reference in that transaction's entry, other
 /// keys are spelt out once per block. Deterministic: the same accesses and declarations give the
 /// same bytes.
-///   u8 version (1) | varint literal count | literals |
-///   per entry: varint reads, refs (varint each) | varint writes, refs
+///   u8 version (2) | varint literal count | literals |
+///   per entry: varint reads, refs (varint each) | varint writes, refs | varint adds, refs
 /// Literals are the other keys, ascending, front-coded: varint bytes shared with the previous
-/// literal, varint length of the rest up to the key's zero tail, those bytes. A ref r < d (the
+/// literal, varint length of the rest up to the key's zero tail, those bytes. Version 2 added the
+/// adds: an entry is its reads, then its writes, then its adds, each a count and refs. A ref r < d (the
 /// entry's declared key count, 0 for finish_block) names its r-th declared key, and r >= d the
 /// (r-d)-th literal.
 Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_txns);
 /// Strict: a wrong version, a count beyond the bytes left, literals out of order, a ref out of
-/// range, a key named twice in one entry's reads or writes, missing entries and trailing bytes
-/// are errors. Decoded memory grows with the bytes (about 40x for a list of nothing but short
+/// range, a key named twice in one part of an entry, missing entries and trailing bytes are
+/// errors (a key both written and added to by one entry is refused where the list is executed). Decoded memory grows with the bytes (about 40x for a list of nothing but short
 /// literals): decode a list only once the header that commits to it is authenticated.
 Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t num_txns);
 

@@ -36,8 +36,9 @@ struct ExecutionStats {
   std::uint64_t predicted_waits = 0;  // of those, parked on a declared write: planned, no conflict
   std::uint64_t declared_dependencies = 0;  // transactions a declared write linked to a lower one
   /// Executed from an access list: dependencies (a transaction reading what a lower one wrote,
-  /// counted once per pair) and the longest chain of dependent transactions, which bounds the
-  /// speedup at transactions / longest_chain whatever the threads.
+  /// counted once per pair, or the adds made to a key since, counted once per read of it) and
+  /// the longest chain of dependent transactions, which bounds the speedup at transactions /
+  /// longest_chain whatever the threads. Adds to a key wait for nothing: only its reads do.
   std::uint64_t listed_dependencies = 0;
   std::uint64_t longest_chain = 0;
   int threads = 1;

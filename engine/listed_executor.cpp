@@ -1,17 +1,24 @@
 // ParallelExecutor::execute_listed: a block executed from its access list. The list gives, for
 // every read, the transaction whose write it sees (the highest lower one whose entry writes the
-// key), so each transaction waits for exactly those, runs once, and reads their outputs; keys
-// are versioned by transaction, so later writers never hold an earlier reader back.
+// key) and the adds made to the key since (the entries between them that add to it), so each
+// transaction waits for exactly those, runs once, and reads their outputs; keys are versioned by
+// transaction, so later writers never hold an earlier reader back, and adds to a key wait for
+// nothing and hold back no other add: only a read waits for the adds below it.
+//
+// The adds a read needs are summed by gates: a gate sums the adds to one key since the previous
+// gate on it (or since its last write), and waits for those adders and that previous gate. A
+// read waits for the key's writer and its latest gate, so the dependencies stay linear in the
+// list's size however many transactions add to a key that others read.
 //
 // Why the result is sequential execution's when the list is right: by induction on the block
-// order, a transaction starts after every writer its reads name has finished, and reads their
-// outputs (or the base state where no lower transaction writes the key), which is the state
-// sequential execution shows it; so its output is the sequential one. Why a wrong list cannot
-// pass: every read outside the transaction's entry, every listed read not made, and every write
-// outside or missing from the entry is reported. Let t be the lowest transaction reported: every
-// transaction below t touched exactly its entry, so the argument above holds up to t, t saw the
-// sequential state, and its mismatch (the one reported) is a property of the block, not of the
-// schedule.
+// order, a transaction starts after every writer and gate its reads name has finished, and reads
+// their outputs (the writer's value, or the base state's where no lower transaction writes the
+// key, plus the sum of the adds since), which is the state sequential execution shows it; so its
+// output is the sequential one. Why a wrong list cannot pass: every read outside the
+// transaction's entry, every listed read not made, and every write or add outside or missing
+// from the entry is reported. Let t be the lowest transaction reported: every transaction below
+// t touched exactly its entry, so the argument above holds up to t, t saw the sequential state,
+// and its mismatch (the one reported) is a property of the block, not of the schedule.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -22,6 +29,7 @@
 #include <mutex>
 #include <optional>
 
+#include <boost/container/small_vector.hpp>
 #include <oneapi/tbb/spin_mutex.h>
 
 #include "crypto/parallel_for.hpp"
@@ -32,21 +40,36 @@ namespace pel {
 namespace {
 
 constexpr TxnIndex kNoWriter = std::numeric_limits<TxnIndex>::max();
+constexpr std::uint32_t kNoGate = std::numeric_limits<std::uint32_t>::max();
+using Part = AccessList::Part;
+
+/// The sum of the adds to one key since the previous gate on it, or since its last write.
+struct Gate {
+  std::uint32_t key;       // id
+  std::uint32_t previous;  // the gate before it since the same write, or kNoGate
+  std::uint32_t adders_begin, adders_end;  // into Plan::gate_adders, ascending
+};
 
 /// What the list tells before anything runs: where each read is served from, who waits for
-/// whom, and which transaction writes each key last.
+/// whom, and what each key holds at the end. The dependency graph's nodes are the transactions
+/// 0..n-1, then the gates n..n+gates-1.
 struct Plan {
-  std::vector<TxnIndex> source;               // per list id position (reads only): the writer, or kNoWriter
-  std::vector<std::uint32_t> dependents_begin;  // per transaction, into dependents
-  std::vector<TxnIndex> dependents;
-  std::vector<std::uint32_t> dependencies;    // per transaction: distinct writers it reads from
-  std::vector<TxnIndex> last_writer;          // per key id
-  std::uint64_t longest_chain = 0;            // in transactions
+  std::vector<TxnIndex> source;              // per list id position (reads only): the writer, or kNoWriter
+  std::vector<std::uint32_t> source_gate;    // per list id position (reads only): the adds since, or kNoGate
+  std::vector<Gate> gates;
+  std::vector<TxnIndex> gate_adders;
+  std::vector<std::uint32_t> dependents_begin;  // per node, into dependents
+  std::vector<std::uint32_t> dependents;        // nodes
+  std::vector<std::uint32_t> dependencies;      // per node: distinct nodes it waits for
+  std::vector<TxnIndex> last_writer;            // per key id
+  std::vector<std::uint32_t> final_gate;        // per key id: the adds after its last write, or kNoGate
+  std::uint64_t waits = 0;                      // edges into transactions
+  std::uint64_t longest_chain = 0;              // in transactions
 };
 
 Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
   auto bad = [](const std::string& why) { return error(ErrorCode::kInvalidArgument, "access list: " + why); };
-  if (list.offsets.size() % 2 == 0 || list.entries() != num_txns + 1) {
+  if (list.offsets.size() % AccessList::kParts != 1 || list.entries() != num_txns + 1) {
     return bad(std::to_string(list.offsets.empty() ? 0 : list.entries()) + " entries for " +
                std::to_string(num_txns) + " transactions");
   }
@@ -54,79 +77,139 @@ Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
       !std::is_sorted(list.offsets.begin(), list.offsets.end())) {
     return bad("entry offsets out of order");
   }
+  const std::size_t keys = list.keys.size();
   Plan plan;
   plan.source.assign(list.ids.size(), kNoWriter);
-  plan.last_writer.assign(list.keys.size(), kNoWriter);
-  plan.dependencies.assign(num_txns, 0);
-  std::vector<std::pair<TxnIndex, TxnIndex>> edges;  // (writer, reader), readers ascending
+  plan.source_gate.assign(list.ids.size(), kNoGate);
+  plan.last_writer.assign(keys, kNoWriter);
+  plan.final_gate.assign(keys, kNoGate);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> edges;  // (from, to) nodes, in reader order
   edges.reserve(num_txns);
   std::vector<std::uint32_t> chain(num_txns, 1);  // the longest chain ending at each transaction
-  // Per writer, the last reader an edge was made for: a writer named by several of one
-  // transaction's reads gives one edge, found in O(1) (a hostile list may name many).
+  std::vector<std::uint32_t> gate_chain;          // the longest chain of adds a gate waits for
+  // Per node, the last reader an edge was made for: a writer named by several of one
+  // transaction's reads gives one edge, found in O(1) (a hostile list may name many). Gates get
+  // theirs as they are made.
   std::vector<TxnIndex> last_reader(num_txns, kNoWriter);
-  std::vector<std::uint64_t> named_in(list.keys.size(), 0);  // the entry half that last named each id
+  std::vector<TxnIndex> gate_last_reader;
+  std::vector<std::uint64_t> named_in(keys, 0);  // the entry part that last named each id
+  // Per key: its latest gate since its last write, and the adds since that gate, a list through
+  // `open` (txn, next) from open_first to open_last.
+  std::vector<std::uint32_t> current_gate(keys, kNoGate);
+  constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+  std::vector<std::pair<TxnIndex, std::uint32_t>> open;
+  std::vector<std::uint32_t> open_first(keys, kNone), open_last(keys, kNone);
+  // Closes the adds open on `id` into a new gate after its current one.
+  auto close_adds = [&](std::uint32_t id) {
+    const auto gate = static_cast<std::uint32_t>(plan.gates.size());
+    Gate g{id, current_gate[id], static_cast<std::uint32_t>(plan.gate_adders.size()), 0};
+    std::uint32_t longest = g.previous == kNoGate ? 0 : gate_chain[g.previous];
+    for (std::uint32_t at = open_first[id]; at != kNone; at = open[at].second) {
+      const TxnIndex adder = open[at].first;
+      plan.gate_adders.push_back(adder);
+      edges.emplace_back(adder, static_cast<std::uint32_t>(num_txns) + gate);
+      longest = std::max(longest, chain[adder]);
+    }
+    g.adders_end = static_cast<std::uint32_t>(plan.gate_adders.size());
+    if (g.previous != kNoGate) edges.emplace_back(static_cast<std::uint32_t>(num_txns) + g.previous,
+                                                  static_cast<std::uint32_t>(num_txns) + gate);
+    plan.gates.push_back(g);
+    gate_chain.push_back(longest);
+    gate_last_reader.push_back(kNoWriter);
+    open_first[id] = open_last[id] = kNone;
+    current_gate[id] = gate;
+  };
   for (std::size_t e = 0; e < list.entries(); ++e) {
-    for (int half = 0; half < 2; ++half) {
-      const std::uint64_t stamp = 2 * e + static_cast<std::uint64_t>(half) + 1;
-      for (std::uint32_t p = list.offsets[2 * e + half]; p < list.offsets[2 * e + half + 1]; ++p) {
+    for (std::size_t part = 0; part < AccessList::kParts; ++part) {
+      const std::uint64_t stamp = AccessList::kParts * e + part + 1;
+      for (std::uint32_t p = list.offsets[AccessList::kParts * e + part]; p < list.offsets[AccessList::kParts * e + part + 1]; ++p) {
         const std::uint32_t id = list.ids[p];
-        if (id >= list.keys.size()) return bad("key id " + std::to_string(id) + " out of range");
+        if (id >= keys) return bad("key id " + std::to_string(id) + " out of range");
         if (named_in[id] == stamp) return bad(access_entry_name(e, num_txns) + " names key " + list.keys[id].hex() + " twice");
+        // Parts come in order, so a key the writes named last was written: one output per key.
+        if (part == static_cast<std::size_t>(Part::kAdds) && named_in[id] == stamp - 1) {
+          return bad(access_entry_name(e, num_txns) + " both writes and adds to key " + list.keys[id].hex());
+        }
         named_in[id] = stamp;
       }
     }
     if (e == num_txns) break;  // finish_block runs after every transaction
     const auto txn = static_cast<TxnIndex>(e);
-    const std::size_t first_edge = edges.size();
-    for (std::uint32_t p = list.offsets[2 * e]; p < list.offsets[2 * e + 1]; ++p) {
-      const TxnIndex writer = plan.last_writer[list.ids[p]];
+    auto wait_for = [&](std::uint32_t node, TxnIndex& last) {
+      if (last == txn) return;
+      last = txn;
+      edges.emplace_back(node, txn);
+      ++plan.waits;
+    };
+    for (std::uint32_t p = list.begin(e, Part::kReads); p < list.begin(e, Part::kWrites); ++p) {
+      const std::uint32_t id = list.ids[p];
+      const TxnIndex writer = plan.last_writer[id];
       plan.source[p] = writer;
-      if (writer == kNoWriter) continue;
-      if (last_reader[writer] != txn) {
-        last_reader[writer] = txn;
-        edges.emplace_back(writer, txn);
+      if (writer != kNoWriter) {
+        wait_for(writer, last_reader[writer]);
+        chain[e] = std::max(chain[e], chain[writer] + 1);
       }
-      chain[e] = std::max(chain[e], chain[writer] + 1);
+      if (open_first[id] != kNone) close_adds(id);
+      const std::uint32_t gate = current_gate[id];
+      plan.source_gate[p] = gate;
+      if (gate != kNoGate) {
+        wait_for(static_cast<std::uint32_t>(num_txns) + gate, gate_last_reader[gate]);
+        chain[e] = std::max(chain[e], gate_chain[gate] + 1);
+      }
     }
     plan.longest_chain = std::max<std::uint64_t>(plan.longest_chain, chain[e]);
-    plan.dependencies[e] = static_cast<std::uint32_t>(edges.size() - first_edge);
-    for (std::uint32_t id : list.writes(e)) plan.last_writer[id] = txn;
+    for (std::uint32_t id : list.writes(e)) {
+      plan.last_writer[id] = txn;
+      current_gate[id] = kNoGate;
+      open_first[id] = open_last[id] = kNone;  // adds before a write no longer count
+    }
+    for (std::uint32_t id : list.adds(e)) {
+      const auto at = static_cast<std::uint32_t>(open.size());
+      open.emplace_back(txn, kNone);
+      if (open_last[id] == kNone) {
+        open_first[id] = at;
+      } else {
+        open[open_last[id]].second = at;
+      }
+      open_last[id] = at;
+    }
   }
-  // Dependents by writer (compressed rows), each row ascending: lower readers first.
-  plan.dependents_begin.assign(num_txns + 1, 0);
-  for (const auto& [writer, reader] : edges) ++plan.dependents_begin[writer + 1];
-  for (std::size_t t = 0; t < num_txns; ++t) plan.dependents_begin[t + 1] += plan.dependents_begin[t];
+  for (std::uint32_t id = 0; id < keys; ++id) {
+    if (open_first[id] != kNone) close_adds(id);
+    plan.final_gate[id] = current_gate[id];
+  }
+  // Dependents by node (compressed rows), each row in the order the edges were made.
+  const std::size_t nodes = num_txns + plan.gates.size();
+  plan.dependencies.assign(nodes, 0);
+  plan.dependents_begin.assign(nodes + 1, 0);
+  for (const auto& [from, to] : edges) {
+    ++plan.dependents_begin[from + 1];
+    ++plan.dependencies[to];
+  }
+  for (std::size_t n = 0; n < nodes; ++n) plan.dependents_begin[n + 1] += plan.dependents_begin[n];
   plan.dependents.resize(edges.size());
   std::vector<std::uint32_t> fill(plan.dependents_begin.begin(), plan.dependents_begin.end() - 1);
-  for (const auto& [writer, reader] : edges) plan.dependents[fill[writer]++] = reader;
+  for (const auto& [from, to] : edges) plan.dependents[fill[from]++] = to;
   return plan;
 }
 
-/// What one delta of a transaction adds to, found when the transaction ran: its listed writer's
-/// value (a pointer into that writer's output, which stays where it is until the block is done)
-/// or the base state's, and the sum of the deltas since, its own included.
-struct ListedDelta {
-  const std::optional<Value>* base;  // null: the base state's value
-  DeltaSum total;
-};
-
 /// The reader of one transaction: each read is looked up in the transaction's entry and served
-/// from the writer the plan names. Reads the entry does not name, and listed reads never made,
-/// are remembered for the check after the execution.
+/// from the writer and the gate the plan names. Reads the entry does not name, and listed reads
+/// never made, are remembered for the check after the execution.
 class ListedReader final : public StateReader {
  public:
-  /// `deltas`: per list position, for a transaction's writes' positions, its outputs' deltas in
-  /// order (ListedRun::deltas_).
+  /// `gate_totals`: per gate, the sum of the adds it covers and of those before it since the
+  /// key's last write (ListedRun::gate_totals_).
   ListedReader(const Vm& vm, const AccessList& list, const Plan& plan, const std::vector<TxnOutput>& outputs,
-               const ListedDelta* deltas, const BaseState& base, TxnIndex txn)
+               const DeltaSum* gate_totals, const BaseState& base, TxnIndex txn)
       : vm_(vm),
         list_(list),
         plan_(plan),
         outputs_(outputs),
-        deltas_(deltas),
+        gate_totals_(gate_totals),
         base_(base),
-        begin_(list.offsets[2 * static_cast<std::size_t>(txn)]),
-        end_(list.offsets[2 * static_cast<std::size_t>(txn) + 1]) {
+        begin_(list.begin(txn, Part::kReads)),
+        end_(list.begin(txn, Part::kWrites)) {
     if (end_ - begin_ > kInlineReads) used_beyond_.assign(end_ - begin_ - kInlineReads, 0);
   }
 
@@ -134,35 +217,23 @@ class ListedReader final : public StateReader {
     const std::optional<std::uint32_t> p = listed_read(key);
     if (!p) return std::nullopt;
     const TxnIndex writer = plan_.source[*p];
-    if (writer == kNoWriter) return base_.get(key);
-    if (const Write* w = written_by(writer, key)) return w->value;
-    if (const ListedDelta* d = delta_of(list_, outputs_, deltas_, writer, key)) {
-      Result<Value> applied = apply_delta(vm_, key, d->base != nullptr ? *d->base : base_.get(key), d->total);
-      if (applied) return std::move(applied).value();
-      if (!delta_failure_) delta_failure_ = applied.status().message();
-      throw DeltaReadFailed{};
+    std::optional<Value> value;
+    if (writer == kNoWriter) {
+      value = base_.get(key);
+    } else if (const Write* w = written_by(outputs_[writer], key)) {
+      value = w->value;
+    } else {
+      return std::nullopt;  // the writer did not write it after all: its own check reports that
     }
-    return std::nullopt;  // the writer did not write it after all: its own check reports that
+    const std::uint32_t gate = plan_.source_gate[*p];
+    if (gate == kNoGate) return value;
+    Result<Value> applied = apply_delta(vm_, key, value, gate_totals_[gate]);
+    if (applied) return std::move(applied).value();
+    if (!delta_failure_) delta_failure_ = applied.status().message();
+    throw DeltaReadFailed{};
   }
 
-  /// What this transaction's delta to `key` adds to: the listed writer's value or deltas, or
-  /// the base state's value, the delta's amount added to their sum. The entry must list the
-  /// key as read (AccessRecorder does), which this counts as made.
-  ListedDelta accumulate(const Delta& delta) {
-    ListedDelta out{nullptr, delta.amount};
-    const std::optional<std::uint32_t> p = listed_read(delta.key);
-    const TxnIndex writer = p ? plan_.source[*p] : kNoWriter;
-    if (writer == kNoWriter) return out;
-    if (const Write* w = written_by(outputs_[writer], delta.key)) {
-      out.base = &w->value;
-    } else if (const ListedDelta* d = delta_of(list_, outputs_, deltas_, writer, delta.key)) {
-      out.base = d->base;
-      out.total += d->total;
-    }
-    return out;
-  }
-
-  /// A read whose deltas could not be applied (Vm::apply_delta): its error. The block cannot be
+  /// A read whose adds could not be applied (Vm::apply_delta): its error. The block cannot be
   /// made if the list is right.
   const std::optional<std::string>& delta_failure() const { return delta_failure_; }
 
@@ -173,17 +244,11 @@ class ListedReader final : public StateReader {
     }
     return nullptr;
   }
-  /// What `writer`'s delta to `key` adds to, if it added to it (and the list had room: a wrong
-  /// list may not, and is reported).
-  static const ListedDelta* delta_of(const AccessList& list, const std::vector<TxnOutput>& outputs,
-                                     const ListedDelta* deltas, TxnIndex writer, const StateKey& key) {
-    const DeltaSet& written = outputs[writer].deltas;
-    auto it = std::lower_bound(written.begin(), written.end(), key,
+  /// `output`'s delta to `key`, if any (deltas are sorted by key: call_vm).
+  static const Delta* adds_to(const TxnOutput& output, const StateKey& key) {
+    auto it = std::lower_bound(output.deltas.begin(), output.deltas.end(), key,
                                [](const Delta& d, const StateKey& k) { return d.key < k; });
-    if (it == written.end() || it->key != key) return nullptr;
-    const std::size_t index = static_cast<std::size_t>(it - written.begin());
-    if (index >= list.writes(writer).size()) return nullptr;
-    return &deltas[list.offsets[2 * static_cast<std::size_t>(writer) + 1] + index];
+    return it != output.deltas.end() && it->key == key ? &*it : nullptr;
   }
 
   /// OK, or the first way this execution's reads differ from the entry, for the entry `who`
@@ -209,7 +274,7 @@ class ListedReader final : public StateReader {
         }
       }
     } else {
-      // A long entry (an airdrop lists each recipient's balance): searched by key, sorted once.
+      // A long entry (a transaction reading many keys): searched by key, sorted once.
       if (by_key_.empty()) {
         by_key_.reserve(end_ - begin_);
         for (std::uint32_t p = begin_; p < end_; ++p) by_key_.push_back(p);
@@ -227,13 +292,12 @@ class ListedReader final : public StateReader {
     }
     return found;
   }
-  const Write* written_by(TxnIndex writer, const StateKey& key) const { return written_by(outputs_[writer], key); }
 
   const Vm& vm_;
   const AccessList& list_;
   const Plan& plan_;
   const std::vector<TxnOutput>& outputs_;
-  const ListedDelta* deltas_;
+  const DeltaSum* gate_totals_;
   const BaseState& base_;
   const std::uint32_t begin_;
   const std::uint32_t end_;
@@ -268,12 +332,15 @@ class ListedRun {
         plan_(std::move(plan)),
         num_txns_(static_cast<TxnIndex>(num_txns)),
         outputs_(num_txns),
-        // Not initialised: a slot is read only after its transaction wrote it (see delta_of).
-        deltas_(std::make_unique_for_overwrite<ListedDelta[]>(list.ids.size())),
-        pending_(num_txns) {
-    // One more than the dependencies: the sweep's token, so that exactly one of the sweep and
-    // the last finishing dependency takes the transaction.
-    for (std::size_t t = 0; t < num_txns; ++t) pending_[t].store(plan_.dependencies[t] + 1, std::memory_order_relaxed);
+        // Not initialised: a gate's total is read only after the gate fired (it is a dependency).
+        gate_totals_(std::make_unique_for_overwrite<DeltaSum[]>(plan_.gates.size())),
+        pending_(num_txns + plan_.gates.size()) {
+    // A transaction: one more than its dependencies, the sweep's token, so that exactly one of
+    // the sweep and the last finishing dependency takes it. A gate: its dependencies (at least
+    // one adder), the last of which fires it.
+    for (std::size_t n = 0; n < pending_.size(); ++n) {
+      pending_[n].store(plan_.dependencies[n] + (n < num_txns ? 1 : 0), std::memory_order_relaxed);
+    }
   }
 
   /// `alone`: the only worker, which runs the block in order (every dependency is lower, so
@@ -296,15 +363,13 @@ class ListedRun {
   std::exception_ptr failure() { return failure_.get(); }
   /// After the workers stopped: the lowest transaction's mismatch, or OK.
   Status mismatch() const { return mismatch_; }
-  /// After the workers stopped: the lowest transaction's read that met deltas it could not
+  /// After the workers stopped: the lowest transaction's read that met adds it could not
   /// apply, or empty.
   const std::string& delta_failure() const { return delta_failure_; }
   std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
-  /// What each transaction's deltas add to (see deltas_).
-  const ListedDelta* deltas() const { return deltas_.get(); }
+  /// After the workers stopped: per gate, the sum of the adds since its key's last write.
+  const DeltaSum* gate_totals() const { return gate_totals_.get(); }
   const Plan& plan() const { return plan_; }
-  /// Per key id: the transaction that writes it last, or kNoWriter.
-  const std::vector<TxnIndex>& last_writer() const { return plan_.last_writer; }
 
  private:
   // The sweep hands out chunks of kChunk transactions, so that the shared index, the chunk's
@@ -313,22 +378,62 @@ class ListedRun {
   static constexpr TxnIndex kChunk = 16;
 
   void run_in_order() {
-    for (TxnIndex txn = 0; txn < num_txns_; ++txn) run_one(txn);
+    for (TxnIndex txn = 0; txn < num_txns_; ++txn) {
+      run_one(txn);
+      // Transactions run in order here; only the gates need their counts.
+      std::optional<TxnIndex> none;
+      hand_on(txn, none, false);
+    }
   }
 
-  // Executes `txn` from its entry, checks it against the entry, and keeps its output and what
-  // its deltas add to. Its dependencies have finished.
+  // Executes `txn` from its entry, checks it against the entry, and keeps its output. Its
+  // dependencies have finished.
   void run_one(TxnIndex txn) {
-    ListedReader reader(vm_, list_, plan_, outputs_, deltas_.get(), base_, txn);
+    ListedReader reader(vm_, list_, plan_, outputs_, gate_totals_.get(), base_, txn);
     TxnOutput output = call_vm(vm_, txn, reader);
-    // Room for as many as the entry lists writes: more is a wrong list, which check() reports;
-    // the first ones are still kept, since delta_of reads any slot within the room.
-    const std::size_t kept = std::min(output.deltas.size(), list_.writes(txn).size());
-    const std::size_t first = list_.offsets[2 * static_cast<std::size_t>(txn) + 1];
-    for (std::size_t i = 0; i < kept; ++i) deltas_[first + i] = reader.accumulate(output.deltas[i]);
     check(txn, reader, output);
     if (reader.delta_failure()) note_failure(txn, delta_failure_txn_, delta_failure_, *reader.delta_failure());
     outputs_[txn] = std::move(output);
+  }
+
+  /// `node` finished: takes one token from each dependent. A gate whose last token this was
+  /// fires at once (its total is summed here) and hands on in turn. A transaction made ready
+  /// becomes `next` when that is empty, else goes to the pool; with `transactions` false (the
+  /// lone worker, which runs them in order anyway) only gates are counted.
+  void hand_on(std::uint32_t node, std::optional<TxnIndex>& next, bool transactions) {
+    boost::container::small_vector<std::uint32_t, 4> fired;
+    for (;;) {
+      for (std::uint32_t d = plan_.dependents_begin[node]; d < plan_.dependents_begin[node + 1]; ++d) {
+        const std::uint32_t dependent = plan_.dependents[d];
+        const bool is_gate = dependent >= num_txns_;
+        if (!is_gate && !transactions) continue;
+        if (!take(dependent)) continue;
+        if (is_gate) {
+          fire(dependent - num_txns_);
+          fired.push_back(dependent);
+        } else if (!next) {
+          next = dependent;
+        } else {
+          push_ready(dependent);
+        }
+      }
+      if (fired.empty()) return;
+      node = fired.back();
+      fired.pop_back();
+    }
+  }
+
+  /// Sums gate `g`'s adds onto the previous gate's total. Its adders and the previous gate
+  /// have finished (take()'s acquire), and its dependents see the total through theirs.
+  void fire(std::uint32_t g) {
+    const Gate& gate = plan_.gates[g];
+    const StateKey& key = list_.keys[gate.key];
+    DeltaSum total = gate.previous == kNoGate ? 0 : gate_totals_[gate.previous];
+    for (std::uint32_t a = gate.adders_begin; a < gate.adders_end; ++a) {
+      // An adder that added nothing there has a wrong list, which its own check reports.
+      if (const Delta* d = ListedReader::adds_to(outputs_[plan_.gate_adders[a]], key)) total += d->amount;
+    }
+    gate_totals_[g] = total;
   }
 
   void run_tasks() {
@@ -401,26 +506,18 @@ class ListedRun {
     return true;
   }
 
-  /// Drops one token of `txn`; true when that was the last (its dependencies all finished). A
+  /// Drops one token of `node`; true when that was the last (its dependencies all finished). A
   /// transaction without dependencies has only the sweep's token and is run without this.
-  /// acq_rel: each finishing dependency releases its output, and the last decrement (an RMW
-  /// in the same release sequence) acquires all of them.
-  bool take(TxnIndex txn) { return pending_[txn].fetch_sub(1, std::memory_order_acq_rel) == 1; }
+  /// acq_rel: each finishing dependency releases its output (or gate total), and the last
+  /// decrement (an RMW in the same release sequence) acquires all of them.
+  bool take(std::uint32_t node) { return pending_[node].fetch_sub(1, std::memory_order_acq_rel) == 1; }
 
   /// Runs `txn`, then hands on the dependents it made ready: the first is returned, the rest go
   /// to the pool.
   std::optional<TxnIndex> execute(TxnIndex txn) {
     run_one(txn);
     std::optional<TxnIndex> next;
-    for (std::uint32_t d = plan_.dependents_begin[txn]; d < plan_.dependents_begin[txn + 1]; ++d) {
-      const TxnIndex dependent = plan_.dependents[d];
-      if (!take(dependent)) continue;
-      if (!next) {
-        next = dependent;
-      } else {
-        push_ready(dependent);
-      }
-    }
+    hand_on(txn, next, true);
     return next;
   }
 
@@ -434,17 +531,29 @@ class ListedRun {
     for (std::size_t i = 0; status.is_ok() && i < output.writes.size(); ++i) {
       if (!is_listed(output.writes[i].key)) status = access_mismatch(who(), "wrote", output.writes[i].key, false);
     }
-    for (std::size_t i = 0; status.is_ok() && i < output.deltas.size(); ++i) {
-      if (!is_listed(output.deltas[i].key)) status = access_mismatch(who(), "wrote", output.deltas[i].key, false);
-    }
-    // Every write and delta is listed and the output names a key once (call_vm), so equal counts
-    // mean equal sets; otherwise a listed key was not written.
-    if (status.is_ok() && output.writes.size() + output.deltas.size() != listed.size()) {
+    // Every write is listed and the output names a key once (call_vm), so equal counts mean
+    // equal sets; otherwise a listed key was not written.
+    if (status.is_ok() && output.writes.size() != listed.size()) {
       for (std::uint32_t id : listed) {
-        const StateKey& key = list_.keys[id];
-        if (ListedReader::written_by(output, key) == nullptr &&
-            std::none_of(output.deltas.begin(), output.deltas.end(), [&](const Delta& d) { return d.key == key; })) {
-          status = access_mismatch(who(), "wrote", key, true);
+        if (ListedReader::written_by(output, list_.keys[id]) == nullptr) {
+          status = access_mismatch(who(), "wrote", list_.keys[id], true);
+          break;
+        }
+      }
+    }
+    // Adds: the output's deltas are sorted by key (call_vm), so each listed add is searched
+    // for; with every listed add there and as many deltas as listed adds, the sets are equal.
+    const std::span<const std::uint32_t> added = list_.adds(txn);
+    for (std::size_t i = 0; status.is_ok() && i < added.size(); ++i) {
+      if (!ListedReader::adds_to(output, list_.keys[added[i]])) status = access_mismatch(who(), "added to", list_.keys[added[i]], true);
+    }
+    if (status.is_ok() && output.deltas.size() != added.size()) {
+      std::vector<StateKey> listed_adds;  // only on a wrong list
+      for (std::uint32_t id : added) listed_adds.push_back(list_.keys[id]);
+      std::sort(listed_adds.begin(), listed_adds.end());
+      for (const Delta& d : output.deltas) {
+        if (!std::binary_search(listed_adds.begin(), listed_adds.end(), d.key)) {
+          status = access_mismatch(who(), "added to", d.key, false);
           break;
         }
       }
@@ -468,10 +577,9 @@ class ListedRun {
   const Plan plan_;
   const TxnIndex num_txns_;
   std::vector<TxnOutput> outputs_;
-  // What each transaction's deltas add to, in its output's order, at the list positions of its
-  // writes (as many as it may have): one array for the block, written with the output.
-  std::unique_ptr<ListedDelta[]> deltas_;
-  std::vector<std::atomic<std::uint32_t>> pending_;  // per transaction: unfinished dependencies + 1
+  std::unique_ptr<DeltaSum[]> gate_totals_;  // per gate, written once as it fires (see fire)
+  // Per node: a transaction's unfinished dependencies + 1, a gate's unfinished dependencies.
+  std::vector<std::atomic<std::uint32_t>> pending_;
   tbb::spin_mutex ready_mutex_;
   std::vector<TxnIndex> ready_;                       // a min-heap, guarded by ready_mutex_
   std::atomic<std::size_t> ready_count_{0};           // ready_.size(), readable without the lock
@@ -508,20 +616,22 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
   auto finalize_start = std::chrono::steady_clock::now();
   result.outputs = run->take_outputs();
   // The block's writes: each key's last writer's value, which the plan already knows, and which
-  // is there (every transaction wrote exactly its listed keys). The written keys are sorted as
-  // (key prefix, id) pairs, which mostly compare as one integer, then the values are copied in
-  // that order, and what the keys whose last writer added a delta add to is noted, both
-  // data-parallel; only those keys are then visited one by one.
-  const std::vector<TxnIndex>& last_writer = run->last_writer();
-  const std::uint64_t plan_dependencies = run->plan().dependents.size();
-  const std::uint64_t plan_longest_chain = run->plan().longest_chain;
+  // is there (every transaction wrote exactly its listed keys), or, for a key added to since,
+  // that value (or the base state's) and the sum of those adds, its last gate's total. The
+  // written keys are sorted as (key prefix, id) pairs, which mostly compare as one integer, then
+  // the values are copied in that order, both data-parallel; only the keys with adds pending are
+  // then visited one by one.
+  const Plan& planned = run->plan();
+  const std::uint64_t plan_waits = planned.waits;
+  const std::uint64_t plan_longest_chain = planned.longest_chain;
   std::vector<std::pair<std::uint64_t, std::uint32_t>> written;  // (key prefix, id)
   written.reserve(list.keys.size());
   for (std::uint32_t id = 0; id < list.keys.size(); ++id) {
-    if (last_writer[id] != kNoWriter) written.emplace_back(list.keys[id].prefix(), id);
+    if (planned.last_writer[id] != kNoWriter || planned.final_gate[id] != kNoGate) {
+      written.emplace_back(list.keys[id].prefix(), id);
+    }
   }
   FinalWrites state;
-  std::vector<const ListedDelta*> pending(written.size(), nullptr);
   std::atomic<std::size_t> pending_count{0};
   arena_->execute([&] {
     parallel_sort(written.begin(), written.end(), [&](const auto& a, const auto& b) {
@@ -533,12 +643,11 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
       for (std::size_t i = begin; i != end; ++i) {
         const std::uint32_t id = written[i].second;
         const StateKey& key = list.keys[id];
-        const TxnOutput& writer = result.outputs[last_writer[id]];
         state.writes[i].key = key;
-        if (const Write* w = ListedReader::written_by(writer, key)) {
-          state.writes[i].value = w->value;
-        } else if ((pending[i] = ListedReader::delta_of(list, result.outputs, run->deltas(), last_writer[id], key))) {
+        if (planned.final_gate[id] != kNoGate) {
           ++here;
+        } else {
+          state.writes[i].value = ListedReader::written_by(result.outputs[planned.last_writer[id]], key)->value;
         }
       }
       // relaxed: read after parallel_ranges returned, which synchronises with every range.
@@ -547,10 +656,14 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
   });
   const std::size_t pending_deltas = pending_count.load(std::memory_order_relaxed);
   state.deltas.reserve(pending_deltas);
-  for (std::size_t i = 0; i < pending.size() && state.deltas.size() < pending_deltas; ++i) {
-    if (const ListedDelta* d = pending[i]) {
-      state.deltas.push_back({i, {state.writes[i].key, d->base == nullptr, d->base != nullptr ? *d->base : std::nullopt, d->total}});
-    }
+  for (std::size_t i = 0; i < written.size() && state.deltas.size() < pending_deltas; ++i) {
+    const std::uint32_t id = written[i].second;
+    const std::uint32_t gate = planned.final_gate[id];
+    if (gate == kNoGate) continue;
+    const TxnIndex writer = planned.last_writer[id];
+    PendingDeltas d{list.keys[id], writer == kNoWriter, std::nullopt, run->gate_totals()[gate]};
+    if (writer != kNoWriter) d.base = ListedReader::written_by(result.outputs[writer], list.keys[id])->value;
+    state.deltas.push_back({i, std::move(d)});
   }
   if (!run->delta_failure().empty()) {
     result.finish_error = run->delta_failure();
@@ -575,7 +688,7 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
   result.stats.finalize_ns = elapsed_ns(finalize_start);
   result.stats.transactions = num_txns;
   result.stats.executions = num_txns;
-  result.stats.listed_dependencies = plan_dependencies;
+  result.stats.listed_dependencies = plan_waits;
   result.stats.longest_chain = plan_longest_chain;
   result.stats.threads = options_.threads;
   return result;

@@ -29,7 +29,9 @@ class ChainStore {
   /// 4: blocks carry access lists.
   /// 5: a proposal's tallies and a validator's total stake are keys of their own (TallyRecord,
   ///    validator_stake_key), out of the records that held them.
-  static constexpr std::uint32_t kFormatVersion = 5;
+  /// 6: access lists name the keys a transaction only added to (encoding 2), apart from its
+  ///    writes, so that adds to one key run in parallel on import and replay.
+  static constexpr std::uint32_t kFormatVersion = 6;
 
   /// The key spaces it owns (the state store owns the others).
   static constexpr Keyspace kBlockSpace{'b'};      // big-endian height -> encoded block

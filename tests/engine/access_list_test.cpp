@@ -72,7 +72,7 @@ TEST(AccessList, ExecutionFromARecordedListEqualsSequential) {
         w.keys = s % 2 == 0 ? 6 : 300;
         w.hot_fraction = s % 3 == 0 ? 0.5 : 0.0;
         w.throw_chance = s % 4 == 0 ? 0.05 : 0.0;
-        w.add_chance = (s / 2) % 2 == 1 ? 0.4 : 0.0;  // deltas: listed as read and written
+        w.add_chance = (s / 2) % 2 == 1 ? 0.4 : 0.0;  // deltas: listed as adds
         const std::size_t size = 1 + static_cast<std::size_t>(s) * 13;
         DeclaringVm toy(make_toy_block(seed, size, w), hint, w.keys, seed);
         FinishingVm vm(toy);
@@ -115,6 +115,57 @@ TEST(AccessList, ASerialChainRunsOnceInOrder) {
   }
 }
 
+// Adds wait for nothing: 2000 transactions that each add to key 0, with a read of key 0 every
+// 100th. Listed, each read waits for one gate that sums the adds below it, so the block has
+// one dependency per read, the adds form no chain, and the sums are sequential execution's.
+TEST(AccessList, AddsToOneKeyWaitForNothingAndReadsSeeTheirSum) {
+  std::vector<ToyTxn> txns;
+  for (std::uint64_t i = 0; i < 2000; ++i) {
+    if (i % 100 == 99) {
+      txns.push_back(ToyTxn{{{ToyOp::Kind::kRead, 0}, {ToyOp::Kind::kWrite, 1000 + i}}});
+    } else {
+      txns.push_back(ToyTxn{{{ToyOp::Kind::kRead, 1000 + i}, {ToyOp::Kind::kAdd, 0, 0}}});
+    }
+  }
+  DeclaringVm vm(txns, Hint::kExact, 1, 1);
+  MemoryState base = toy_base(4000);
+  const AccessList list = record(vm, txns.size(), base, 2);
+  std::size_t adds = 0;
+  for (std::size_t t = 0; t < txns.size(); ++t) adds += list.adds(t).size();
+  ASSERT_EQ(adds, 1980u) << "every add is listed as one";
+  for (int threads : {1, 2, 4, 8}) {
+    ParallelExecutor executor({.threads = threads});
+    Watchdog dog(std::chrono::seconds(60), "adds to one key, threads " + std::to_string(threads));
+    auto listed = executor.execute_listed(vm, txns.size(), base, list);
+    ASSERT_TRUE(listed.is_ok()) << listed.status().message();
+    expect_same(execute_sequential(vm, txns.size(), base), *listed, "adds to one key");
+    EXPECT_EQ(listed->stats.listed_dependencies, 20u) << "one gate per read";
+    EXPECT_EQ(listed->stats.longest_chain, 2u) << "an add, then the read of the sum";
+  }
+}
+
+// A hostile shape for the dependency pre-pass: 3000 adds to one key, then 3000 reads of it,
+// then adds and reads alternating. Gates keep it linear: a read waits for one gate, a gate for
+// its adds and the gate before it, never every read for every add.
+TEST(AccessList, ManyAddsAndManyReadsOfOneKeyStayLinear) {
+  std::vector<ToyTxn> txns;
+  for (std::uint64_t i = 0; i < 3000; ++i) txns.push_back(ToyTxn{{{ToyOp::Kind::kRead, 10 + i % 7}, {ToyOp::Kind::kAdd, 0, 0}}});
+  for (std::uint64_t i = 0; i < 3000; ++i) txns.push_back(ToyTxn{{{ToyOp::Kind::kRead, 0}}});
+  for (std::uint64_t i = 0; i < 2000; ++i) {
+    txns.push_back(i % 2 == 0 ? ToyTxn{{{ToyOp::Kind::kRead, 10}, {ToyOp::Kind::kAdd, 0, 0}}}
+                              : ToyTxn{{{ToyOp::Kind::kRead, 0}}});
+  }
+  DeclaringVm vm(txns, Hint::kNone, 1, 1);
+  MemoryState base = toy_base(100);
+  const AccessList list = record(vm, txns.size(), base, 2);
+  ParallelExecutor executor({.threads = 4});
+  Watchdog dog(std::chrono::seconds(60), "many adds and reads of one key");
+  auto listed = executor.execute_listed(vm, txns.size(), base, list);
+  ASSERT_TRUE(listed.is_ok()) << listed.status().message();
+  expect_same(execute_sequential(vm, txns.size(), base), *listed, "many adds and reads");
+  EXPECT_EQ(listed->stats.listed_dependencies, 3000u + 1000u) << "one wait per read of key 0";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Wrong lists
 
@@ -140,21 +191,21 @@ TEST(AccessList, AListThatDiffersFromTheBlockIsRefusedNamingTheTransactionAndKey
   MemoryState base = toy_base(2000);
   const AccessList good = record(vm, txns.size(), base, 2);
   const std::vector<WrongListCase> cases = {
-      {"a missing read", [](AccessList& l) { set_half(l, 42, false, {l.reads(42)[0]}); },
+      {"a missing read", [](AccessList& l) { set_part(l, 42, AccessList::Part::kReads, {l.reads(42)[0]}); },
        "transaction 42 read key"},
       {"an extra read",
        [](AccessList& l) {
          auto ids = ids_of(l.reads(42));
          ids.push_back(add_key(l, toy_key(777)));
-         set_half(l, 42, false, ids);
+         set_part(l, 42, AccessList::Part::kReads, ids);
        },
        "the access list says transaction 42 read key " + toy_key(777).hex()},
-      {"a missing write", [](AccessList& l) { set_half(l, 42, true, {}); }, "transaction 42 wrote key"},
+      {"a missing write", [](AccessList& l) { set_part(l, 42, AccessList::Part::kWrites, {}); }, "transaction 42 wrote key"},
       {"an extra write",
        [](AccessList& l) {
          auto ids = ids_of(l.writes(42));
          ids.push_back(add_key(l, toy_key(778)));
-         set_half(l, 42, true, ids);
+         set_part(l, 42, AccessList::Part::kWrites, ids);
        },
        "the access list says transaction 42 wrote key " + toy_key(778).hex()},
       {"a write moved to a later transaction",
@@ -162,24 +213,24 @@ TEST(AccessList, AListThatDiffersFromTheBlockIsRefusedNamingTheTransactionAndKey
          auto moved = ids_of(l.writes(42));
          auto later = ids_of(l.writes(43));
          later.insert(later.end(), moved.begin(), moved.end());
-         set_half(l, 42, true, {});
-         set_half(l, 43, true, later);
+         set_part(l, 42, AccessList::Part::kWrites, {});
+         set_part(l, 43, AccessList::Part::kWrites, later);
        },
        "transaction 42 wrote key"},
       {"a write marked as a read",
        [](AccessList& l) {
          auto w = ids_of(l.writes(42));
-         set_half(l, 42, true, {});
+         set_part(l, 42, AccessList::Part::kWrites, {});
          auto r = ids_of(l.reads(42));
          std::erase(r, w[0]);
          r.push_back(w[0]);
-         set_half(l, 42, false, r);
+         set_part(l, 42, AccessList::Part::kReads, r);
        },
        "transaction 42 wrote key"},
-      {"the finish entry emptied", [](AccessList& l) { set_half(l, 100, true, {}); }, "finish_block wrote key"},
+      {"the finish entry emptied", [](AccessList& l) { set_part(l, 100, AccessList::Part::kWrites, {}); }, "finish_block wrote key"},
       {"an entry missing",
        [](AccessList& l) {
-         l.offsets.resize(l.offsets.size() - 2);
+         l.offsets.resize(l.offsets.size() - AccessList::kParts);
          l.ids.resize(l.offsets.back());
        },
        "entries for 100 transactions"},
@@ -189,9 +240,77 @@ TEST(AccessList, AListThatDiffersFromTheBlockIsRefusedNamingTheTransactionAndKey
        [](AccessList& l) {
          auto ids = ids_of(l.reads(42));
          ids.push_back(ids[0]);
-         set_half(l, 42, false, ids);
+         set_part(l, 42, AccessList::Part::kReads, ids);
        },
        "names key"},
+  };
+  for (int threads : {1, 2, 4}) {
+    ParallelExecutor executor({.threads = threads});
+    for (const WrongListCase& c : cases) {
+      AccessList bad = good;
+      c.damage(bad);
+      Watchdog dog(std::chrono::seconds(60), c.name);
+      auto listed = executor.execute_listed(vm, txns.size(), base, bad);
+      ASSERT_FALSE(listed.is_ok()) << c.name << " passed at " << threads << " threads";
+      EXPECT_NE(listed.status().message().find(c.expected), std::string::npos)
+          << c.name << ": " << listed.status().message();
+    }
+  }
+}
+
+// 100 transactions; transaction i reads key 1000+i and adds to key i%5 (no chains), and every
+// tenth reads key i%5 first.
+std::vector<ToyTxn> five_sums() {
+  std::vector<ToyTxn> txns;
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    ToyTxn t{{{ToyOp::Kind::kRead, 1000 + i}, {ToyOp::Kind::kAdd, i % 5, i % 5}}};
+    if (i % 10 == 9) t.ops.insert(t.ops.begin(), {ToyOp::Kind::kRead, i % 5});
+    txns.push_back(t);
+  }
+  return txns;
+}
+
+TEST(AccessList, AListThatMisplacesAnAddIsRefused) {
+  const std::vector<ToyTxn> txns = five_sums();
+  DeclaringVm vm(txns, Hint::kExact, 5, 1);
+  MemoryState base = toy_base(2000);
+  const AccessList good = record(vm, txns.size(), base, 2);
+  ASSERT_EQ(good.adds(42).size(), 1u);
+  ASSERT_TRUE(good.writes(42).empty());
+  using Part = AccessList::Part;
+  const std::vector<WrongListCase> cases = {
+      {"a missing add", [](AccessList& l) { set_part(l, 42, Part::kAdds, {}); }, "transaction 42 added to key"},
+      {"an extra add",
+       [](AccessList& l) {
+         auto ids = ids_of(l.adds(42));
+         ids.push_back(add_key(l, toy_key(779)));
+         set_part(l, 42, Part::kAdds, ids);
+       },
+       "the access list says transaction 42 added to key " + toy_key(779).hex()},
+      {"an add listed as a write",
+       [](AccessList& l) {
+         set_part(l, 42, Part::kWrites, ids_of(l.adds(42)));
+         set_part(l, 42, Part::kAdds, {});
+       },
+       "the access list says transaction 42 wrote key"},
+      {"an add listed as a read",
+       [](AccessList& l) {
+         auto reads = ids_of(l.reads(42));
+         reads.push_back(l.adds(42)[0]);
+         set_part(l, 42, Part::kReads, reads);
+         set_part(l, 42, Part::kAdds, {});
+       },
+       "the access list says transaction 42 read key"},
+      {"an add moved above a read of its key (49 would not wait for it)",
+       [](AccessList& l) {
+         const std::uint32_t key = l.adds(44)[0];  // key 4, which 49 reads
+         set_part(l, 44, Part::kAdds, {});
+         set_part(l, 50, Part::kAdds, {l.adds(50)[0], key});
+       },
+       "transaction 44 added to key"},
+      {"a key written and added to by one entry",
+       [](AccessList& l) { set_part(l, 42, Part::kWrites, ids_of(l.adds(42))); },
+       "both writes and adds to key"},
   };
   for (int threads : {1, 2, 4}) {
     ParallelExecutor executor({.threads = threads});
@@ -239,11 +358,11 @@ TEST(AccessList, DamagedEncodingsAreRefused) {
   Bytes version = good;
   version[0] = 9;
   EXPECT_FALSE(decode_access_list(version, vm, txns.size()).is_ok());
-  Bytes huge_count = {1, 0xff, 0xff, 0xff, 0xff, 0x0f};
+  Bytes huge_count = {2, 0xff, 0xff, 0xff, 0xff, 0x0f};
   EXPECT_FALSE(decode_access_list(huge_count, vm, txns.size()).is_ok());
   EXPECT_FALSE(decode_access_list(good, vm, txns.size() - 1).is_ok()) << "one entry too many";
   // Two literals, the second below the first: a key could otherwise be named again and again.
-  const Bytes unordered = {1, 2, 0, 1, 0x7f, 0, 1, 0x10};
+  const Bytes unordered = {2, 2, 0, 1, 0x7f, 0, 1, 0x10};
   auto refused = decode_access_list(unordered, vm, txns.size());
   ASSERT_FALSE(refused.is_ok());
   EXPECT_NE(refused.status().message().find("out of order"), std::string::npos) << refused.status().message();

@@ -129,13 +129,13 @@ TEST(Chain, ADirectoryOfAnOlderFormatIsRefusedByName) {
     auto db = Database::open(d);
     ASSERT_TRUE(db.is_ok());
     WriteBatch batch;
-    const std::uint8_t version_4[4] = {4, 0, 0, 0};  // tallies inside the proposal records
-    batch.put(ChainStore::kMetaSpace, as_bytes("format"), version_4);
+    const std::uint8_t version_5[4] = {5, 0, 0, 0};  // adds listed as reads and writes
+    batch.put(ChainStore::kMetaSpace, as_bytes("format"), version_5);
     ASSERT_TRUE((*db)->write(batch, true).is_ok());
   }
   auto old = Chain::open(test_options(dir.path()));
   ASSERT_FALSE(old.is_ok());
-  EXPECT_NE(old.status().message().find("format version 4, this pel reads version 5"), std::string::npos)
+  EXPECT_NE(old.status().message().find("format version 5, this pel reads version 6"), std::string::npos)
       << old.status().to_string();
 }
 
@@ -476,7 +476,7 @@ TEST_F(ImportFailures, AnAccessListUnlikeTheBlockIsRefusedAtThatBlock) {
       {"a missing key",
        [](AccessList& l) {
          const std::size_t t = busy_transaction(l);
-         testing::set_half(l, t, false, {l.reads(t).begin() + 1, l.reads(t).end()});
+         testing::set_part(l, t, AccessList::Part::kReads, {l.reads(t).begin() + 1, l.reads(t).end()});
        }},
       {"an extra key",
        [](AccessList& l) {
@@ -485,7 +485,7 @@ TEST_F(ImportFailures, AnAccessListUnlikeTheBlockIsRefusedAtThatBlock) {
          StateKey unrelated;
          unrelated.bytes[0] = 0x7f;
          ids.push_back(testing::add_key(l, unrelated));
-         testing::set_half(l, t, false, ids);
+         testing::set_part(l, t, AccessList::Part::kReads, ids);
        }},
       {"a key moved to another transaction",
        [](AccessList& l) {
@@ -495,8 +495,8 @@ TEST_F(ImportFailures, AnAccessListUnlikeTheBlockIsRefusedAtThatBlock) {
          for (std::uint32_t id : moved) {
            if (std::find(other.begin(), other.end(), id) == other.end()) other.push_back(id);
          }
-         testing::set_half(l, t, true, {});
-         testing::set_half(l, t + 1, true, other);
+         testing::set_part(l, t, AccessList::Part::kWrites, {});
+         testing::set_part(l, t + 1, AccessList::Part::kWrites, other);
        }},
       {"a write marked as a read",
        [](AccessList& l) {
@@ -505,8 +505,8 @@ TEST_F(ImportFailures, AnAccessListUnlikeTheBlockIsRefusedAtThatBlock) {
          for (std::uint32_t id : l.writes(t)) {
            if (std::find(reads.begin(), reads.end(), id) == reads.end()) reads.push_back(id);
          }
-         testing::set_half(l, t, true, {});
-         testing::set_half(l, t, false, reads);
+         testing::set_part(l, t, AccessList::Part::kWrites, {});
+         testing::set_part(l, t, AccessList::Part::kReads, reads);
        }},
   };
   for (bool use_lists : {true, false}) {

@@ -1,5 +1,5 @@
-// Edits an AccessList the way a faulty or hostile producer would: replace one entry's reads or
-// writes, add a key to the table. For tests of lists that differ from what a block does.
+// Edits an AccessList the way a faulty or hostile producer would: replace one entry's reads,
+// writes or adds, add a key to the table. For tests of lists that differ from what a block does.
 #pragma once
 
 #include <cstdint>
@@ -13,16 +13,17 @@ namespace pel::testing {
 
 inline std::vector<std::uint32_t> ids_of(std::span<const std::uint32_t> span) { return {span.begin(), span.end()}; }
 
-/// Rebuilds `list` with entry `entry`'s reads (or writes) replaced by `ids`.
-inline void set_half(AccessList& list, std::size_t entry, bool writes, const std::vector<std::uint32_t>& ids) {
+/// Rebuilds `list` with part `part` of entry `entry` replaced by `ids`.
+inline void set_part(AccessList& list, std::size_t entry, AccessList::Part part, const std::vector<std::uint32_t>& ids) {
   AccessList out;
   out.keys = list.keys;
   for (std::size_t e = 0; e < list.entries(); ++e) {
-    for (int half = 0; half < 2; ++half) {
-      if (e == entry && (half == 1) == writes) {
+    for (std::size_t p = 0; p < AccessList::kParts; ++p) {
+      const auto this_part = static_cast<AccessList::Part>(p);
+      if (e == entry && this_part == part) {
         out.ids.insert(out.ids.end(), ids.begin(), ids.end());
       } else {
-        auto span = half == 0 ? list.reads(e) : list.writes(e);
+        auto span = list.part(e, this_part);
         out.ids.insert(out.ids.end(), span.begin(), span.end());
       }
       out.offsets.push_back(static_cast<std::uint32_t>(out.ids.size()));
