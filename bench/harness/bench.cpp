@@ -248,6 +248,7 @@ nlohmann::json BenchRow::to_json() const {
           {"listed_speedup", listed_speedup},
           {"access_list_share", access_list_share},
           {"longest_chain", longest_chain},
+          {"listed_waits", listed_waits},
           {"seq_ns_per_txn", seq_ns_per_txn},
           {"par_ns_per_txn", par_ns_per_txn},
           {"executions_per_txn", executions_per_txn},
@@ -351,6 +352,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
             row.listed_speedup = median(listed_ratios);
             if (e2e) row.access_list_share = e2e->access_list_share();
             row.longest_chain = listed_stats.longest_chain;
+            row.listed_waits = listed_stats.listed_dependencies;
             row.seq_ns_per_txn = median(seq_s) * 1e9 / n;
             row.par_ns_per_txn = median(par_s) * 1e9 / n;
             row.executions_per_txn = static_cast<double>(last.stats.executions) / n;

@@ -49,6 +49,7 @@ struct BenchRow {
   double listed_speedup = 0;    // median over runs of (seq time / listed time)
   double access_list_share = 0; // end to end: the access list's share of the encoded block
   std::uint64_t longest_chain = 0;  // in memory: the block's longest chain of dependent transactions
+  std::uint64_t listed_waits = 0;   // in memory: dependencies from the list (ExecutionStats::listed_dependencies)
   double seq_ns_per_txn = 0;
   double par_ns_per_txn = 0;
   double executions_per_txn = 0;
