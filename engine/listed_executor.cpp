@@ -47,17 +47,20 @@ using Part = AccessList::Part;
 struct Gate {
   std::uint32_t key;       // id
   std::uint32_t previous;  // the gate before it since the same write, or kNoGate
-  std::uint32_t adders_begin, adders_end;  // into Plan::gate_adders, ascending
+  std::uint32_t adds_begin, adds_end;  // into Plan::gate_adds
 };
 
 /// What the list tells before anything runs: where each read is served from, who waits for
 /// whom, and what each key holds at the end. The dependency graph's nodes are the transactions
-/// 0..n-1, then the gates n..n+gates-1.
+/// 0..n-1, then the gates that some read waits for, n..n+read_gates-1. The gates after those
+/// sum a key's last adds, which nothing reads before the block ends: they are summed then, and
+/// are no nodes (an airdrop's recipients would otherwise cost a hand-over per credit).
 struct Plan {
   std::vector<TxnIndex> source;              // per list id position (reads only): the writer, or kNoWriter
   std::vector<std::uint32_t> source_gate;    // per list id position (reads only): the adds since, or kNoGate
   std::vector<Gate> gates;
-  std::vector<TxnIndex> gate_adders;
+  std::uint32_t read_gates = 0;             // gates 0..read_gates-1 are nodes; the rest are summed at the end
+  std::vector<std::uint32_t> gate_adds;     // list id positions (adds only), grouped by gate
   std::vector<std::uint32_t> dependents_begin;  // per node, into dependents
   std::vector<std::uint32_t> dependents;        // nodes
   std::vector<std::uint32_t> dependencies;      // per node: distinct nodes it waits for
@@ -94,25 +97,30 @@ Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
   std::vector<TxnIndex> gate_last_reader;
   std::vector<std::uint64_t> named_in(keys, 0);  // the entry part that last named each id
   // Per key: its latest gate since its last write, and the adds since that gate, a list through
-  // `open` (txn, next) from open_first to open_last.
+  // `open` (adder, list position, next) from open_first to open_last.
   std::vector<std::uint32_t> current_gate(keys, kNoGate);
   constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
-  std::vector<std::pair<TxnIndex, std::uint32_t>> open;
+  struct OpenAdd {
+    TxnIndex adder;
+    std::uint32_t position;
+    std::uint32_t next;
+  };
+  std::vector<OpenAdd> open;
   std::vector<std::uint32_t> open_first(keys, kNone), open_last(keys, kNone);
-  // Closes the adds open on `id` into a new gate after its current one.
-  auto close_adds = [&](std::uint32_t id) {
+  // Closes the adds open on `id` into a new gate after its current one; a node unless `at_end`.
+  auto close_adds = [&](std::uint32_t id, bool at_end) {
     const auto gate = static_cast<std::uint32_t>(plan.gates.size());
-    Gate g{id, current_gate[id], static_cast<std::uint32_t>(plan.gate_adders.size()), 0};
+    Gate g{id, current_gate[id], static_cast<std::uint32_t>(plan.gate_adds.size()), 0};
     std::uint32_t longest = g.previous == kNoGate ? 0 : gate_chain[g.previous];
-    for (std::uint32_t at = open_first[id]; at != kNone; at = open[at].second) {
-      const TxnIndex adder = open[at].first;
-      plan.gate_adders.push_back(adder);
-      edges.emplace_back(adder, static_cast<std::uint32_t>(num_txns) + gate);
-      longest = std::max(longest, chain[adder]);
+    for (std::uint32_t at = open_first[id]; at != kNone; at = open[at].next) {
+      plan.gate_adds.push_back(open[at].position);
+      if (!at_end) edges.emplace_back(open[at].adder, static_cast<std::uint32_t>(num_txns) + gate);
+      longest = std::max(longest, chain[open[at].adder]);
     }
-    g.adders_end = static_cast<std::uint32_t>(plan.gate_adders.size());
-    if (g.previous != kNoGate) edges.emplace_back(static_cast<std::uint32_t>(num_txns) + g.previous,
-                                                  static_cast<std::uint32_t>(num_txns) + gate);
+    g.adds_end = static_cast<std::uint32_t>(plan.gate_adds.size());
+    if (g.previous != kNoGate && !at_end) {
+      edges.emplace_back(static_cast<std::uint32_t>(num_txns) + g.previous, static_cast<std::uint32_t>(num_txns) + gate);
+    }
     plan.gates.push_back(g);
     gate_chain.push_back(longest);
     gate_last_reader.push_back(kNoWriter);
@@ -149,7 +157,7 @@ Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
         wait_for(writer, last_reader[writer]);
         chain[e] = std::max(chain[e], chain[writer] + 1);
       }
-      if (open_first[id] != kNone) close_adds(id);
+      if (open_first[id] != kNone) close_adds(id, false);
       const std::uint32_t gate = current_gate[id];
       plan.source_gate[p] = gate;
       if (gate != kNoGate) {
@@ -163,23 +171,25 @@ Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
       current_gate[id] = kNoGate;
       open_first[id] = open_last[id] = kNone;  // adds before a write no longer count
     }
-    for (std::uint32_t id : list.adds(e)) {
+    for (std::uint32_t p = list.begin(e, Part::kAdds); p < list.offsets[AccessList::kParts * (e + 1)]; ++p) {
+      const std::uint32_t id = list.ids[p];
       const auto at = static_cast<std::uint32_t>(open.size());
-      open.emplace_back(txn, kNone);
+      open.push_back({txn, p, kNone});
       if (open_last[id] == kNone) {
         open_first[id] = at;
       } else {
-        open[open_last[id]].second = at;
+        open[open_last[id]].next = at;
       }
       open_last[id] = at;
     }
   }
+  plan.read_gates = static_cast<std::uint32_t>(plan.gates.size());
   for (std::uint32_t id = 0; id < keys; ++id) {
-    if (open_first[id] != kNone) close_adds(id);
+    if (open_first[id] != kNone) close_adds(id, true);
     plan.final_gate[id] = current_gate[id];
   }
   // Dependents by node (compressed rows), each row in the order the edges were made.
-  const std::size_t nodes = num_txns + plan.gates.size();
+  const std::size_t nodes = num_txns + plan.read_gates;
   plan.dependencies.assign(nodes, 0);
   plan.dependents_begin.assign(nodes + 1, 0);
   for (const auto& [from, to] : edges) {
@@ -332,9 +342,11 @@ class ListedRun {
         plan_(std::move(plan)),
         num_txns_(static_cast<TxnIndex>(num_txns)),
         outputs_(num_txns),
-        // Not initialised: a gate's total is read only after the gate fired (it is a dependency).
+        // Not initialised: a gate's total is read only after the gate fired (it is a dependency),
+        // an add's amount only after its transaction ran.
         gate_totals_(std::make_unique_for_overwrite<DeltaSum[]>(plan_.gates.size())),
-        pending_(num_txns + plan_.gates.size()) {
+        add_amounts_(std::make_unique_for_overwrite<std::uint64_t[]>(list.ids.size())),
+        pending_(num_txns + plan_.read_gates) {
     // A transaction: one more than its dependencies, the sweep's token, so that exactly one of
     // the sweep and the last finishing dependency takes it. A gate: its dependencies (at least
     // one adder), the last of which fires it.
@@ -367,8 +379,12 @@ class ListedRun {
   /// apply, or empty.
   const std::string& delta_failure() const { return delta_failure_; }
   std::vector<TxnOutput> take_outputs() { return std::move(outputs_); }
-  /// After the workers stopped: per gate, the sum of the adds since its key's last write.
-  const DeltaSum* gate_totals() const { return gate_totals_.get(); }
+  /// After the workers stopped: the sum of the adds to gate `g`'s key since its last write. The
+  /// gates nothing read are summed here, each after the one before it.
+  DeltaSum final_total(std::uint32_t g) {
+    if (g >= plan_.read_gates) sum(g);
+    return gate_totals_[g];
+  }
   const Plan& plan() const { return plan_; }
 
  private:
@@ -386,18 +402,30 @@ class ListedRun {
     }
   }
 
-  // Executes `txn` from its entry, checks it against the entry, and keeps its output. Its
-  // dependencies have finished.
+  // Executes `txn` from its entry, checks it against the entry, and keeps its output and the
+  // amount of each add its entry lists. Its dependencies have finished.
   void run_one(TxnIndex txn) {
     ListedReader reader(vm_, list_, plan_, outputs_, gate_totals_.get(), base_, txn);
     TxnOutput output = call_vm(vm_, txn, reader);
     check(txn, reader, output);
+    // Deltas are sorted by key (call_vm), and so are a list's adds as recorded or decoded: each
+    // is found at its own index unless the list is built otherwise. An add the output lacks
+    // counts 0 (a wrong list, which check() reported).
+    const std::uint32_t first = list_.begin(txn, Part::kAdds);
+    const std::uint32_t end = list_.offsets[AccessList::kParts * (static_cast<std::size_t>(txn) + 1)];
+    for (std::uint32_t p = first; p < end; ++p) {
+      const StateKey& key = list_.keys[list_.ids[p]];
+      const std::size_t i = p - first;
+      const Delta* d = i < output.deltas.size() && output.deltas[i].key == key ? &output.deltas[i]
+                                                                                : ListedReader::adds_to(output, key);
+      add_amounts_[p] = d != nullptr ? d->amount : 0;
+    }
     if (reader.delta_failure()) note_failure(txn, delta_failure_txn_, delta_failure_, *reader.delta_failure());
     outputs_[txn] = std::move(output);
   }
 
   /// `node` finished: takes one token from each dependent. A gate whose last token this was
-  /// fires at once (its total is summed here) and hands on in turn. A transaction made ready
+  /// is summed at once and hands on in turn. A transaction made ready
   /// becomes `next` when that is empty, else goes to the pool; with `transactions` false (the
   /// lone worker, which runs them in order anyway) only gates are counted.
   void hand_on(std::uint32_t node, std::optional<TxnIndex>& next, bool transactions) {
@@ -409,7 +437,7 @@ class ListedRun {
         if (!is_gate && !transactions) continue;
         if (!take(dependent)) continue;
         if (is_gate) {
-          fire(dependent - num_txns_);
+          sum(dependent - num_txns_);
           fired.push_back(dependent);
         } else if (!next) {
           next = dependent;
@@ -423,16 +451,13 @@ class ListedRun {
     }
   }
 
-  /// Sums gate `g`'s adds onto the previous gate's total. Its adders and the previous gate
-  /// have finished (take()'s acquire), and its dependents see the total through theirs.
-  void fire(std::uint32_t g) {
+  /// Gate `g`'s total: the previous gate's, plus its adds' amounts. A read gate is summed when
+  /// its last dependency finished (take()'s acquire makes its adds and the previous gate's total
+  /// visible), and its dependents see the total through their own take().
+  void sum(std::uint32_t g) {
     const Gate& gate = plan_.gates[g];
-    const StateKey& key = list_.keys[gate.key];
     DeltaSum total = gate.previous == kNoGate ? 0 : gate_totals_[gate.previous];
-    for (std::uint32_t a = gate.adders_begin; a < gate.adders_end; ++a) {
-      // An adder that added nothing there has a wrong list, which its own check reports.
-      if (const Delta* d = ListedReader::adds_to(outputs_[plan_.gate_adders[a]], key)) total += d->amount;
-    }
+    for (std::uint32_t a = gate.adds_begin; a < gate.adds_end; ++a) total += add_amounts_[plan_.gate_adds[a]];
     gate_totals_[g] = total;
   }
 
@@ -577,7 +602,8 @@ class ListedRun {
   const Plan plan_;
   const TxnIndex num_txns_;
   std::vector<TxnOutput> outputs_;
-  std::unique_ptr<DeltaSum[]> gate_totals_;  // per gate, written once as it fires (see fire)
+  std::unique_ptr<DeltaSum[]> gate_totals_;    // per gate, written once as it is summed
+  std::unique_ptr<std::uint64_t[]> add_amounts_;  // per list position of an add: its amount
   // Per node: a transaction's unfinished dependencies + 1, a gate's unfinished dependencies.
   std::vector<std::atomic<std::uint32_t>> pending_;
   tbb::spin_mutex ready_mutex_;
@@ -661,7 +687,7 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
     const std::uint32_t gate = planned.final_gate[id];
     if (gate == kNoGate) continue;
     const TxnIndex writer = planned.last_writer[id];
-    PendingDeltas d{list.keys[id], writer == kNoWriter, std::nullopt, run->gate_totals()[gate]};
+    PendingDeltas d{list.keys[id], writer == kNoWriter, std::nullopt, run->final_total(gate)};
     if (writer != kNoWriter) d.base = ListedReader::written_by(result.outputs[writer], list.keys[id])->value;
     state.deltas.push_back({i, std::move(d)});
   }
