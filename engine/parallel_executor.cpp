@@ -621,14 +621,19 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     arena_->execute([&] {
       longest_chain = run->declare(num_txns, options_.declarations == Declarations::kAll ? nullptr : &hot_keys_);
     });
-    // Judged before any work is done: when the declared chain leaves too little parallelism
-    // for Block-STM to repay its overhead (one worker runs at about 0.7x the plain loop), the
-    // plain loop is faster. The hot keys are kept: the next block is judged again.
+    // Judged before any execution: when the declared chain leaves too little parallelism for
+    // Block-STM to repay its overhead (one worker runs at about 0.85x the plain loop), the plain
+    // loop is faster. Counted as a lost block: judging cost the declaration pass (a tenth of a
+    // swap block), so the next blocks run on the loop without it (1, 2, 4... as after any
+    // loss), and the hot keys are kept for when Block-STM is tried again.
     if (judged && longest_chain > 1 &&
         static_cast<double>(longest_chain) * kMinDeclaredParallelism > static_cast<double>(num_txns)) {
+      const std::uint64_t declared_dependencies = run->declared_dependencies();
       arena_->execute([&] { run.reset(); });
       BlockResult result = finish_on_loop(*loop, prefix_ns_per_txn);
       result.stats.fell_back = true;
+      result.stats.declared_dependencies = declared_dependencies;
+      note_block_lost();
       return result;
     }
   }

@@ -45,7 +45,8 @@ struct ParallelOptions {
   /// - A probe runs a block on the loop, to learn its cost, on the executor's second block and
   ///   whenever the loop has not run here for 32 blocks.
   /// A block whose declared writes leave too little parallelism (kMinDeclaredParallelism) runs
-  /// sequentially at once. 0 disables all of it (the tests do, to exercise Block-STM under any
+  /// sequentially at once, and counts as lost (the declaration pass that judged it is not paid
+  /// again for the next blocks). 0 disables all of it (the tests do, to exercise Block-STM under any
   /// conflict); a huge value makes the fallback fire at the first judgement. Never with one
   /// worker (it could only lose). Small blocks on many workers may end before a worker's 64th
   /// execution.
