@@ -203,6 +203,24 @@ struct WrongListCase {
   std::string expected;  // a piece of the error message
 };
 
+// Each case's damage applied to `good` gives a list that is refused, on 1, 2 and 4 workers,
+// with an error containing the case's expected text.
+void expect_each_refused(const std::vector<WrongListCase>& cases, const AccessList& good, const Vm& vm,
+                         std::size_t size, const MemoryState& base) {
+  for (int threads : {1, 2, 4}) {
+    ParallelExecutor executor({.threads = threads});
+    for (const WrongListCase& c : cases) {
+      AccessList bad = good;
+      c.damage(bad);
+      Watchdog dog(std::chrono::seconds(60), c.name);
+      auto listed = executor.execute_listed(vm, size, base, bad);
+      ASSERT_FALSE(listed.is_ok()) << c.name << " passed at " << threads << " threads";
+      EXPECT_NE(listed.status().message().find(c.expected), std::string::npos)
+          << c.name << ": " << listed.status().message();
+    }
+  }
+}
+
 // 100 transactions; transaction i reads key 1000+i and key i%5, and writes key i%5 (five chains).
 std::vector<ToyTxn> five_chains() {
   std::vector<ToyTxn> txns;
@@ -272,18 +290,7 @@ TEST(AccessList, AListThatDiffersFromTheBlockIsRefusedNamingTheTransactionAndKey
        },
        "names key"},
   };
-  for (int threads : {1, 2, 4}) {
-    ParallelExecutor executor({.threads = threads});
-    for (const WrongListCase& c : cases) {
-      AccessList bad = good;
-      c.damage(bad);
-      Watchdog dog(std::chrono::seconds(60), c.name);
-      auto listed = executor.execute_listed(vm, txns.size(), base, bad);
-      ASSERT_FALSE(listed.is_ok()) << c.name << " passed at " << threads << " threads";
-      EXPECT_NE(listed.status().message().find(c.expected), std::string::npos)
-          << c.name << ": " << listed.status().message();
-    }
-  }
+  expect_each_refused(cases, good, vm, txns.size(), base);
 }
 
 // 100 transactions; transaction i reads key 1000+i and adds to key i%5 (no chains), and every
@@ -340,18 +347,7 @@ TEST(AccessList, AListThatMisplacesAnAddIsRefused) {
        [](AccessList& l) { set_part(l, 42, Part::kWrites, ids_of(l.adds(42))); },
        "both writes and adds to key"},
   };
-  for (int threads : {1, 2, 4}) {
-    ParallelExecutor executor({.threads = threads});
-    for (const WrongListCase& c : cases) {
-      AccessList bad = good;
-      c.damage(bad);
-      Watchdog dog(std::chrono::seconds(60), c.name);
-      auto listed = executor.execute_listed(vm, txns.size(), base, bad);
-      ASSERT_FALSE(listed.is_ok()) << c.name << " passed at " << threads << " threads";
-      EXPECT_NE(listed.status().message().find(c.expected), std::string::npos)
-          << c.name << ": " << listed.status().message();
-    }
-  }
+  expect_each_refused(cases, good, vm, txns.size(), base);
 }
 
 TEST(AccessList, AListOfAnotherBlockIsRefused) {
