@@ -85,8 +85,9 @@ class ParallelExecutor {
   BlockResult execute(const Vm& vm, std::size_t num_txns, const BaseState& base);
 
   /// Executes a block whose accesses are known (an access list recorded where it was made, see
-  /// access_list.hpp): each transaction runs once, after the transactions whose writes it reads,
-  /// and reads their outputs directly; no speculation, no validation. A worker that finishes a
+  /// access_list.hpp): each transaction runs once, after the transactions whose writes it reads
+  /// and those that added to those keys since (adds themselves wait for nothing), and reads
+  /// their outputs directly; no speculation, no validation. A worker that finishes a
   /// transaction goes on with a dependent it made ready, so a chain of dependent transactions
   /// stays on one core. Execution proves the list: when a transaction (or finish_block) reads or
   /// writes another set of keys than its entry names, the result is an error naming the lowest
