@@ -12,6 +12,7 @@
 
 #include "engine/executor_common.hpp"
 #include "node/block_execution.hpp"
+#include "state/file_sync.hpp"
 
 namespace pel {
 namespace {
@@ -32,6 +33,69 @@ Status write_key_file(const std::string& path, const Seed& seed) {
   const int saved = errno;
   ::close(fd);
   if (!ok) return error(ErrorCode::kIo, path + ": cannot write: " + std::strerror(saved));
+  return Status::ok();
+}
+
+// The durable mark the chain keeps in its database: the height and hash of the last block a
+// synced write made durable.
+Bytes durable_mark(std::uint64_t height, const Hash256& hash) {
+  Writer w;
+  w.u64(height);
+  w.raw(hash.view());
+  return w.take();
+}
+
+// What the genesis header's parent hash holds: a commitment to every genesis parameter, the
+// producer's key included, so that the genesis hash names the chain and its author.
+Hash256 genesis_commitment(const ledger::GenesisParams& genesis) { return sha256(encode_genesis_params(genesis)); }
+
+constexpr const char* kRestoreAdvice = ": restore the directory from a backup, or init a new one and import the chain";
+
+// Whether a database found not closed cleanly, or holding a damaged log, may be used: every
+// block from genesis to the head present, no block reported durable missing, the state whole.
+// Runs on the recovery scratch, before the directory itself is touched (Database::open).
+Status check_recovered(const std::string& path, Database& db, const Database::Recovery& how) {
+  ChainStore store(db);
+  auto genesis = store.load_genesis();
+  if (!genesis.is_ok()) return genesis.status();
+  auto head = store.head();
+  if (!head.is_ok()) return head.status();
+  Reader mark(how.durable_mark);
+  std::uint64_t marked_height = 0;
+  ByteView marked_hash;
+  if (!mark.u64(marked_height) || !mark.raw(Hash256{}.bytes.size(), marked_hash) || !mark.at_end()) {
+    return error(ErrorCode::kCorruption, path + ": the record of the last durable block (pel.durable) is " +
+                                             (how.durable_mark.empty() ? "missing: `pel init` did not finish, or the file was removed"
+                                                                       : "not a height and a hash") + kRestoreAdvice);
+  }
+  if (head->height < marked_height) {
+    return error(ErrorCode::kCorruption, path + ": reopened at height " + std::to_string(head->height) +
+                                             ", but blocks up to height " + std::to_string(marked_height) +
+                                             " were reported durable: the write-ahead log lost them (damaged, truncated or "
+                                             "deleted)" + kRestoreAdvice);
+  }
+  auto marked_block = store.block_at(marked_height);
+  if (!marked_block.is_ok()) return marked_block.status();
+  if (!std::equal(marked_hash.begin(), marked_hash.end(), marked_block->header.hash().bytes.begin())) {
+    return error(ErrorCode::kCorruption, height_context(path, marked_height) +
+                                             ": the block there is not the one reported durable" + kRestoreAdvice);
+  }
+  if (how.closed_cleanly && !how.log_was_damaged) return Status::ok();
+  // Every block batch holds its block-hash index entry, so a batch the log replay dropped is a
+  // height missing there. The index is small (one height per block), so this costs little.
+  Status index = store.check_block_index(head->height);
+  if (!index.is_ok()) return error(index.code(), index.message() + kRestoreAdvice);
+  auto head_block = store.block_at(head->height);
+  if (!head_block.is_ok()) return head_block.status();
+  auto state = StateStore::open(db);
+  if (!state.is_ok()) return state.status();
+  auto full = (*state)->recompute_accumulator();
+  if (!full.is_ok()) return full.status();
+  if (!(*full == (*state)->accumulator()) || full->digest() != head_block->header.state_root) {
+    return error(ErrorCode::kCorruption, height_context(path, head->height) +
+                                             ": not closed cleanly, and its state does not match the head's state root" +
+                                             kRestoreAdvice);
+  }
   return Status::ok();
 }
 
@@ -92,10 +156,8 @@ Status Chain::close() {
   if (broken_) {
     return error(ErrorCode::kAborted, options_.datadir + ": an earlier commit failed; not marked cleanly closed");
   }
-  PEL_TRY(db_->flush_memtable().with_context(options_.datadir + ": closing"));
-  WriteBatch batch;
-  ChainStore::mark_clean(batch);
-  return db_->write(batch, /*sync=*/true).with_context(options_.datadir + ": closing");
+  return db_->close_cleanly(durable_mark(written_head_.height, written_head_.hash()))
+      .with_context(options_.datadir + ": closing");
 }
 
 const BaseState& Chain::state() const {
@@ -113,15 +175,16 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
   ChainOptions opts = options;
   opts.database.path = options.datadir;
   opts.database.create_if_missing = true;
-  std::error_code ec;
-  std::filesystem::create_directories(options.datadir, ec);
-  if (ec) return error(ErrorCode::kIo, options.datadir + ": cannot create directory: " + ec.message());
-  auto db = Database::open(opts.database);
+  // Durable before the chain is reported made: a power cut must not take the directory back.
+  PEL_TRY(create_directories_durably(options.datadir));
+  auto db = Database::open(opts.database, [&](Database& found, const Database::Recovery&) -> Status {
+    auto existing = ChainStore(found).holds_chain();
+    if (!existing.is_ok()) return existing.status();
+    if (*existing) return error(ErrorCode::kInvalidArgument, options.datadir + ": already holds a pel chain");
+    return Status::ok();
+  });
   if (!db.is_ok()) return db.status();
   std::unique_ptr<Chain> chain(new Chain(opts, std::move(db).value()));
-  auto existing = chain->store_.holds_chain();
-  if (!existing.is_ok()) return existing.status();
-  if (*existing) return error(ErrorCode::kInvalidArgument, options.datadir + ": already holds a pel chain");
   chain->closed_ = true;  // nothing to mark clean until the genesis is written
   auto store = StateStore::open(*chain->db_);
   if (!store.is_ok()) return store.status();
@@ -132,6 +195,7 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
     auto seed = random_seed();
     if (!seed.is_ok()) return seed.status();
     PEL_TRY(write_key_file(key_file_path(options.datadir), *seed));
+    PEL_TRY(sync_directory(options.datadir));
     chain->options_.producer_seed = *seed;
   }
   PEL_TRY(chain->load_producer_key());
@@ -139,6 +203,7 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
   WriteSet state = ledger::build_genesis(genesis);
   LatticeHash acc = chain->state_->accumulator_after(state);
   Block block;
+  block.header.parent_hash = genesis_commitment(chain->genesis_);
   block.header.transactions_root = transactions_root({});
   block.header.receipts_root = receipts_root({});
   block.header.state_root = acc.digest();
@@ -148,6 +213,7 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
   ChainStore::put_block(batch, block, hash, {});
   ChainStore::put_genesis(batch, chain->genesis_);
   PEL_TRY(chain->db_->write(batch, /*sync=*/true));
+  PEL_TRY(chain->db_->set_durable_mark(durable_mark(0, hash)));
   chain->state_->publish(state, acc);
   chain->head_ = block.header;
   chain->head_hash_ = hash;
@@ -163,23 +229,12 @@ Result<std::unique_ptr<Chain>> Chain::open(const ChainOptions& options) {
   ChainOptions opts = options;
   opts.database.path = options.datadir;
   opts.database.create_if_missing = false;
-  auto db = Database::open(opts.database);
+  auto db = Database::open(opts.database, [&](Database& recovered, const Database::Recovery& how) {
+    return check_recovered(options.datadir, recovered, how);
+  });
   if (!db.is_ok()) return db.status();
   std::unique_ptr<Chain> chain(new Chain(opts, std::move(db).value()));
-  // Until it is verified, nothing may be written to it (not even close()'s clean mark).
-  chain->closed_ = true;
   PEL_TRY(chain->load_head());
-  auto clean = chain->store_.marked_clean();
-  if (!clean.is_ok()) return clean.status();
-  if (chain->db_->log_was_damaged() && *clean) {
-    // The lenient replay rewrote the directory: until a verification passes, it must not look
-    // cleanly closed to the next open (a refusal, or a kill during the verification).
-    WriteBatch unmark;
-    ChainStore::unmark_clean(unmark);
-    PEL_TRY(chain->db_->write(unmark, /*sync=*/true));
-  }
-  if (!*clean || chain->db_->log_was_damaged()) PEL_TRY(chain->verify_after_unclean_shutdown());
-  chain->closed_ = false;
   return chain;
 }
 
@@ -207,21 +262,6 @@ Status Chain::check_header(const BlockHeader& header) const {
   return check_producer_signature(header, genesis_.producer);
 }
 
-Status Chain::verify_after_unclean_shutdown() const {
-  const std::string& path = options_.datadir;
-  const char* advice = ": restore the directory from a backup, or init a new one and import the chain";
-  // Every block batch holds its block-hash index entry, so a batch the log replay dropped is a
-  // height missing there. The index is small (one height per block), so this costs little.
-  Status index = store_.check_block_index(head_.height);
-  if (!index.is_ok()) return error(index.code(), index.message() + advice);
-  Status state = verify_state();
-  if (!state.is_ok()) {
-    return error(ErrorCode::kCorruption, path + ": not closed cleanly, and its state does not match the head (" +
-                                             state.message() + ")" + advice);
-  }
-  return Status::ok();
-}
-
 Status Chain::load_head() {
   const std::string& path = options_.datadir;
   auto genesis = store_.load_genesis();
@@ -229,6 +269,11 @@ Status Chain::load_head() {
   genesis_ = *genesis;
   PEL_TRY(load_producer_key());
 
+  auto first = block_at(0);
+  if (!first.is_ok()) return first.status();
+  if (first->header.parent_hash != genesis_commitment(genesis_)) {
+    return error(ErrorCode::kCorruption, path + ": the genesis block does not commit to the stored genesis parameters");
+  }
   auto head = store_.head();
   if (!head.is_ok()) return head.status();
   const std::uint64_t height = head->height;
@@ -340,6 +385,7 @@ Status Chain::write_block(ExecutedBlock& executed, bool& synced) {
   const std::uint32_t every = std::max<std::uint32_t>(1, options_.database.sync_every_blocks);
   synced = h.height % every == 0;
   PEL_TRY(db_->write(batch, synced).with_context(ctx));
+  if (synced) PEL_TRY(db_->set_durable_mark(durable_mark(h.height, h.hash())).with_context(ctx));
   state_->publish(executed.writes, executed.accumulator);
   executed.timings.commit_ns = elapsed_ns(t0);
   return Status::ok();
@@ -404,7 +450,9 @@ Status Chain::wait_for_write() {
 Status Chain::flush() {
   PEL_TRY(wait_for_write());
   if (durable_height_ == written_head_.height) return Status::ok();
-  PEL_TRY(db_->sync().with_context(height_context(options_.datadir, written_head_.height)));
+  const std::string ctx = height_context(options_.datadir, written_head_.height);
+  PEL_TRY(db_->sync().with_context(ctx));
+  PEL_TRY(db_->set_durable_mark(durable_mark(written_head_.height, written_head_.hash())).with_context(ctx));
   mark_written_durable();
   return Status::ok();
 }

@@ -80,10 +80,13 @@ class Chain {
   static Result<std::unique_ptr<Chain>> create(const ChainOptions& options,
                                                const ledger::GenesisParams& genesis);
   /// Opens an existing chain directory; errors name the path and the problem (missing, locked,
-  /// corrupted, another format version). A directory that was not closed cleanly (a crash, a
-  /// kill, a damaged write-ahead log) is verified before it is used: every block from genesis
-  /// to the head must be present and the state must hash to the head's state root (a full
-  /// recomputation, linear in the state's size); otherwise the open fails with kCorruption.
+  /// corrupted, another format version). No block reported durable may be missing: an open that
+  /// comes back below the last one (a damaged, truncated or deleted write-ahead log) fails with
+  /// kCorruption naming both heights. A directory that was not closed cleanly (a crash, a kill,
+  /// a damaged write-ahead log) is verified, in a scratch copy, before anything in it is
+  /// changed: every block from genesis to the head must be present and the state must hash to
+  /// the head's state root (a full recomputation, linear in the state's size); otherwise the
+  /// open fails with kCorruption and leaves the directory as it was.
   static Result<std::unique_ptr<Chain>> open(const ChainOptions& options);
   /// close(), ignoring its error (a directory not closed cleanly is verified when reopened).
   ~Chain();
@@ -166,8 +169,6 @@ class Chain {
 
   Chain(ChainOptions options, std::unique_ptr<Database> db);
   Status load_head();
-  /// After an unclean shutdown or a damaged log: every block present, the state whole.
-  Status verify_after_unclean_shutdown() const;
   Status load_producer_key();
   /// Executes `txns` on the head (pel::execute_block) and builds the unsigned header. Records
   /// the access list when `imported_list` is null (making a block), else executes from it or

@@ -9,7 +9,6 @@ namespace {
 constexpr std::string_view kMetaFormat = "format";
 constexpr std::string_view kMetaGenesis = "genesis";
 constexpr std::string_view kMetaHead = "head";
-constexpr std::string_view kMetaCleanShutdown = "clean-shutdown";
 
 Bytes u32_bytes(std::uint32_t v) {
   Writer w;
@@ -110,7 +109,6 @@ void ChainStore::put_block(WriteBatch& batch, const Block& block, const Hash256&
   head.u64(block.header.height);
   head.array(hash.bytes);
   batch.put(kMetaSpace, as_bytes(kMetaHead), head.data());
-  unmark_clean(batch);
 }
 
 Result<Block> ChainStore::block_at(std::uint64_t height) const {
@@ -157,15 +155,5 @@ Status ChainStore::check_block_index(std::uint64_t head) const {
   }
   return Status::ok();
 }
-
-Result<bool> ChainStore::marked_clean() const {
-  auto mark = db_.get(kMetaSpace, as_bytes(kMetaCleanShutdown));
-  if (!mark.is_ok()) return mark.status();
-  return mark->has_value();
-}
-
-void ChainStore::mark_clean(WriteBatch& batch) { batch.put(kMetaSpace, as_bytes(kMetaCleanShutdown), u32_bytes(1)); }
-
-void ChainStore::unmark_clean(WriteBatch& batch) { batch.erase(kMetaSpace, as_bytes(kMetaCleanShutdown)); }
 
 }  // namespace pel

@@ -1,6 +1,6 @@
 // The chain's own records in the database, beside the state store's: blocks by height, the
 // block-hash index, receipts, and the chain's metadata (format version, genesis parameters,
-// head, clean-shutdown mark). The one place that knows how they are keyed and encoded.
+// head). The one place that knows how they are keyed and encoded.
 // Thread-safety: reads may run concurrently with each other; writes go into the caller's
 // WriteBatch, which the caller writes.
 #pragma once
@@ -31,7 +31,9 @@ class ChainStore {
   ///    validator_stake_key), out of the records that held them.
   /// 6: access lists name the keys a transaction only added to (encoding 2), apart from its
   ///    writes, so that adds to one key run in parallel on import and replay.
-  static constexpr std::uint32_t kFormatVersion = 6;
+  /// 7: the genesis header names its producer (the chain's identity includes its author); the
+  ///    durable head and the clean-shutdown mark live in the database's durable mark file.
+  static constexpr std::uint32_t kFormatVersion = 7;
 
   /// The key spaces it owns (the state store owns the others).
   static constexpr Keyspace kBlockSpace{'b'};      // big-endian height -> encoded block
@@ -56,8 +58,7 @@ class ChainStore {
 
   /// A new chain's metadata: the format version and the genesis parameters.
   static void put_genesis(WriteBatch& batch, const ledger::GenesisParams& params);
-  /// The block, its hash-index entry, its receipts (as the VM encoded them) and the new head;
-  /// clears the clean-shutdown mark.
+  /// The block, its hash-index entry, its receipts (as the VM encoded them) and the new head.
   static void put_block(WriteBatch& batch, const Block& block, const Hash256& hash,
                         std::span<const Bytes> receipts);
 
@@ -67,11 +68,6 @@ class ChainStore {
   /// block batch the write-ahead log dropped shows as a missing height. Reads only the index.
   Status check_block_index(std::uint64_t head) const;
 
-  /// The clean-shutdown mark: present only while the directory is cleanly closed (written by
-  /// Chain::close after LevelDB's log was moved into tables; every block batch erases it).
-  Result<bool> marked_clean() const;
-  static void mark_clean(WriteBatch& batch);
-  static void unmark_clean(WriteBatch& batch);
 
  private:
   std::string at_height(std::uint64_t height) const;

@@ -2,6 +2,7 @@
 
 #include <cstdarg>
 #include <cstdlib>
+#include <filesystem>
 #include <vector>
 
 #include <leveldb/cache.h>
@@ -9,6 +10,9 @@
 #include <leveldb/env.h>
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
+
+#include "crypto/hash.hpp"
+#include "state/durable_env.hpp"
 
 namespace pel {
 namespace {
@@ -66,27 +70,176 @@ void WriteBatch::erase(Keyspace space, ByteView key) { impl_->batch.Delete(prefi
 std::size_t WriteBatch::approximate_size() const { return impl_->batch.ApproximateSize(); }
 
 struct Database::Impl {
-  leveldb::Env* env = leveldb::Env::Default();
+  std::unique_ptr<DurableEnv> owned_env;  // when the options name none
+  DurableEnv* env = nullptr;
   leveldb::FileLock* lock = nullptr;  // pel's own lock on the directory, taken first
   std::unique_ptr<leveldb::Logger> info_log;
   std::unique_ptr<leveldb::Cache> cache;
   std::unique_ptr<const leveldb::FilterPolicy> filter;
   std::unique_ptr<leveldb::DB> db;
+  std::unique_ptr<leveldb::WritableFile> mark_file;  // opened at the first mark
+  std::uint64_t mark_file_bytes = 0;
 
   ~Impl() {
+    mark_file.reset();
     db.reset();  // the DB uses the cache, filter and logger until it closes
     if (lock) env->UnlockFile(lock);
   }
 };
 
-Database::Database(DatabaseOptions options, std::unique_ptr<Impl> impl, bool log_was_damaged)
-    : options_(std::move(options)), impl_(std::move(impl)), log_was_damaged_(log_was_damaged) {}
+namespace {
+
+// The durable mark file: fixed 64-byte records, appended and synced, the last valid one counts.
+//   "PELM" | flags u8 (1: closed cleanly) | length u8 | payload, zero-padded to 48 | 2 zero bytes |
+//   first 8 bytes of SHA-256 over the 56 bytes before
+// A record torn by a power cut fails its checksum (it was never reported); a damaged one only
+// makes an older record count, which is still a bound the open can hold the chain to.
+constexpr const char* kMarkFile = "pel.durable";
+constexpr std::size_t kMarkRecordBytes = 64;
+constexpr std::size_t kMarkChecked = 56;
+constexpr std::uint64_t kMarkFileLimit = 1024 * kMarkRecordBytes;  // then rewritten with one record
+constexpr std::uint8_t kClosedCleanly = 1;
+
+Bytes mark_record(ByteView mark, bool closed_cleanly) {
+  Bytes r(kMarkRecordBytes, 0);
+  std::copy_n("PELM", 4, r.begin());
+  r[4] = closed_cleanly ? kClosedCleanly : 0;
+  r[5] = static_cast<std::uint8_t>(mark.size());
+  std::copy(mark.begin(), mark.end(), r.begin() + 6);
+  const Hash256 sum = sha256(ByteView(r).first(kMarkChecked));
+  std::copy_n(sum.bytes.begin(), 8, r.begin() + kMarkChecked);
+  return r;
+}
+
+bool parse_mark_record(ByteView r, Database::Recovery& out) {
+  if (!std::equal(r.begin(), r.begin() + 4, "PELM") || r[5] > Database::kMaxMarkBytes) return false;
+  const Hash256 sum = sha256(r.first(kMarkChecked));
+  if (!std::equal(sum.bytes.begin(), sum.bytes.begin() + 8, r.begin() + kMarkChecked)) return false;
+  out.closed_cleanly = (r[4] & kClosedCleanly) != 0;
+  out.durable_mark.assign(r.begin() + 6, r.begin() + 6 + r[5]);
+  return true;
+}
+
+// What the mark file says (nothing when there is none yet).
+Status read_mark(leveldb::Env* env, const std::string& path, Database::Recovery& out) {
+  const std::string file = path + "/" + kMarkFile;
+  if (!env->FileExists(file)) return Status::ok();
+  std::uint64_t size = 0;
+  PEL_TRY(from_leveldb(env->GetFileSize(file, &size), path, "durable mark"));
+  leveldb::SequentialFile* raw = nullptr;
+  PEL_TRY(from_leveldb(env->NewSequentialFile(file, &raw), path, "durable mark"));
+  std::unique_ptr<leveldb::SequentialFile> in(raw);
+  Bytes record(kMarkRecordBytes);
+  bool any = false;
+  for (std::uint64_t at = 0; at + kMarkRecordBytes <= size; at += kMarkRecordBytes) {
+    leveldb::Slice got;
+    PEL_TRY(from_leveldb(in->Read(kMarkRecordBytes, &got, reinterpret_cast<char*>(record.data())), path, "durable mark"));
+    if (got.size() != kMarkRecordBytes) break;
+    if (got.data() != reinterpret_cast<const char*>(record.data())) std::copy_n(got.data(), kMarkRecordBytes, record.begin());
+    any = parse_mark_record(record, out) || any;
+  }
+  if (size >= kMarkRecordBytes && !any) {
+    return error(ErrorCode::kCorruption, file + ": no valid record (the durable mark is damaged)");
+  }
+  return Status::ok();
+}
+
+// The scratch copy a recovery is tried in, inside the directory (LevelDB ignores the name).
+constexpr const char* kScratchDir = "pel-recovery-check";
+
+bool belongs_to_scratch(const std::string& name) {
+  return name != "LOCK" && name != "pel.lock" && name != kMarkFile && name.rfind("LOG", 0) != 0;
+}
+
+// Links (or, where the file system cannot, copies) the database's files into `scratch`.
+// LevelDB never rewrites a file in place (it writes new ones, renames and deletes), so a
+// recovery in the scratch leaves every original untouched.
+Status make_scratch_copy(const std::string& path, const std::string& scratch) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::remove_all(scratch, ec);
+  if (!fs::create_directory(scratch, ec)) {
+    return error(ErrorCode::kIo, scratch + ": cannot create the recovery scratch: " + ec.message());
+  }
+  for (const fs::directory_entry& entry : fs::directory_iterator(path, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || !belongs_to_scratch(name)) continue;
+    const fs::path to = fs::path(scratch) / name;
+    fs::create_hard_link(entry.path(), to, ec);
+    if (ec) fs::copy_file(entry.path(), to, ec);
+    if (ec) return error(ErrorCode::kIo, to.string() + ": cannot copy into the recovery scratch: " + ec.message());
+  }
+  if (ec) return error(ErrorCode::kIo, path + ": cannot list: " + ec.message());
+  return Status::ok();
+}
+
+}  // namespace
+
+Database::Database(DatabaseOptions options, std::unique_ptr<Impl> impl, Recovery recovery)
+    : options_(std::move(options)), impl_(std::move(impl)), recovery_(std::move(recovery)) {}
 
 Database::~Database() = default;
 
-Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options) {
+namespace {
+
+// LevelDB's options; the cache and filter they point to are kept in `cache` and `filter`.
+leveldb::Options leveldb_options(const DatabaseOptions& options, leveldb::Env* env, leveldb::Logger* info_log,
+                                 std::unique_ptr<leveldb::Cache>& cache,
+                                 std::unique_ptr<const leveldb::FilterPolicy>& filter) {
+  leveldb::Options lo;
+  lo.env = env;
+  lo.create_if_missing = options.create_if_missing;
+  lo.info_log = info_log;
+  lo.write_buffer_size = options.write_buffer_bytes;
+  lo.compression = options.compression ? leveldb::kSnappyCompression : leveldb::kNoCompression;
+  cache.reset(leveldb::NewLRUCache(options.block_cache_bytes));
+  lo.block_cache = cache.get();
+  if (options.bloom_bits_per_key > 0) {
+    filter.reset(leveldb::NewBloomFilterPolicy(options.bloom_bits_per_key));
+    lo.filter_policy = filter.get();
+  }
+  return lo;
+}
+
+// Opens LevelDB at `path`, replaying the write-ahead log strictly; when that finds a damaged
+// record (a torn tail after a power cut, normal; or damage in the middle, not), replays it again
+// keeping every whole record, sets `damaged`, and reopens strictly (the lenient replay moved the
+// log into a table).
+leveldb::Status open_leveldb(leveldb::Options lo, const std::string& path, std::unique_ptr<leveldb::DB>& db,
+                             bool& damaged) {
+  auto open_db = [&](bool paranoid) {
+    // Paranoid: the log replay stops at a damaged record, and table reads and compactions check
+    // every block's CRC (a damaged table then fails a read instead of feeding a compaction keys
+    // out of order, or a filter that hides a key).
+    lo.paranoid_checks = paranoid;
+    leveldb::DB* raw = nullptr;
+    leveldb::Status s = leveldb::DB::Open(lo, path, &raw);
+    db.reset(raw);
+    return s;
+  };
+  damaged = false;
+  leveldb::Status s = open_db(true);
+  if (!s.IsCorruption()) return s;
+  log_info(lo.info_log, "pel: strict open of %s failed (%s); replaying the log again, keeping whole records",
+           path.c_str(), s.ToString().c_str());
+  s = open_db(false);
+  if (!s.ok()) return s;
+  damaged = true;
+  db.reset();
+  return open_db(true);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options, const RecoveryCheck& check) {
   const std::string& path = options.path;
   auto impl = std::make_unique<Impl>();
+  if (options.env) {
+    impl->env = options.env;
+  } else {
+    impl->owned_env = std::make_unique<DurableEnv>(leveldb::Env::Default());
+    impl->env = impl->owned_env.get();
+  }
   if (options.create_if_missing) impl->env->CreateDir(path);  // fails harmlessly when it exists
   // LevelDB rotates its info LOG before it takes its own lock, so a refused second opener would
   // empty the running one's log: pel locks the directory first (fcntl, and per process).
@@ -98,50 +251,40 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options)
     }
     return from_leveldb(locked, path, "lock");
   }
+  Recovery recovery;
+  PEL_TRY(read_mark(impl->env, path, recovery));
   impl->env->RenameFile(path + "/LOG", path + "/LOG.old");  // fails harmlessly on a new directory
   leveldb::Logger* logger = nullptr;
   if (impl->env->NewLogger(path + "/LOG", &logger).ok()) impl->info_log.reset(logger);
 
-  leveldb::Options lo;
-  lo.create_if_missing = options.create_if_missing;
-  lo.info_log = impl->info_log.get();
-  lo.write_buffer_size = options.write_buffer_bytes;
-  lo.compression = options.compression ? leveldb::kSnappyCompression : leveldb::kNoCompression;
-  impl->cache.reset(leveldb::NewLRUCache(options.block_cache_bytes));
-  lo.block_cache = impl->cache.get();
-  if (options.bloom_bits_per_key > 0) {
-    impl->filter.reset(leveldb::NewBloomFilterPolicy(options.bloom_bits_per_key));
-    lo.filter_policy = impl->filter.get();
-  }
-  auto open_db = [&](bool paranoid) {
-    // Paranoid: the log replay stops at a damaged record, and table reads and compactions check
-    // every block's CRC (a damaged table then fails a read instead of feeding a compaction keys
-    // out of order, or a filter that hides a key).
-    lo.paranoid_checks = paranoid;
-    leveldb::DB* raw = nullptr;
-    leveldb::Status s = leveldb::DB::Open(lo, path, &raw);
-    impl->db.reset(raw);
-    return s;
-  };
-  leveldb::Status s = open_db(true);
-  bool log_was_damaged = false;
-  if (s.IsCorruption()) {
-    // A damaged log record: a torn tail after a power cut (normal), or damage in the middle
-    // (not). Keep every whole record, then reopen strictly: the lenient replay moved the log
-    // into a table. The owner verifies what it got (log_was_damaged).
-    log_info(lo.info_log, "pel: strict open failed (%s); replaying the log again, keeping whole records",
-             s.ToString().c_str());
-    s = open_db(false);
-    if (s.ok()) {
-      log_was_damaged = true;
-      impl->db.reset();
-      s = open_db(true);
+  const std::string scratch = path + "/" + kScratchDir;
+  if (check && !recovery.closed_cleanly) {
+    // Recover in the scratch first and let the owner judge it there.
+    PEL_TRY(make_scratch_copy(path, scratch));
+    log_info(impl->info_log.get(), "pel: not closed cleanly; recovering a scratch copy in %s first", scratch.c_str());
+    auto trial = std::make_unique<Impl>();
+    trial->env = impl->env;  // takes no lock: the directory's is held
+    // The scratch is thrown away: it needs no syncs.
+    const leveldb::Options lo = leveldb_options(options, leveldb::Env::Default(), impl->info_log.get(), trial->cache,
+                                                trial->filter);
+    Status tried = from_leveldb(open_leveldb(lo, scratch, trial->db, recovery.log_was_damaged), path,
+                                "open (recovery scratch)");
+    if (tried.is_ok()) {
+      Database probe(options, std::move(trial), recovery);  // errors name the directory itself
+      tried = check(probe, recovery);
     }
+    std::error_code ec;
+    std::filesystem::remove_all(scratch, ec);
+    PEL_TRY(tried);
   }
-  if (!s.ok()) return from_leveldb(s, path, "open");
-  return std::unique_ptr<Database>(new Database(options, std::move(impl), log_was_damaged));
+  const leveldb::Options lo = leveldb_options(options, impl->env, impl->info_log.get(), impl->cache, impl->filter);
+  PEL_TRY(from_leveldb(open_leveldb(lo, path, impl->db, recovery.log_was_damaged), path, "open"));
+  auto db = std::unique_ptr<Database>(new Database(options, std::move(impl), recovery));
+  if (check && recovery.closed_cleanly) PEL_TRY(check(*db, recovery));
+  // In use from now on: a crash must not find the directory marked cleanly closed.
+  if (recovery.closed_cleanly) PEL_TRY(db->append_mark(recovery.durable_mark, /*closed_cleanly=*/false));
+  return db;
 }
-
 Result<std::optional<Bytes>> Database::get(Keyspace space, ByteView key) const {
   std::string value;
   leveldb::Status s = impl_->db->Get(verified_read(), prefixed(space, key), &value);
@@ -153,31 +296,77 @@ Result<std::optional<Bytes>> Database::get(Keyspace space, ByteView key) const {
 Status Database::write(WriteBatch& batch, bool sync) {
   leveldb::WriteOptions wo;
   wo.sync = sync;
-  Status written = from_leveldb(impl_->db->Write(wo, &batch.impl_->batch), options_.path, "write");
-  if (!written.is_ok() || sync) return written;
-  // When its memtable is full, LevelDB's next write switches to a new log and closes the old one
-  // without syncing it; a later synced write syncs only the new log, so a power cut could keep
-  // later batches and lose earlier ones, a hole no reopen can repair. Sync the log before that.
-  if (memtable_bytes() >= options_.write_buffer_bytes / 8 * 7) return this->sync();
-  return written;
+  PEL_TRY(from_leveldb(impl_->db->Write(wo, &batch.impl_->batch), options_.path, "write"));
+  return check_background_error();
 }
 
-std::size_t Database::memtable_bytes() const {
-  std::string usage;
-  if (!impl_->db->GetProperty("leveldb.approximate-memory-usage", &usage)) return 0;
-  // The property counts the block cache too; what remains is the memtable being filled and the
-  // one being written to a table, if any. Approximate (reads move the cache meanwhile), which
-  // only moves the extra sync by a few blocks' worth.
-  const std::size_t total = std::strtoull(usage.c_str(), nullptr, 10);
-  const std::size_t cache = impl_->cache->TotalCharge();
-  return total > cache ? total - cache : 0;
+Status Database::check_background_error() const {
+  leveldb::Status s = impl_->env->background_error();
+  if (s.ok()) return Status::ok();
+  return error(ErrorCode::kIo, options_.path + ": a write-ahead log LevelDB left could not be synced: " + s.ToString());
 }
 
 Status Database::sync() {
   leveldb::WriteBatch empty;
   leveldb::WriteOptions wo;
   wo.sync = true;
-  return from_leveldb(impl_->db->Write(wo, &empty), options_.path, "sync");
+  PEL_TRY(from_leveldb(impl_->db->Write(wo, &empty), options_.path, "sync"));
+  return check_background_error();
+}
+
+Status Database::set_durable_mark(ByteView mark) { return append_mark(mark, /*closed_cleanly=*/false); }
+
+Status Database::close_cleanly(ByteView mark) {
+  PEL_TRY(flush_memtable());
+  return append_mark(mark, /*closed_cleanly=*/true);
+}
+
+Status Database::append_mark(ByteView mark, bool closed_cleanly) {
+  if (mark.size() > kMaxMarkBytes) {
+    return error(ErrorCode::kInvalidArgument, options_.path + ": a durable mark holds at most " +
+                                                  std::to_string(kMaxMarkBytes) + " bytes");
+  }
+  const std::string file = options_.path + "/" + kMarkFile;
+  const Bytes record = mark_record(mark, closed_cleanly);
+  const leveldb::Slice bytes(reinterpret_cast<const char*>(record.data()), record.size());
+  leveldb::WritableFile* raw = nullptr;
+  if (!impl_->mark_file || impl_->mark_file_bytes >= kMarkFileLimit) {
+    impl_->mark_file.reset();
+    if (impl_->mark_file_bytes >= kMarkFileLimit) {
+      // Rewritten whole, with the new record only: synced, then renamed over the old file.
+      const std::string tmp = file + ".tmp";
+      PEL_TRY(from_leveldb(impl_->env->NewWritableFile(tmp, &raw), options_.path, "durable mark"));
+      std::unique_ptr<leveldb::WritableFile> out(raw);
+      PEL_TRY(from_leveldb(out->Append(bytes), options_.path, "durable mark"));
+      PEL_TRY(from_leveldb(out->Sync(), options_.path, "durable mark"));
+      PEL_TRY(from_leveldb(out->Close(), options_.path, "durable mark"));
+      PEL_TRY(from_leveldb(impl_->env->RenameFile(tmp, file), options_.path, "durable mark"));
+      impl_->mark_file_bytes = 0;
+      PEL_TRY(from_leveldb(impl_->env->NewAppendableFile(file, &raw), options_.path, "durable mark"));
+      impl_->mark_file.reset(raw);
+      impl_->mark_file_bytes = record.size();
+      return Status::ok();
+    }
+    std::uint64_t size = 0;
+    if (impl_->env->FileExists(file)) PEL_TRY(from_leveldb(impl_->env->GetFileSize(file, &size), options_.path, "durable mark"));
+    PEL_TRY(from_leveldb(impl_->env->NewAppendableFile(file, &raw), options_.path, "durable mark"));
+    impl_->mark_file.reset(raw);
+    // A record torn by an earlier cut stays where it is; the next starts at a record boundary.
+    const std::uint64_t torn = size % kMarkRecordBytes;
+    if (torn != 0) {
+      const std::string fill(kMarkRecordBytes - torn, '\0');
+      PEL_TRY(from_leveldb(impl_->mark_file->Append(fill), options_.path, "durable mark"));
+    }
+    impl_->mark_file_bytes = size + (torn ? kMarkRecordBytes - torn : 0);
+  }
+  leveldb::Status s = impl_->mark_file->Append(bytes);
+  if (s.ok()) s = impl_->mark_file->Sync();
+  if (!s.ok()) {
+    impl_->mark_file.reset();  // reopened (and realigned) by the next mark
+    return from_leveldb(s, options_.path, "durable mark");
+  }
+  impl_->mark_file_bytes += record.size();
+  return Status::ok();
 }
 
 Status Database::flush_memtable() {

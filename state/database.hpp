@@ -1,9 +1,11 @@
 // pel's LevelDB database: one store per chain directory, tables kept apart by a one-byte key
-// prefix, every change written through an atomic batch. The only place that includes LevelDB.
-// Every read verifies LevelDB's block checksums and compactions check their inputs (paranoid
-// mode), so a damaged file is a kCorruption error naming the directory, never a wrong value.
-// Thread-safety: get() and iterate() are safe from any thread; write(), sync() and
-// flush_memtable() from one thread at a time.
+// prefix, every change written through an atomic batch. The only place that includes LevelDB
+// (besides DurableEnv, the file system beneath it). Every read verifies LevelDB's block
+// checksums and compactions check their inputs (paranoid mode), so a damaged file is a
+// kCorruption error naming the directory, never a wrong value. A synced write survives a power
+// cut, and so does what set_durable_mark() recorded, even where the write-ahead log is damaged.
+// Thread-safety: get() and iterate() are safe from any thread; write(), sync(),
+// flush_memtable(), set_durable_mark() and close_cleanly() from one thread at a time.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +18,8 @@
 #include "crypto/result.hpp"
 
 namespace pel {
+
+class DurableEnv;
 
 /// A part of the key space, told apart by the first byte of every key in it. The database
 /// knows none by name: each owner declares its own (StateStore: state, undo, commitment;
@@ -35,10 +39,13 @@ struct DatabaseOptions {
   std::size_t write_buffer_bytes = 32u << 20;
   /// Sync every Nth block commit to disk (1: every block, the safe default). Every batch is
   /// atomic and carries the new head, so a crash always reopens at a whole block; a larger N
-  /// only lets a power loss take back up to N-1 of the latest blocks (write() syncs the log
-  /// before LevelDB leaves it, so no earlier block is lost under a later one).
+  /// only lets a power loss take back up to N-1 of the latest blocks (a log is synced before
+  /// LevelDB leaves it, so no earlier block is lost under a later one).
   std::uint32_t sync_every_blocks = 1;
   std::size_t state_cache_entries = 1u << 20;  // read cache in front of the state table
+  /// Tests only: the file system beneath the database (the power-cut simulator). Not owned;
+  /// must outlive the database. Null: the operating system's, through a DurableEnv of its own.
+  DurableEnv* env = nullptr;
 };
 
 /// One atomic set of changes.
@@ -61,27 +68,50 @@ class WriteBatch {
 
 class Database {
  public:
+  /// How the directory was found at open.
+  struct Recovery {
+    bool closed_cleanly = false;   // by close_cleanly(), and not opened since
+    bool log_was_damaged = false;  // the write-ahead log had damaged records, which were dropped
+    Bytes durable_mark;            // what set_durable_mark() or close_cleanly() recorded last
+  };
+  /// The owner's judgement of a recovered database: OK to use it, or the error that refuses it.
+  using RecoveryCheck = std::function<Status(Database& recovered, const Recovery& how)>;
+
   /// Opens (or creates) the database at options.path. Errors name the path and the problem:
   /// kBusy when another process (or another Database in this one) has it open, kCorruption for
   /// damaged files, kIo otherwise. The lock is taken before any file in the directory is
   /// touched, so a refused open changes nothing (LevelDB's info LOG included).
   ///
-  /// The write-ahead log is replayed strictly first. When that finds damage, the log is replayed
-  /// again keeping every whole record (a torn tail after a power cut is normal), and
-  /// log_was_damaged() tells the owner to verify what it reopened.
-  static Result<std::unique_ptr<Database>> open(const DatabaseOptions& options);
+  /// The write-ahead log is replayed strictly; when that finds damage, it is replayed again
+  /// keeping every whole record (a torn tail after a power cut is normal). A directory not
+  /// closed cleanly is first recovered in a scratch copy of itself (hard links where the file
+  /// system allows, inside the directory), which `check` judges: a refusal leaves the directory
+  /// as it was, byte for byte; only a recovery `check` accepted is repeated on the directory
+  /// itself (replaying a log is deterministic). A cleanly closed directory is checked once
+  /// opened (its log holds nothing to replay).
+  static Result<std::unique_ptr<Database>> open(const DatabaseOptions& options, const RecoveryCheck& check = {});
   ~Database();
 
-  /// True when the write-ahead log had damaged records that the open dropped.
-  bool log_was_damaged() const { return log_was_damaged_; }
+  /// How the directory was found at open.
+  const Recovery& recovery() const { return recovery_; }
 
   Result<std::optional<Bytes>> get(Keyspace space, ByteView key) const;
-  /// Applies `batch` atomically; syncs to disk first when `sync`. An unsynced write is synced
-  /// anyway when LevelDB is about to move to a new log (see the definition): a power cut then
-  /// loses only the latest unsynced batches, never earlier ones under later ones.
+  /// Applies `batch` atomically; syncs to disk first when `sync`. A log LevelDB leaves is
+  /// synced as it leaves it (DurableEnv): a power cut loses only the latest unsynced batches,
+  /// never earlier ones under later ones.
   Status write(WriteBatch& batch, bool sync);
   /// Makes every earlier write durable (an empty synced write: the log is synced in order).
   Status sync();
+  /// The most a durable mark holds.
+  static constexpr std::size_t kMaxMarkBytes = 48;
+  /// Records `mark` (the owner's name for what its synced writes made durable, such as a height
+  /// and a hash) in a small file of its own, synced before it returns: a damaged or deleted
+  /// write-ahead log cannot take it back, so the owner can refuse a reopen that comes back
+  /// below it. The next open reports it in recovery().durable_mark.
+  Status set_durable_mark(ByteView mark);
+  /// Moves the log into tables (flush_memtable), then records `mark` with the closed-cleanly
+  /// flag. Write nothing after it: the next open takes the directory as cleanly closed.
+  Status close_cleanly(ByteView mark);
   /// Moves everything written so far from the write-ahead log into table files, leaving the log
   /// empty: after it, nothing that was written depends on the log being read back whole.
   Status flush_memtable();
@@ -93,12 +123,13 @@ class Database {
 
  private:
   struct Impl;
-  Database(DatabaseOptions options, std::unique_ptr<Impl> impl, bool log_was_damaged);
-  /// What LevelDB's memtables hold (approximately).
-  std::size_t memtable_bytes() const;
+  Database(DatabaseOptions options, std::unique_ptr<Impl> impl, Recovery recovery);
+  Status append_mark(ByteView mark, bool closed_cleanly);
+  /// A sync LevelDB could not report (a log it left), as an error naming the path.
+  Status check_background_error() const;
   DatabaseOptions options_;
   std::unique_ptr<Impl> impl_;
-  bool log_was_damaged_;
+  Recovery recovery_;
 };
 
 /// Big-endian height, so LevelDB's byte order is height order.

@@ -129,13 +129,13 @@ TEST(Chain, ADirectoryOfAnOlderFormatIsRefusedByName) {
     auto db = Database::open(d);
     ASSERT_TRUE(db.is_ok());
     WriteBatch batch;
-    const std::uint8_t version_5[4] = {5, 0, 0, 0};  // adds listed as reads and writes
-    batch.put(ChainStore::kMetaSpace, as_bytes("format"), version_5);
+    const std::uint8_t version_6[4] = {6, 0, 0, 0};  // a genesis hash blind to its producer
+    batch.put(ChainStore::kMetaSpace, as_bytes("format"), version_6);
     ASSERT_TRUE((*db)->write(batch, true).is_ok());
   }
   auto old = Chain::open(test_options(dir.path()));
   ASSERT_FALSE(old.is_ok());
-  EXPECT_NE(old.status().message().find("format version 5, this pel reads version 6"), std::string::npos)
+  EXPECT_NE(old.status().message().find("format version 6, this pel reads version 7"), std::string::npos)
       << old.status().to_string();
 }
 

@@ -1,0 +1,17 @@
+// Making directory entries durable: a file whose data was synced is still lost in a power cut
+// when the directory naming it was not synced since it was created (or renamed).
+#pragma once
+
+#include <string>
+
+#include "crypto/result.hpp"
+
+namespace pel {
+
+/// fsync of directory `dir`: every entry created, renamed or removed in it so far is durable.
+Status sync_directory(const std::string& dir);
+/// Creates `dir` and the missing directories above it, each made durable in its parent, so a
+/// directory reported created is still there after a power cut.
+Status create_directories_durably(const std::string& dir);
+
+}  // namespace pel
