@@ -253,20 +253,15 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options,
   }
   Recovery recovery;
   PEL_TRY(read_mark(impl->env, path, recovery));
-  impl->env->RenameFile(path + "/LOG", path + "/LOG.old");  // fails harmlessly on a new directory
-  leveldb::Logger* logger = nullptr;
-  if (impl->env->NewLogger(path + "/LOG", &logger).ok()) impl->info_log.reset(logger);
-
-  const std::string scratch = path + "/" + kScratchDir;
   if (check && !recovery.closed_cleanly) {
-    // Recover in the scratch first and let the owner judge it there.
+    // Recover in a scratch copy first and let the owner judge it there: a refusal leaves the
+    // directory byte for byte as it was (the info LOG too: the trial logs in the scratch).
+    const std::string scratch = path + "/" + kScratchDir;
     PEL_TRY(make_scratch_copy(path, scratch));
-    log_info(impl->info_log.get(), "pel: not closed cleanly; recovering a scratch copy in %s first", scratch.c_str());
     auto trial = std::make_unique<Impl>();
     trial->env = impl->env;  // takes no lock: the directory's is held
     // The scratch is thrown away: it needs no syncs.
-    const leveldb::Options lo = leveldb_options(options, leveldb::Env::Default(), impl->info_log.get(), trial->cache,
-                                                trial->filter);
+    const leveldb::Options lo = leveldb_options(options, leveldb::Env::Default(), nullptr, trial->cache, trial->filter);
     Status tried = from_leveldb(open_leveldb(lo, scratch, trial->db, recovery.log_was_damaged), path,
                                 "open (recovery scratch)");
     if (tried.is_ok()) {
@@ -276,6 +271,12 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options,
     std::error_code ec;
     std::filesystem::remove_all(scratch, ec);
     PEL_TRY(tried);
+  }
+  impl->env->RenameFile(path + "/LOG", path + "/LOG.old");  // fails harmlessly on a new directory
+  leveldb::Logger* logger = nullptr;
+  if (impl->env->NewLogger(path + "/LOG", &logger).ok()) impl->info_log.reset(logger);
+  if (!recovery.closed_cleanly) {
+    log_info(impl->info_log.get(), "pel: not closed cleanly%s; recovering", recovery.log_was_damaged ? ", log damaged" : "");
   }
   const leveldb::Options lo = leveldb_options(options, impl->env, impl->info_log.get(), impl->cache, impl->filter);
   PEL_TRY(from_leveldb(open_leveldb(lo, path, impl->db, recovery.log_was_damaged), path, "open"));
