@@ -95,6 +95,17 @@ void copy_live_dir(const std::string& from, const std::string& to) {
   FAIL() << from << " kept changing while it was copied";
 }
 
+// Every file of a directory, name -> content: what a refused open must leave as it was.
+std::map<std::string, std::string> contents(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    out[fs::relative(entry.path(), dir).string()] = std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  return out;
+}
+
 std::vector<fs::path> leveldb_files(const std::string& dir) {
   std::vector<fs::path> out;
   for (const auto& entry : fs::directory_iterator(dir)) {
@@ -243,13 +254,52 @@ TEST_F(DamagedDatabase, AHoleInTheMiddleOfTheLogIsRefused) {
     } else {
       flip_bit(log, middle + 100, 3);
     }
+    const auto before = contents(trial_);
     auto chain = Chain::open(options_for(trial_));
     ASSERT_FALSE(chain.is_ok()) << damage << ": opened at height " << (*chain)->head().height;
     EXPECT_EQ(chain.status().code(), ErrorCode::kCorruption) << chain.status().to_string();
     EXPECT_NE(chain.status().message().find(trial_), std::string::npos) << chain.status().to_string();
+    // The recovery was tried on a scratch copy: the damaged log is still there to repair.
+    EXPECT_TRUE(contents(trial_) == before) << damage << ": the refused open changed the directory";
     // Refused again on the next try, not accepted once LevelDB rewrote what it kept.
     auto again = Chain::open(options_for(trial_));
     EXPECT_FALSE(again.is_ok()) << damage;
+  }
+}
+
+// Blocks reported durable that a damaged, truncated or deleted log lost: the open is refused,
+// naming the height it came back at and the last durable one, and changes nothing. Before the
+// durable mark, these reopened two to nine blocks back as if nothing had happened.
+TEST_F(DamagedDatabase, ALogThatLostReportedBlocksIsRefusedNamingBothHeights) {
+  const std::uint64_t last = crashed_ref_.hashes.size() - 1;
+  for (const char* damage : {"log deleted", "log truncated to zero", "last page zeroed", "bit flip near the end"}) {
+    copy_dir(crashed_, trial_);
+    const fs::path log = log_file(trial_);
+    ASSERT_FALSE(log.empty());
+    const std::uint64_t size = fs::file_size(log);
+    const std::string what = damage;
+    if (what == "log deleted") {
+      fs::remove(log);
+    } else if (what == "log truncated to zero") {
+      fs::resize_file(log, 0);
+    } else if (what == "last page zeroed") {
+      std::fstream f(log, std::ios::in | std::ios::out | std::ios::binary);
+      const std::uint64_t page = (size - 1) & ~std::uint64_t{4095};
+      f.seekp(static_cast<std::streamoff>(page));
+      const std::string zeros(size - page, '\0');
+      f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+    } else {
+      flip_bit(log, size - 40, 5);
+    }
+    const auto before = contents(trial_);
+    auto chain = Chain::open(options_for(trial_));
+    ASSERT_FALSE(chain.is_ok()) << damage << ": reopened at height " << (*chain)->head().height << " of " << last;
+    EXPECT_EQ(chain.status().code(), ErrorCode::kCorruption) << damage;
+    const std::string& message = chain.status().message();
+    EXPECT_NE(message.find("reopened at height "), std::string::npos) << damage << ": " << message;
+    EXPECT_NE(message.find("up to height " + std::to_string(last) + " were reported durable"), std::string::npos)
+        << damage << ": " << message;
+    EXPECT_TRUE(contents(trial_) == before) << damage << ": the refused open changed the directory";
   }
 }
 
