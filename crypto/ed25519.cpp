@@ -93,6 +93,13 @@ Result<Signature> KeyPair::sign(ByteView message) const {
   return sig;
 }
 
+Status check_public_key(const PublicKey& key) {
+  ensure_sodium();
+  if (crypto_core_ed25519_is_valid_point(key.bytes.data()) == 1) return Status::ok();
+  return error(ErrorCode::kInvalidArgument, "not a usable Ed25519 public key (not a canonical encoding of a curve "
+                                            "point of the prime-order subgroup): " + key.hex());
+}
+
 Status verify(const PublicKey& key, ByteView message, const Signature& sig) {
   ensure_sodium();
   if (crypto_sign_ed25519_verify_detached(sig.bytes.data(), message.data(), message.size(),

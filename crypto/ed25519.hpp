@@ -76,6 +76,11 @@ class KeyPair {
   PublicKey public_;
 };
 
+/// OK when `key` is one a signer can have: a canonical encoding of a point of the prime-order
+/// subgroup (so not of small order). Stricter than verify() by refusing mixed-order keys, which
+/// no key derived from a seed is; kInvalidArgument otherwise. For keys named by hand (a chain's
+/// producer), so a key no signature can verify under is refused where it is given.
+Status check_public_key(const PublicKey& key);
 /// OK when `sig` is a valid signature of `message` under `key` by the rule above; otherwise
 /// kVerification (a bad signature, or a key the rule refuses).
 Status verify(const PublicKey& key, ByteView message, const Signature& sig);

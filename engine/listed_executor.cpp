@@ -70,8 +70,9 @@ struct Plan {
   std::uint64_t longest_chain = 0;              // in transactions
 };
 
+// Errors say what is wrong with the list; the caller names the list and the block.
 Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
-  auto bad = [](const std::string& why) { return error(ErrorCode::kInvalidArgument, "access list: " + why); };
+  auto bad = [](const std::string& why) { return error(ErrorCode::kInvalidArgument, why); };
   if (list.offsets.size() % AccessList::kParts != 1 || list.entries() != num_txns + 1) {
     return bad(std::to_string(list.offsets.empty() ? 0 : list.entries()) + " entries for " +
                std::to_string(num_txns) + " transactions");

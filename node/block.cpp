@@ -102,10 +102,12 @@ Result<Block> Block::decode(ByteView bytes) {
   return b;
 }
 
-Result<AccessList> Block::decode_access_list() const {
+Result<DecodedAccessList> Block::decode_access_list() const {
   const std::vector<std::uint8_t> signature_ok(transactions.size(), 1);
   const ledger::LedgerVm vm(ledger::BlockContext{}, transactions, signature_ok);
-  return pel::decode_access_list(access_list, vm, transactions.size());
+  auto list = pel::decode_access_list(access_list, vm, transactions.size());
+  if (!list.is_ok()) return list.status();
+  return DecodedAccessList(std::move(list).value(), header.hash());
 }
 
 Hash256 transactions_root(std::span<const ledger::Transaction> txns) {

@@ -43,6 +43,25 @@ struct BlockHeader {
 /// The default author check: `header` is signed by `producer` (every block after genesis).
 Status check_producer_signature(const BlockHeader& header, const PublicKey& producer);
 
+struct Block;
+
+/// A block's access list, decoded (Block::decode_access_list), bound to the block it came from:
+/// Chain::import uses it only for that block (a list decoded from another block, or from an
+/// older version of this one, is refused, not trusted). A value; const members may be called
+/// concurrently.
+class DecodedAccessList {
+ public:
+  const AccessList& list() const { return list_; }
+  /// The hash of the header of the block it was decoded from.
+  const Hash256& block_hash() const { return block_hash_; }
+
+ private:
+  friend struct Block;
+  DecodedAccessList(AccessList list, const Hash256& block_hash) : list_(std::move(list)), block_hash_(block_hash) {}
+  AccessList list_;
+  Hash256 block_hash_;
+};
+
 struct Block {
   BlockHeader header;
   std::vector<ledger::Transaction> transactions;
@@ -58,7 +77,7 @@ struct Block {
   /// access_list decoded against the ledger VM's declarations (which come from the payloads
   /// alone), for Chain::import's `decoded_list`: a pipeline decodes the next block's list while
   /// this one executes. Errors as import reports them, without the height.
-  Result<AccessList> decode_access_list() const;
+  Result<DecodedAccessList> decode_access_list() const;
 };
 
 Hash256 transactions_root(std::span<const ledger::Transaction> txns);

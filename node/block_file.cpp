@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <new>
 #include <optional>
 
 #include "node/read_ahead.hpp"
@@ -71,7 +72,7 @@ struct Prefetched {
   Status status;
   std::optional<Block> block;
   std::vector<std::uint8_t> signature_ok;
-  std::optional<AccessList> access_list;  // the block's, decoded; unset when it does not decode
+  std::optional<DecodedAccessList> access_list;  // the block's, decoded; unset when it does not decode
 };
 
 // `file_size` bounds what a record's length prefix may claim before anything is allocated for
@@ -80,8 +81,8 @@ struct Prefetched {
 // authentic and commits to the list (decoding takes memory in proportion to the bytes); a list
 // that does not decode, or a header that does not check out, is left to the import, which
 // reports it in order.
-Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint64_t file_size,
-                           std::uint64_t index, SignaturePolicy signatures, int threads, const Chain* decode_for) {
+Prefetched read_and_verify_block(std::ifstream& in, const std::string& path, std::uint64_t file_size,
+                                 std::uint64_t index, SignaturePolicy signatures, int threads, const Chain* decode_for) {
   Prefetched out;
   const std::string where = path + ": block record " + std::to_string(index);
   unsigned char word[4];
@@ -126,9 +127,28 @@ Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint
   return out;
 }
 
+// read_and_verify_block, with running out of memory reported as that record's error.
+Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint64_t file_size, std::uint64_t index,
+                           SignaturePolicy signatures, int threads, const Chain* decode_for) {
+  try {
+    return read_and_verify_block(in, path, file_size, index, signatures, threads, decode_for);
+  } catch (const std::bad_alloc&) {
+    Prefetched out;
+    out.status = error(ErrorCode::kAborted, path + ": block record " + std::to_string(index) +
+                                                ": out of memory reading this block (fewer --threads, or more memory)");
+    return out;
+  }
+}
+
 }  // namespace
 
 Status import_blocks(Chain& chain, const std::string& path, const ImportOptions& options) {
+  // A FIFO or a device would block the open, or end nowhere: a block file is a file.
+  std::error_code type_error;
+  if (!std::filesystem::is_regular_file(path, type_error)) {
+    return error(ErrorCode::kInvalidArgument,
+                 path + (std::filesystem::exists(path, type_error) ? ": not a regular file" : ": no such file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return error(ErrorCode::kIo, path + ": cannot open");
   std::error_code size_error;
@@ -197,9 +217,15 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
     }
     const std::vector<std::uint8_t>* signature_ok =
         signatures == SignaturePolicy::kVerify ? &current.signature_ok : nullptr;
-    const AccessList* list = current.access_list ? &*current.access_list : nullptr;
-    Status imported = options.pipeline ? chain.import_async(block, signature_ok, durable, list)
-                                       : chain.import(block, signature_ok, durable, list);
+    const DecodedAccessList* list = current.access_list ? &*current.access_list : nullptr;
+    Status imported;
+    try {
+      imported = options.pipeline ? chain.import_async(block, signature_ok, durable, list)
+                                  : chain.import(block, signature_ok, durable, list);
+    } catch (const std::bad_alloc&) {
+      imported = error(ErrorCode::kAborted, "height " + std::to_string(block.header.height) +
+                                                ": out of memory importing this block (fewer --threads, or more memory)");
+    }
     if (!imported.is_ok()) {
       ahead.wait();
       // The blocks before this one are still written; a failure there came first.

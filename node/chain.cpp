@@ -172,6 +172,7 @@ void Chain::wait_for_pending() const {
 Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
                                              const ledger::GenesisParams& genesis) {
   PEL_TRY(ledger::check_genesis(genesis));  // before anything is written
+  if (genesis.producer != PublicKey{}) PEL_TRY(check_public_key(genesis.producer).with_context("the genesis producer"));
   ChainOptions opts = options;
   opts.database.path = options.datadir;
   opts.database.create_if_missing = true;
@@ -458,7 +459,7 @@ Status Chain::flush() {
 }
 
 Result<ExecutedBlock> Chain::execute_import(const Block& block, const std::vector<std::uint8_t>* signature_ok,
-                                            const AccessList* decoded_list) {
+                                            const DecodedAccessList* decoded_list) {
   const BlockHeader& h = block.header;
   const std::string ctx = height_context(options_.datadir, h.height);
   if (h.height != head_.height + 1) {
@@ -470,22 +471,41 @@ Result<ExecutedBlock> Chain::execute_import(const Block& block, const std::vecto
   }
   PEL_TRY(check_header(h).with_context(ctx));
   PEL_TRY(check_body(block).with_context(ctx));
-  auto executed = execute_block(block.transactions, h.timestamp, h.beneficiary, signature_ok, &block.access_list, decoded_list);
-  if (!executed.is_ok()) return executed.status();
-  PEL_TRY(check_executed_header(h, executed->block.header).with_context(ctx));
+  if (decoded_list != nullptr && decoded_list->block_hash() != h.hash()) {
+    return error(ErrorCode::kInvalidArgument, ctx + ": the decoded access list handed in was decoded from block " +
+                                                  decoded_list->block_hash().hex() + ", not this one");
+  }
+  auto executed = execute_block(block.transactions, h.timestamp, h.beneficiary, signature_ok, &block.access_list,
+                                decoded_list == nullptr ? nullptr : &decoded_list->list());
+  Status outcome = executed.is_ok() ? check_executed_header(h, executed->block.header).with_context(ctx) : executed.status();
+  if (!outcome.is_ok()) return explain_skipped_signatures(block, signature_ok, outcome);
   executed->block.header.producer_signature = h.producer_signature;  // checked above
   return executed;
 }
 
+Status Chain::explain_skipped_signatures(const Block& block, const std::vector<std::uint8_t>* signature_ok,
+                                         const Status& failure) const {
+  // Only where this node trusted every signature: verdicts handed in are the caller's.
+  if (signature_ok != nullptr || options_.signatures != SignaturePolicy::kAssumeValid) return failure;
+  const std::vector<std::uint8_t> verdicts = ledger::verify_signatures(block.transactions, options_.threads);
+  const auto bad = std::find(verdicts.begin(), verdicts.end(), 0);
+  if (bad == verdicts.end()) return failure;
+  return error(failure.code(), height_context(options_.datadir, block.header.height) + ": transaction " +
+                                   std::to_string(bad - verdicts.begin()) +
+                                   " has a bad signature, which the skipped signature check took as good, so this node "
+                                   "executed what the producer discarded: import it with signatures checked (" +
+                                   failure.message() + ")");
+}
+
 Status Chain::import(const Block& block, const std::vector<std::uint8_t>* signature_ok, OnDurable on_durable,
-                     const AccessList* decoded_list) {
+                     const DecodedAccessList* decoded_list) {
   auto executed = execute_import(block, signature_ok, decoded_list);
   if (!executed.is_ok()) return executed.status();
   return commit(*executed, std::move(on_durable));
 }
 
 Status Chain::import_async(const Block& block, const std::vector<std::uint8_t>* signature_ok, OnDurable on_durable,
-                           const AccessList* decoded_list) {
+                           const DecodedAccessList* decoded_list) {
   auto executed = execute_import(block, signature_ok, decoded_list);
   if (!executed.is_ok()) return executed.status();
   return commit_async(std::move(executed).value(), std::move(on_durable));

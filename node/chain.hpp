@@ -138,13 +138,14 @@ class Chain {
   std::uint64_t durable_height() const { return durable_height_; }
   /// Imports a block made elsewhere: checks height, parent and transaction root, re-executes,
   /// compares every root, and commits only if all match.
-  /// `decoded_list`, when given, is block.decode_access_list() (a pipeline decodes the next
+  /// `decoded_list`, when given, is block.decode_access_list(), refused (kInvalidArgument) when it
+  /// was decoded from another block (a pipeline decodes the next
   /// block's list while this one executes).
   Status import(const Block& block, const std::vector<std::uint8_t>* signature_ok = nullptr,
-                OnDurable on_durable = {}, const AccessList* decoded_list = nullptr);
+                OnDurable on_durable = {}, const DecodedAccessList* decoded_list = nullptr);
   /// import() with commit_async().
   Status import_async(const Block& block, const std::vector<std::uint8_t>* signature_ok = nullptr,
-                      OnDurable on_durable = {}, const AccessList* decoded_list = nullptr);
+                      OnDurable on_durable = {}, const DecodedAccessList* decoded_list = nullptr);
 
   /// The state at the head, including a block still being written in the background. Valid
   /// until the next commit, commit_async or flush.
@@ -177,8 +178,12 @@ class Chain {
                                       const Address& beneficiary, const std::vector<std::uint8_t>* signature_ok,
                                       const Bytes* imported_list, const AccessList* decoded_list = nullptr);
   Result<ExecutedBlock> execute_import(const Block& block, const std::vector<std::uint8_t>* signature_ok,
-                                       const AccessList* decoded_list);
+                                       const DecodedAccessList* decoded_list);
   Status check_extends_head(const BlockHeader& header) const;
+  /// `failure` of an import whose signatures this node took as valid without checking them:
+  /// says so, naming the first bad one, when one is bad (the skipped check changed the outcome).
+  Status explain_skipped_signatures(const Block& block, const std::vector<std::uint8_t>* signature_ok,
+                                    const Status& failure) const;
   /// Stages and writes one block; the durable half of commit and commit_async. Sets `synced`
   /// when the write was synced.
   Status write_block(ExecutedBlock& executed, bool& synced);

@@ -14,7 +14,7 @@ namespace {
 struct LoadedBlock {
   Block block;
   std::vector<std::uint8_t> signature_ok;
-  std::optional<AccessList> access_list;  // decoded ahead; unset when it does not decode
+  std::optional<DecodedAccessList> access_list;  // decoded ahead; unset when it does not decode
 };
 
 Status mismatch(std::uint64_t height, const char* what, const Hash256& header, const Hash256& computed) {
@@ -116,7 +116,7 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
     auto execution = execute_block(executor, ctx, txns, signature_ok, chain.options().ledger, scratch, accumulator,
                                    options.use_access_lists ? AccessListUse::kExecute : AccessListUse::kCheck,
                                    current.block.access_list,
-                                   current.access_list ? &*current.access_list : nullptr);
+                                   current.access_list ? &current.access_list->list() : nullptr);
     if (!execution.is_ok()) return execution.status();
     const BlockResult& result = execution->result;
     summary.parallel_exec_s += static_cast<double>(execution->execution_ns) * 1e-9;

@@ -82,13 +82,14 @@ constexpr std::uint64_t kMaxBlocks = 1'000'000'000;
 constexpr std::uint64_t kMaxU64 = std::numeric_limits<std::uint64_t>::max();
 constexpr std::uint32_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
 
-std::vector<std::string> parse_names(const std::string& text) {
+std::vector<std::string> parse_names(const char* name, const std::string& text) {
   std::vector<std::string> out;
   std::stringstream ss(text);
   std::string item;
   while (std::getline(ss, item, ',')) {
     if (!item.empty()) out.push_back(item);
   }
+  if (out.empty()) throw po::error(std::string("--") + name + ": empty list '" + text + "'");
   return out;
 }
 
@@ -139,7 +140,9 @@ int init_run(const po::variables_map& vm) {
   if (vm.count("producer")) {
     auto bytes = from_hex(vm["producer"].as<std::string>());
     auto key = bytes.is_ok() ? PublicKey::from_bytes(*bytes) : Result<PublicKey>(bytes.status());
-    if (!key.is_ok()) throw po::error("--producer: not a public key: " + key.status().message());
+    // All zeros included: it would mean "no producer named" (a new random key), not this one.
+    Status usable = key.is_ok() ? check_public_key(*key) : key.status();
+    if (!usable.is_ok()) throw po::error("--producer: " + usable.message());
     g.producer = *key;
   }
   auto chain = Chain::create(chain_options(vm), g);
@@ -494,7 +497,7 @@ void bench_options(po::options_description& d) {
 int bench_run(const po::variables_map& vm) {
   bench::BenchConfig c;
   std::string workloads = vm["workload"].as<std::string>();
-  c.workloads = workloads == "all" ? ledger::workload_names() : parse_names(workloads);
+  c.workloads = workloads == "all" ? ledger::workload_names() : parse_names("workload", workloads);
   c.accounts = parse_list<std::uint32_t>(vm, "accounts", 2, kMaxAccounts);
   c.block_sizes = parse_list<std::uint32_t>(vm, "block-size", 1, kMaxBlockSize);
   c.threads = parse_list<int>(vm, "threads", 1, kMaxThreads);

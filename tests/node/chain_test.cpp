@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 
@@ -176,6 +177,95 @@ TEST(Chain, ImportTrustsSignatureVerdictsHandedIn) {
       ASSERT_TRUE((*follower)->flush().is_ok());
       EXPECT_EQ((*follower)->head_hash(), block->header.hash());
     }
+  }
+}
+
+// A block holding badly signed transactions, imported with signatures skipped, fails; the error
+// says the skipped check changed the block's outcome, naming the transaction.
+TEST(Chain, AnImportThatSkippedSignaturesSaysWhenABadOneChangedTheOutcome) {
+  testing::TempDir dir;
+  std::unique_ptr<Chain> source = std::move(Chain::create(test_options(dir.path() + "/source"), small_genesis())).value();
+  ProduceParams p;
+  p.workload.name = "p2p";
+  p.workload.accounts = 100;
+  p.workload.block_size = 60;
+  p.workload.invalid_fraction = 0.3;
+  ASSERT_TRUE(produce(*source, p).is_ok());
+  auto block = source->block_at(1);
+  ASSERT_TRUE(block.is_ok());
+  const std::vector<std::uint8_t> verdicts = ledger::verify_signatures(block->transactions, 1);
+  const auto first_bad = std::find(verdicts.begin(), verdicts.end(), 0) - verdicts.begin();
+  ASSERT_LT(first_bad, static_cast<std::ptrdiff_t>(verdicts.size()));
+  for (bool use_lists : {true, false}) {
+    ChainOptions o = test_options(dir.path() + (use_lists ? "/listed" : "/block-stm"));
+    o.signatures = SignaturePolicy::kAssumeValid;
+    o.use_access_lists = use_lists;
+    auto follower = Chain::create(o, small_genesis());
+    ASSERT_TRUE(follower.is_ok());
+    Status s = (*follower)->import(*block);
+    ASSERT_FALSE(s.is_ok());
+    EXPECT_NE(s.message().find("transaction " + std::to_string(first_bad) + " has a bad signature"), std::string::npos)
+        << s.to_string();
+    EXPECT_NE(s.message().find("skipped signature check"), std::string::npos) << s.to_string();
+  }
+}
+
+// A decoded access list is bound to the block it was decoded from: handed in with another
+// block, the import is refused before anything runs; with its own block, it imports.
+TEST(Chain, ImportRefusesADecodedAccessListOfAnotherBlock) {
+  testing::TempDir dir;
+  auto source = make_chain(dir.path() + "/source", 2);
+  auto follower = std::move(Chain::create(test_options(dir.path() + "/follower"), small_genesis())).value();
+  const Block first = *source->block_at(1);
+  const Block second = *source->block_at(2);
+  auto second_list = second.decode_access_list();
+  ASSERT_TRUE(second_list.is_ok());
+  Status wrong = follower->import(first, nullptr, {}, &*second_list);
+  EXPECT_EQ(wrong.code(), ErrorCode::kInvalidArgument) << wrong.to_string();
+  EXPECT_NE(wrong.message().find("decoded from block " + second.header.hash().hex()), std::string::npos) << wrong.to_string();
+  EXPECT_EQ(follower->head().height, 0u);
+  auto first_list = first.decode_access_list();
+  ASSERT_TRUE(first_list.is_ok());
+  EXPECT_TRUE(follower->import(first, nullptr, {}, &*first_list).is_ok());
+  EXPECT_TRUE(follower->import_async(second, nullptr, {}, &*second_list).is_ok());
+  EXPECT_TRUE(follower->flush().is_ok());
+  EXPECT_EQ(follower->head_hash(), second.header.hash());
+}
+
+// The genesis hash names the chain's author: the same parameters under two producers give two
+// chains, and one cannot import the other's blocks.
+TEST(Chain, TheGenesisHashCommitsToTheProducer) {
+  testing::TempDir dir;
+  ledger::GenesisParams other = small_genesis();
+  other.producer = KeyPair::from_seed(Seed{8}).value().public_key();
+  auto mine = Chain::create(test_options(dir.path() + "/mine"), small_genesis());
+  ChainOptions o;
+  o.datadir = dir.path() + "/other";
+  auto theirs = Chain::create(o, other);
+  ASSERT_TRUE(mine.is_ok() && theirs.is_ok());
+  EXPECT_NE((*mine)->head_hash(), (*theirs)->head_hash());
+  EXPECT_EQ((*mine)->head().state_root, (*theirs)->head().state_root) << "the same accounts";
+}
+
+// A producer key no signature could verify under is refused where the genesis names it.
+TEST(Chain, AGenesisProducerThatCannotSignIsRefused) {
+  testing::TempDir dir;
+  std::array<std::uint8_t, 32> small_order{};  // the identity point: y = 1
+  small_order[0] = 1;
+  std::array<std::uint8_t, 32> non_canonical{};  // y = p, an encoding of y = 0 that is not canonical
+  non_canonical.fill(0xff);
+  non_canonical[0] = 0xed;
+  non_canonical[31] = 0x7f;
+  int n = 0;
+  for (const auto& bytes : {small_order, non_canonical}) {
+    ledger::GenesisParams g = small_genesis();
+    g.producer = PublicKey{bytes};
+    ChainOptions o;
+    o.datadir = dir.path() + "/c" + std::to_string(n++);
+    auto chain = Chain::create(o, g);
+    ASSERT_FALSE(chain.is_ok()) << g.producer.hex();
+    EXPECT_EQ(chain.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_FALSE(std::filesystem::exists(o.datadir)) << "nothing is made for a refused genesis";
   }
 }
 
@@ -523,6 +613,22 @@ TEST_F(ImportFailures, AnAccessListUnlikeTheBlockIsRefusedAtThatBlock) {
       EXPECT_EQ(imported_head_, 2u) << c.name;
     }
   }
+}
+
+// A list naming one key as both written and added to by one transaction cannot be executed from;
+// the error names the list once (it read "access list: access list: ...").
+TEST_F(ImportFailures, AKeyBothWrittenAndAddedToIsRefusedNamingTheListOnce) {
+  auto bad = blocks_;
+  damage_access_list(bad[2], [](AccessList& l) {
+    const std::size_t t = busy_transaction(l);
+    testing::set_part(l, t, AccessList::Part::kAdds, testing::ids_of(l.writes(t)));
+  });
+  Status s = import(bad);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("height 3: access list: transaction "), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("both writes and adds to key"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find("access list: access list"), std::string::npos) << s.message();
+  EXPECT_EQ(imported_head_, 2u);
 }
 
 TEST_F(ImportFailures, AnAccessListOfAnotherBlockIsRefused) {

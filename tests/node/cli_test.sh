@@ -93,6 +93,15 @@ expect 1 "inspect nonsense" -- "$pel" inspect --datadir "$a" nonsense
 expect 0 "export" -- "$pel" export --datadir "$a" --out "$work/blocks.pel"
 expect 2 "export bad range" -- "$pel" export --datadir "$a" --out "$work/x.pel" --from 4 --to 2
 expect 1 "export beyond the head" -- "$pel" export --datadir "$a" --out "$work/x.pel" --from 4 --to 20
+# A producer key no signature verifies under is a usage error, and nothing is made.
+zeros=0000000000000000000000000000000000000000000000000000000000000000
+small_order=0100000000000000000000000000000000000000000000000000000000000000
+non_canonical=edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f
+for key in $zeros $small_order $non_canonical; do
+  expect 2 "init --producer $key" -- "$pel" init --datadir "$work/badkey" --producer "$key"
+  contains "$work/err" "producer" "the bad key is named"
+  if [ -e "$work/badkey" ]; then failed=$((failed + 1)); echo "FAIL: a refused init made $work/badkey"; fi
+done
 expect 0 "init b (imports a's blocks)" -- "$pel" init --datadir "$b" --accounts 300 --seed 5 --producer "$producer"
 contains "$work/out" "imports its blocks" "a follower is told it imports"
 expect 1 "a follower cannot produce" -- "$pel" produce --datadir "$b" --workload p2p --blocks 1
@@ -172,6 +181,11 @@ if command -v taskset >/dev/null; then
 fi
 expect 2 "bench bad list" -- "$pel" bench --threads 1,x
 expect 1 "bench unknown workload" -- "$pel" bench --workload nosuch --runs 1
+expect 2 "bench empty workload list" -- "$pel" bench --workload '' --runs 1
+contains "$work/err" "empty list" "an empty workload list is named"
+mkfifo "$work/fifo"
+expect 1 "import from a FIFO ends" -- timeout 60 "$pel" import --datadir "$b" --in "$work/fifo"
+contains "$work/err" "not a regular file" "a FIFO is refused by name"
 
 expect 0 "demo" -- "$pel" demo --blocks 2 --block-size 200 --accounts 500
 contains "$work/out" "verified" "demo verifies"
