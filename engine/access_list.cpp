@@ -194,7 +194,43 @@ void declared_keys(const Vm& vm, std::size_t e, std::size_t num_txns, DeclaredWr
 
 }  // namespace
 
-Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_txns) {
+namespace {
+
+// How the encoder writes `key` after `previous`: bytes shared with it, bytes spelt out.
+std::pair<std::size_t, std::size_t> front_coding(const StateKey& previous, const StateKey& key) {
+  std::size_t significant = StateKey::kSize;
+  while (significant > 0 && key.bytes[significant - 1] == 0) --significant;
+  std::size_t shared = 0;
+  while (shared < significant && key.bytes[shared] == previous.bytes[shared]) ++shared;
+  return {shared, significant - shared};
+}
+
+// One entry's declared keys, for the decoder's canonical checks: the first position of each key
+// (a declared key is referred to there only), and whether a key is declared at all (then it is
+// never spelt as a literal). Sorted once per entry: O(d log d).
+class DeclaredIndex {
+ public:
+  void reset(const DeclaredWrites& declared) {
+    sorted_.clear();
+    for (std::uint32_t i = 0; i < declared.size(); ++i) sorted_.emplace_back(declared[i], i);
+    std::sort(sorted_.begin(), sorted_.end());
+  }
+  bool contains(const StateKey& key) const {
+    auto it = std::lower_bound(sorted_.begin(), sorted_.end(), std::make_pair(key, std::uint32_t{0}));
+    return it != sorted_.end() && it->first == key;
+  }
+  /// The first position `key` is declared at (it is declared).
+  std::uint32_t first(const StateKey& key) const {
+    return std::lower_bound(sorted_.begin(), sorted_.end(), std::make_pair(key, std::uint32_t{0}))->second;
+  }
+
+ private:
+  std::vector<std::pair<StateKey, std::uint32_t>> sorted_;
+};
+
+}  // namespace
+
+Result<Bytes> encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_txns) {
   // Per entry, what each of its keys is written as: a declared position or a literal, numbered
   // once the literals are known and sorted.
   constexpr std::uint32_t kLiteral = std::numeric_limits<std::uint32_t>::max();
@@ -203,15 +239,22 @@ Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_t
   std::vector<StateKey> literals;
   std::vector<std::uint32_t> declared_count(list.entries(), 0);
   DeclaredWrites declared;
+  DeclaredIndex declared_index;
   for (std::size_t e = 0; e < list.entries(); ++e) {
     declared_keys(vm, e, num_txns, declared);
+    declared_index.reset(declared);
     declared_count[e] = static_cast<std::uint32_t>(declared.size());
+    std::size_t literal_refs = 0;
     for (std::uint32_t i = list.offsets[AccessList::kParts * e]; i < list.offsets[AccessList::kParts * (e + 1)]; ++i) {
       const StateKey& key = list.keys[list.ids[i]];
-      auto pos = std::find(declared.begin(), declared.end(), key);
-      if (pos != declared.end()) {
-        refs[i] = static_cast<std::uint32_t>(pos - declared.begin());
+      if (declared_index.contains(key)) {
+        refs[i] = declared_index.first(key);
         continue;
+      }
+      if (++literal_refs > kMaxLiteralRefsPerEntry) {
+        return error(ErrorCode::kInvalidArgument,
+                     "access list: " + entry_name(e, num_txns) + " touches more than " +
+                         std::to_string(kMaxLiteralRefsPerEntry) + " keys it did not declare (Vm::declare_writes, declare_adds)");
       }
       if (literal_index.try_emplace(key, 0).second) literals.push_back(key);
       refs[i] = kLiteral;
@@ -231,13 +274,10 @@ Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_t
   // zero tail (ids shorter than the 31 bytes a key holds) is left out.
   StateKey previous;
   for (const StateKey& k : literals) {
-    std::size_t significant = StateKey::kSize;
-    while (significant > 0 && k.bytes[significant - 1] == 0) --significant;
-    std::size_t shared = 0;
-    while (shared < significant && k.bytes[shared] == previous.bytes[shared]) ++shared;
+    const auto [shared, spelt] = front_coding(previous, k);
     w.varint(shared);
-    w.varint(significant - shared);
-    w.raw(ByteView(k.bytes).subspan(shared, significant - shared));
+    w.varint(spelt);
+    w.raw(ByteView(k.bytes).subspan(shared, spelt));
     previous = k;
   }
   for (std::size_t e = 0; e < list.entries(); ++e) {
@@ -265,10 +305,16 @@ Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t 
   if (version != kEncodingVersion) {
     return bad("encoding version " + std::to_string(version) + ", expected " + std::to_string(kEncodingVersion));
   }
-  // A literal takes at least its two lengths.
-  if (!r.varint(literal_count) || literal_count > r.remaining() / 2) {
-    return bad("literal key count beyond the bytes left");
+  // What decoding allocates is bounded by the block's transactions, not by the bytes: every
+  // literal is named by some entry, and an entry names at most kMaxLiteralRefsPerEntry of them.
+  const std::uint64_t literal_bound = kMaxLiteralRefsPerEntry * (static_cast<std::uint64_t>(num_txns) + 1);
+  if (!r.varint(literal_count)) return bad("truncated");
+  if (literal_count > literal_bound) {
+    return bad(std::to_string(literal_count) + " literal keys, more than " + std::to_string(num_txns) +
+               " transactions may name (" + std::to_string(kMaxLiteralRefsPerEntry) + " each)");
   }
+  // A literal takes at least its two lengths.
+  if (literal_count > r.remaining() / 2) return bad("literal key count beyond the bytes left");
   AccessList list;
   KeyInterner interner(list);
   std::vector<std::uint32_t> literal_ids(literal_count);
@@ -285,36 +331,61 @@ Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t 
     // Strictly ascending, as encoded: each literal is a new key, so a few bytes cannot name the
     // same key again and again.
     if (&id != literal_ids.data() && !(previous < k)) return bad("literal keys out of order");
+    if (front_coding(previous, k) != std::pair<std::size_t, std::size_t>(shared, suffix)) {
+      return bad("literal key " + k.hex() + " not front-coded as the encoder writes it");
+    }
     id = interner.id(k);
     previous = k;
   }
-  // The entry part that last named each key id, to refuse a key named twice in one part.
-  std::vector<std::uint64_t> named_in;
+  std::vector<bool> literal_used(literal_count, false);
   DeclaredWrites declared;
+  DeclaredIndex declared_index;
   for (std::size_t e = 0; e <= num_txns; ++e) {
     declared_keys(vm, e, num_txns, declared);
+    declared_index.reset(declared);
+    std::uint64_t literal_refs = 0;
     for (std::size_t part = 0; part < AccessList::kParts; ++part) {
       std::uint64_t count = 0;
       if (!r.varint(count) || count > r.remaining()) {
         return bad(entry_name(e, num_txns) + ": key count beyond the bytes left");
       }
-      const std::uint64_t stamp = AccessList::kParts * e + part + 1;
+      if (count > declared.size() + kMaxLiteralRefsPerEntry) {
+        return bad(entry_name(e, num_txns) + ": " + std::to_string(count) + " keys in one part, more than its " +
+                   std::to_string(declared.size()) + " declared and " + std::to_string(kMaxLiteralRefsPerEntry) + " others");
+      }
+      StateKey last;  // the part's keys are strictly ascending, as encoded
+      bool first_key = true;
       for (std::uint64_t i = 0; i < count; ++i) {
         std::uint64_t ref = 0;
         if (!r.varint(ref)) return bad(entry_name(e, num_txns) + ": truncated");
         std::uint32_t id = 0;
         if (ref < declared.size()) {
+          if (declared_index.first(declared[ref]) != ref) {
+            return bad(entry_name(e, num_txns) + " refers to declared key " + declared[ref].hex() +
+                       " by a later position than its first");
+          }
           id = interner.id(declared[ref]);
         } else if (ref - declared.size() < literal_count) {
-          id = literal_ids[ref - declared.size()];
+          const std::uint64_t literal = ref - declared.size();
+          id = literal_ids[literal];
+          if (declared_index.contains(list.keys[id])) {
+            return bad(entry_name(e, num_txns) + " spells declared key " + list.keys[id].hex() + " as a literal");
+          }
+          if (++literal_refs > kMaxLiteralRefsPerEntry) {
+            return bad(entry_name(e, num_txns) + " names more than " + std::to_string(kMaxLiteralRefsPerEntry) +
+                       " keys it did not declare");
+          }
+          literal_used[literal] = true;
         } else {
           return bad(entry_name(e, num_txns) + ": key reference " + std::to_string(ref) + " out of range");
         }
-        if (named_in.size() <= id) named_in.resize(list.keys.size(), 0);
-        if (named_in[id] == stamp) {
-          return bad(entry_name(e, num_txns) + " names key " + list.keys[id].hex() + " twice");
+        const StateKey& key = list.keys[id];
+        if (!first_key && !(last < key)) {
+          return bad(entry_name(e, num_txns) + (last == key ? " names key " + key.hex() + " twice"
+                                                            : ": keys out of order at " + key.hex()));
         }
-        named_in[id] = stamp;
+        last = key;
+        first_key = false;
         list.ids.push_back(id);
       }
       list.offsets.push_back(static_cast<std::uint32_t>(list.ids.size()));
@@ -322,6 +393,10 @@ Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t 
   }
   if (r.failed()) return bad("truncated");
   if (!r.at_end()) return bad(std::to_string(r.remaining()) + " trailing bytes");
+  if (auto unused = std::find(literal_used.begin(), literal_used.end(), false); unused != literal_used.end()) {
+    return bad("literal key " + list.keys[literal_ids[static_cast<std::size_t>(unused - literal_used.begin())]].hex() +
+               " is named by no entry");
+  }
   return list;
 }
 

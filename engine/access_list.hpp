@@ -81,23 +81,32 @@ class AccessRecorder final : public Vm {
   std::unique_ptr<Slots> slots_;
 };
 
+/// The most keys an entry may name that its transaction did not declare (its reads and writes
+/// of undeclared keys counted apart): bounds what a list costs to decode by the block's
+/// transactions, whatever its bytes say.
+inline constexpr std::size_t kMaxLiteralRefsPerEntry = 64;
+
 /// The list's encoding, compact because it refers to the keys `vm` declares (Vm::declare_writes,
 /// then Vm::declare_adds):
 /// a key a transaction declared costs a one-byte reference in that transaction's entry, other
-/// keys are spelt out once per block. Deterministic: the same accesses and declarations give the
-/// same bytes.
+/// keys are spelt out once per block. Canonical: one list has exactly one encoding.
 ///   u8 version (2) | varint literal count | literals |
 ///   per entry: varint reads, refs (varint each) | varint writes, refs | varint adds, refs
-/// Literals are the other keys, ascending, front-coded: varint bytes shared with the previous
-/// literal, varint length of the rest up to the key's zero tail, those bytes. Version 2 added the
-/// adds: an entry is its reads, then its writes, then its adds, each a count and refs. A ref r < d (the
-/// entry's declared key count, 0 for finish_block) names its r-th declared key, and r >= d the
-/// (r-d)-th literal.
-Bytes encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_txns);
-/// Strict: a wrong version, a count beyond the bytes left, literals out of order, a ref out of
-/// range, a key named twice in one part of an entry, missing entries and trailing bytes are
-/// errors (a key both written and added to by one entry is refused where the list is executed). Decoded memory grows with the bytes (about 40x for a list of nothing but short
-/// literals): decode a list only once the header that commits to it is authenticated.
+/// Literals are the keys some entry names without having declared them, ascending, each named
+/// by some entry, front-coded: varint bytes shared with the previous literal (as many as there
+/// are), varint length of the rest up to the key's zero tail, those bytes. Each part lists its
+/// keys in ascending key order. A ref r < d (the entry's declared key count, 0 for
+/// finish_block) names the entry's r-th declared key (its first position when declared twice),
+/// and r >= d the (r-d)-th literal; a declared key is never spelt as a literal. Fails
+/// (kInvalidArgument) when an entry names more than kMaxLiteralRefsPerEntry undeclared keys.
+Result<Bytes> encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_txns);
+/// Accepts only the canonical encoding (the bytes encode_access_list writes for the list): a
+/// wrong version, counts beyond the bytes left, literals out of order, not front-coded as
+/// written, or named by no entry, refs out of range or out of key order, a declared key spelt
+/// as a literal or referred to by a later position, missing entries and trailing bytes are
+/// errors (a key both written and added to by one entry is refused where the list is executed).
+/// Memory is bounded by the block's transactions (kMaxLiteralRefsPerEntry literal keys each),
+/// whatever the bytes claim.
 Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t num_txns);
 
 }  // namespace pel

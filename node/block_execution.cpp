@@ -69,7 +69,9 @@ Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::B
     out.result = executor.execute(recorder, txns.size(), base);
     AccessList recorded = recorder.take(out.result.outputs);
     if (use == AccessListUse::kRecord) {
-      out.access_list = encode_access_list(recorded, vm, txns.size());
+      auto encoded = encode_access_list(recorded, vm, txns.size());
+      if (!encoded.is_ok()) return encoded.status().with_context(where);
+      out.access_list = std::move(encoded).value();
     } else {
       auto list = decode_access_list(access_list, vm, txns.size());
       if (!list.is_ok()) return list.status().with_context(where);

@@ -543,7 +543,7 @@ void damage_access_list(Block& block, const std::function<void(AccessList&)>& da
   auto list = decode_access_list(block.access_list, vm, block.transactions.size());
   ASSERT_TRUE(list.is_ok()) << list.status().to_string();
   damage(*list);
-  block.access_list = encode_access_list(*list, vm, block.transactions.size());
+  block.access_list = encode_access_list(*list, vm, block.transactions.size()).value();
   block.header.access_list_root = sha256(block.access_list);
   resign(block.header);
 }
