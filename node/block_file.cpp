@@ -17,7 +17,9 @@ constexpr char kMagic[8] = {'P', 'E', 'L', 'B', 'L', 'O', 'C', 'K'};
 // 5: a proposal's tallies and a validator's total stake are keys of their own (ledger
 //    records.hpp), so dao and staking blocks' receipts and state roots differ.
 // 6: access lists name the keys a transaction only added to (encoding 2), apart from its writes.
-constexpr std::uint32_t kVersion = 6;
+// 7: the genesis hash commits to the genesis parameters (its producer included), so every
+//    block's parent chain differs; access lists are canonical.
+constexpr std::uint32_t kVersion = 7;
 constexpr std::uint32_t kMaxRecordBytes = 256u << 20;
 
 void write_u32(std::ofstream& out, std::uint32_t v) {

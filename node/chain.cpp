@@ -176,8 +176,7 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
   ChainOptions opts = options;
   opts.database.path = options.datadir;
   opts.database.create_if_missing = true;
-  // Durable before the chain is reported made: a power cut must not take the directory back.
-  PEL_TRY(create_directories_durably(options.datadir));
+  // The directory is made (durably, in its parent) by the database.
   auto db = Database::open(opts.database, [&](Database& found, const Database::Recovery&) -> Status {
     auto existing = ChainStore(found).holds_chain();
     if (!existing.is_ok()) return existing.status();

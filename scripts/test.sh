@@ -29,7 +29,7 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 # pel's own synchronisation: the engine, the pipelined chain, import and replay.
 echo "== ThreadSanitizer: multi-version memory, Block-STM engine, scheduler, chain/import/replay/storage tests"
 scripts/setup.sh build-tsan -DPEL_SANITIZE=thread -DPEL_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build-tsan -j"$jobs" --target state_test engine_test node_test storage_test crash_test pel
+cmake --build build-tsan -j"$jobs" --target state_test engine_test node_test storage_test crash_test power_cut_test pel
 TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" ctest --test-dir build-tsan --output-on-failure -j"$jobs" \
-  -R 'MVMemory|Differential|AccessList|Adversarial|ContentionFallback|Deltas|StateStore|HostileVm|Scheduler|Chain|ImportFailures|BlockCodec|FaultInjection|Durability|CrashSafety|DamagedDatabase|DatabaseLock'
+  -R 'MVMemory|Differential|AccessList|Adversarial|ContentionFallback|Deltas|StateStore|HostileVm|Scheduler|Chain|ImportFailures|BlockCodec|FaultInjection|Durability|CrashSafety|DamagedDatabase|DatabaseLock|PowerCut'
 echo "== all test suites passed"

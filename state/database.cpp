@@ -144,6 +144,22 @@ Status read_mark(leveldb::Env* env, const std::string& path, Database::Recovery&
   return Status::ok();
 }
 
+// Creates `path` and the missing directories above it, outermost first, through `env` (a
+// DurableEnv makes each durable in its parent, so a directory reported made survives a cut).
+Status create_missing_directories(leveldb::Env& env, const std::string& path) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> missing;
+  std::error_code ec;
+  for (fs::path p = fs::absolute(path, ec); !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+    missing.push_back(p.string());
+    if (p == p.parent_path()) break;
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    PEL_TRY(from_leveldb(env.CreateDir(*it), *it, "create directory"));
+  }
+  return Status::ok();
+}
+
 // The scratch copy a recovery is tried in, inside the directory (LevelDB ignores the name).
 constexpr const char* kScratchDir = "pel-recovery-check";
 
@@ -240,7 +256,7 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options,
     impl->owned_env = std::make_unique<DurableEnv>(leveldb::Env::Default());
     impl->env = impl->owned_env.get();
   }
-  if (options.create_if_missing) impl->env->CreateDir(path);  // fails harmlessly when it exists
+  if (options.create_if_missing) PEL_TRY(create_missing_directories(*impl->env, path));
   // LevelDB rotates its info LOG before it takes its own lock, so a refused second opener would
   // empty the running one's log: pel locks the directory first (fcntl, and per process).
   leveldb::Status locked = impl->env->LockFile(path + "/pel.lock", &impl->lock);

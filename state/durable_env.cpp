@@ -5,9 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <memory>
-#include <vector>
 
 #include "state/file_sync.hpp"
 
@@ -20,24 +18,6 @@ Status sync_directory(const std::string& dir) {
   const int saved = errno;
   ::close(fd);
   if (!ok) return error(ErrorCode::kIo, dir + ": cannot sync the directory: " + std::strerror(saved));
-  return Status::ok();
-}
-
-Status create_directories_durably(const std::string& dir) {
-  namespace fs = std::filesystem;
-  // The missing directories, outermost last; each is made durable in its parent once created.
-  std::vector<fs::path> missing;
-  std::error_code ec;
-  for (fs::path p = fs::absolute(dir, ec); !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
-    missing.push_back(p);
-    if (p == p.parent_path()) break;
-  }
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    if (!fs::create_directory(*it, ec) && ec) {
-      return error(ErrorCode::kIo, it->string() + ": cannot create directory: " + ec.message());
-    }
-    PEL_TRY(sync_directory(it->parent_path().string()));
-  }
   return Status::ok();
 }
 

@@ -10,8 +10,5 @@ namespace pel {
 
 /// fsync of directory `dir`: every entry created, renamed or removed in it so far is durable.
 Status sync_directory(const std::string& dir);
-/// Creates `dir` and the missing directories above it, each made durable in its parent, so a
-/// directory reported created is still there after a power cut.
-Status create_directories_durably(const std::string& dir);
 
 }  // namespace pel

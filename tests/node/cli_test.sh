@@ -134,10 +134,10 @@ printf '\377\377\377\017' >>"$work/huge.pel"
 head -c 50000 /dev/zero >>"$work/huge.pel"
 expect 1 "import a huge length prefix" -- "$pel" import --datadir "$work/g" --in "$work/huge.pel"
 contains "$work/err" "bytes left in the file" "the length is bounded by the file"
-# A file of an older format (version 5: adds listed as reads and writes) is refused by name.
-{ head -c 8 "$work/one.pel"; printf '\005\000\000\000'; tail -c +13 "$work/one.pel"; } >"$work/v5.pel"
-expect 1 "import an old-format file" -- "$pel" import --datadir "$work/g" --in "$work/v5.pel"
-contains "$work/err" "format version 5, this pel reads version 6" "an old format is named"
+# A file of an older format (version 6: a genesis hash blind to its producer) is refused by name.
+{ head -c 8 "$work/one.pel"; printf '\006\000\000\000'; tail -c +13 "$work/one.pel"; } >"$work/v6.pel"
+expect 1 "import an old-format file" -- "$pel" import --datadir "$work/g" --in "$work/v6.pel"
+contains "$work/err" "format version 6, this pel reads version 7" "an old format is named"
 expect 0 "init c (other genesis)" -- "$pel" init --datadir "$work/c" --accounts 300 --seed 6
 expect 1 "import into other genesis" -- "$pel" import --datadir "$work/c" --in "$work/blocks.pel"
 head -c 300 "$work/blocks.pel" >"$work/trunc.pel"

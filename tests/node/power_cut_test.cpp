@@ -3,7 +3,8 @@
 // system may leave it. Every block reported durable must survive the reopen, and the chain
 // must reopen at a block it made, with a verified state. Before the logs LevelDB leaves were
 // synced, a cut lost blocks reported durable under --sync-every (issue 24, item 1); before new
-// logs' directory entries were synced, a cut lost a synced log whole (item 2).
+// logs' directory entries were synced, a cut lost a synced log whole, and a chain reported made
+// could lose its directory (item 2).
 #include <gtest/gtest.h>
 
 #include <map>

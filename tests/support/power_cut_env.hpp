@@ -1,9 +1,9 @@
 // A power-cut simulator for pel's database, after LevelDB's db/fault_injection_test.cc: a
 // leveldb::Env that keeps, for every file written through it, how much of it was synced and
-// whether its directory entry was (a directory sync since it was created or renamed). Once cut,
-// every change fails as an I/O error; power_loss() then leaves the disk as a strict POSIX file
-// system may after a cut: files truncated to what was synced, files whose entry was never synced
-// removed, unsynced renames undone. Removals are taken as durable: a file coming back is one
+// whether its directory entry was (a directory sync since it was created or renamed), and so for
+// every directory made through it. Once cut, every change fails as an I/O error; power_loss()
+// then leaves the disk as a strict POSIX file system may after a cut: files truncated to what was
+// synced, files and directories whose entry was never synced removed, unsynced renames undone. Removals are taken as durable: a file coming back is one
 // LevelDB ignores (an obsolete log, table or manifest).
 // Thread-safety: every member may be called from any thread (LevelDB compacts in the background).
 #pragma once
@@ -65,8 +65,13 @@ class PowerCutFiles final : public leveldb::EnvWrapper {
         fs::resize_file(name, file.synced, ec);
       }
     }
+    for (auto it = directories_.rbegin(); it != directories_.rend(); ++it) {
+      std::error_code ec;
+      if (!it->second) fs::remove_all(it->first, ec);
+    }
     files_.clear();
     renames_.clear();
+    directories_.clear();
     cut_ = false;
     cut_at_ = 0;
   }
@@ -79,6 +84,9 @@ class PowerCutFiles final : public leveldb::EnvWrapper {
       if (parent(name) == dir) file.entry_durable = true;
     }
     std::erase_if(renames_, [&](const Rename& r) { return parent(r.target) == dir; });
+    for (auto& [name, durable] : directories_) {
+      if (parent(name) == dir) durable = true;
+    }
     return leveldb::Status::OK();
   }
 
@@ -185,6 +193,13 @@ class PowerCutFiles final : public leveldb::EnvWrapper {
     }
     return target()->RenameFile(source, target_name);
   }
+  leveldb::Status CreateDir(const std::string& name) override {
+    if (!change()) return lost();
+    leveldb::Status s = target()->CreateDir(name);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (s.ok()) directories_.emplace_back(name, false);
+    return s;
+  }
   leveldb::Status RemoveFile(const std::string& name) override {
     if (!change()) return lost();
     {
@@ -198,6 +213,7 @@ class PowerCutFiles final : public leveldb::EnvWrapper {
   mutable std::mutex mutex_;
   std::map<std::string, FileState> files_;  // guarded by mutex_
   std::vector<Rename> renames_;             // not yet made durable by a directory sync
+  std::vector<std::pair<std::string, bool>> directories_;  // made here, in order; entry durable
   std::uint64_t changes_ = 0;
   std::uint64_t cut_at_ = 0;
   bool cut_ = false;
