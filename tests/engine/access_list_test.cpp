@@ -418,7 +418,6 @@ StateKey short_key(std::initializer_list<std::uint8_t> bytes) {
 // 1.9 GiB; refs reordered, unused literals and declared keys spelt out were accepted).
 TEST(AccessList, OnlyTheCanonicalBoundedEncodingIsAccepted) {
   const StateKey a = short_key({0x10, 0x01});
-  const StateKey b = short_key({0x10, 0x02});
   using Declared = std::vector<std::vector<StateKey>>;
   const DeclaredOnlyVm none(Declared(1));
   const DeclaredOnlyVm declares_a(Declared{{a}});

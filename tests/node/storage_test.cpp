@@ -295,7 +295,7 @@ TEST_F(DamagedDatabase, ALogThatLostReportedBlocksIsRefusedNamingBothHeights) {
     auto chain = Chain::open(options_for(trial_));
     ASSERT_FALSE(chain.is_ok()) << damage << ": reopened at height " << (*chain)->head().height << " of " << last;
     EXPECT_EQ(chain.status().code(), ErrorCode::kCorruption) << damage;
-    const std::string& message = chain.status().message();
+    const std::string message = chain.status().message();
     EXPECT_NE(message.find("reopened at height "), std::string::npos) << damage << ": " << message;
     EXPECT_NE(message.find("up to height " + std::to_string(last) + " were reported durable"), std::string::npos)
         << damage << ": " << message;
