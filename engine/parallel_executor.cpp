@@ -59,21 +59,22 @@ class MVReader final : public StateReader {
     return std::move(applied).value();
   }
 
-  // The reads so far are re-checked only here, on the VM's demand: a VM that found its view
-  // inconsistent (or wants to stop early) asks, the engine never does.
+  // The reads are re-checked only here, on the VM's demand: a VM that found its view
+  // inconsistent (or wants to stop early) asks, the engine never does. Each call checks the
+  // reads made since the last one and kRecheckedPerCall earlier ones in turn, so a VM that asks
+  // after every read stays linear in its reads, and a read overwritten after it was checked is
+  // found within reads / kRecheckedPerCall calls. One not found yet costs nothing but time:
+  // validation checks every read of the execution that counts.
   bool aborted() const override {
-    if (!aborted_) {
-      std::size_t delta_read = 0;
-      for (const ReadDescriptor& r : reads_) {
-        const DeltaSum sum = r.with_deltas ? delta_reads_[delta_read++] : 0;
-        if (!MVMemory::read_is_current(r, txn_, sum)) {
-          aborted_ = true;
-          conflict_cell_ = r.cell;
-          break;
-        }
-      }
+    if (aborted_) return true;
+    for (; checked_.read < reads_.size(); checked_.advance(reads_)) {
+      if (stale(checked_)) return true;
     }
-    return aborted_;
+    for (std::size_t k = 0; k < kRecheckedPerCall && !reads_.empty(); ++k, recheck_.advance(reads_)) {
+      if (recheck_.read >= reads_.size()) recheck_ = {};
+      if (stale(recheck_)) return true;
+    }
+    return false;
   }
 
   /// A read met an ESTIMATE of blocking_txn().
@@ -103,6 +104,23 @@ class MVReader final : public StateReader {
   mutable const KeyCell* conflict_cell_ = nullptr;
   ReadSet reads_;
   DeltaReads delta_reads_;
+  // A position in reads_, with the index of its delta sum in delta_reads_.
+  struct ReadCursor {
+    std::size_t read = 0;
+    std::size_t delta_read = 0;
+    void advance(const ReadSet& reads) { delta_read += reads[read++].with_deltas ? 1 : 0; }
+  };
+  static constexpr std::size_t kRecheckedPerCall = 4;
+  mutable ReadCursor checked_;  // reads before it were checked once
+  mutable ReadCursor recheck_;  // the next earlier read to check again
+  // Whether the read at `at` was overwritten since; latches aborted_ when it was.
+  bool stale(const ReadCursor& at) const {
+    const ReadDescriptor& r = reads_[at.read];
+    if (MVMemory::read_is_current(r, txn_, r.with_deltas ? delta_reads_[at.delta_read] : 0)) return false;
+    aborted_ = true;
+    conflict_cell_ = r.cell;
+    return true;
+  }
   std::optional<std::string> delta_failure_;
 };
 

@@ -53,12 +53,15 @@ class OverlayReader final : public StateReader {
     auto it = overlay_.find(key);
     if (it == overlay_.end()) return base_.get(key);
     if (it->second.has_deltas) {
+      // Applied to the value the deltas add to and returned, not stored: the sum keeps running
+      // from the key's last written value, as in the multi-version memory and the listed
+      // executor, so every executor applies the same sums to the same values (Vm::apply_delta).
       Result<Value> applied = resolve(vm_, base_, key, it->second);
       if (!applied) {
         if (!failure_) failure_ = applied.status().message();
         throw DeltaReadFailed{};
       }
-      it->second = OverlayValue{std::move(applied).value()};
+      return std::move(applied).value();
     }
     return it->second.value;
   }

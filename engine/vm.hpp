@@ -87,9 +87,11 @@ class Vm {
   /// counter, `base` being the value before the adds (nullopt: none, or deleted). Throws when it
   /// cannot: `base` does not decode, or the counter would pass its bound. Deterministic, called
   /// concurrently. Every executor applies a key's deltas the same way: summed (DeltaSum) since
-  /// the key's last value and applied at once, when a transaction next reads the key or at the
-  /// end of the block; a value written over them drops them unapplied. So whether an
-  /// application fails, and where, is the same on every executor; when one does, the block
+  /// the key's last written value and applied to it at once, when a transaction reads the key
+  /// (each read applies the whole sum so far, a read writes nothing) or at the end of the
+  /// block; a value written over them drops them unapplied. So the results, and whether an
+  /// application fails and where, are the same on every executor, even for an apply_delta that
+  /// is not additive (apply(apply(b, x), y) != apply(b, x + y)); when one fails, the block
   /// cannot be made (BlockResult::finish_error), and a transaction whose read met it sees its
   /// read throw. A bound the VM keeps by construction (the ledger: every balance is at most the
   /// coin's supply, which fits 64 bits) makes that failure unreachable on valid blocks.

@@ -1,6 +1,7 @@
 #include "state/mv_memory.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <iterator>
 
 #include "crypto/parallel_for.hpp"
@@ -15,11 +16,6 @@ template <typename Entries>
 auto lower_bound_txn(Entries& entries, TxnIndex txn) {
   return std::lower_bound(entries.begin(), entries.end(), txn,
                           [](const Entry& e, TxnIndex t) { return e.txn < t; });
-}
-
-template <typename Cells>
-bool contains(const Cells& cells, const KeyCell* cell) {
-  return std::find(cells.begin(), cells.end(), cell) != cells.end();
 }
 
 // The cell of `key` when the execution read it, else null. Only short read sets are searched:
@@ -164,21 +160,26 @@ bool MVMemory::record(Version version, ReadSet reads, const WriteSet& writes, co
       }
       note_change(*c);
     }
-    if (!contains(written, c)) written.push_back(c);
+    written.push_back(c);
   };
   for (const Write& w : writes) publish(w.key, value_entry(version, &w.value));
   for (const Delta& d : deltas) publish(d.key, delta_entry(version, d.amount));
 
-  bool wrote_new_path = false;
-  for (KeyCell* c : written) {
-    if (!contains(slot.written, c)) {
-      wrote_new_path = true;
-      break;
-    }
+  // Both cell lists as sorted sets (a key written and added to is one cell), so comparing them
+  // costs O(k log k) for an execution of k writes, not O(k^2).
+  const std::less<KeyCell*> order;  // a total order on pointers
+  std::sort(written.begin(), written.end(), order);
+  written.erase(std::unique(written.begin(), written.end()), written.end());
+  if (!std::is_sorted(slot.written.begin(), slot.written.end(), order)) {
+    std::sort(slot.written.begin(), slot.written.end(), order);
   }
+  const bool wrote_new_path =
+      !std::includes(slot.written.begin(), slot.written.end(), written.begin(), written.end(), order);
   // Keys the previous incarnation wrote and this one did not: remove the stale entries.
+  auto now = written.begin();
   for (KeyCell* c : slot.written) {
-    if (contains(written, c)) continue;
+    while (now != written.end() && order(*now, c)) ++now;
+    if (now != written.end() && *now == c) continue;
     tbb::spin_mutex::scoped_lock lock(c->mutex);
     auto it = lower_bound_txn(c->entries, version.txn);
     if (it != c->entries.end() && it->txn == version.txn) {
@@ -237,10 +238,11 @@ void MVMemory::convert_writes_to_estimates(TxnIndex txn) {
 }
 
 void MVMemory::declare_write(TxnIndex txn, KeyCell* cell) {
-  WrittenCells& written = slots_[txn].written;
-  if (contains(written, cell)) return;  // declared twice
   {
     tbb::spin_mutex::scoped_lock lock(cell->mutex);
+    // Declarations come in ascending order, before any execution: a key this transaction
+    // declared already holds its marker last (O(1), however many keys it declares).
+    if (!cell->entries.empty() && cell->entries.back().txn == txn) return;
     PEL_ASSERT(cell->entries.empty() || cell->entries.back().txn < txn, "declarations come in ascending order");
     Entry marker = value_entry(Version{txn, 0}, nullptr);
     marker.estimate = true;
@@ -250,7 +252,7 @@ void MVMemory::declare_write(TxnIndex txn, KeyCell* cell) {
   }
   // As if an incarnation before the first had written the key: the first execution's record()
   // replaces the marker, or removes it when the transaction does not write the key.
-  written.push_back(cell);
+  slots_[txn].written.push_back(cell);
 }
 
 FinalWrites MVMemory::final_writes_below(std::size_t txns) const {

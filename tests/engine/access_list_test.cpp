@@ -535,6 +535,41 @@ TEST(AccessList, AFailingVmEndsTheBlockWithoutHanging) {
     ASSERT_TRUE(listed.is_ok()) << listed.status().message();
     EXPECT_EQ(listed->finish_error, execute_sequential(finish_throws, txns.size(), base).finish_error);
     EXPECT_NE(listed->finish_error.find("no beneficiary"), std::string::npos);
+    // The finish entry is still checked when finish_block threw (issue 25, item 9): a list
+    // naming a key it never read is refused, not trusted because the block failed anyway.
+    AccessList wrong_finish = list;
+    StateKey unread;
+    unread.bytes[0] = 0x7e;
+    set_part(wrong_finish, txns.size(), AccessList::Part::kReads, {add_key(wrong_finish, unread)});
+    auto refused = executor.execute_listed(finish_throws, txns.size(), base, wrong_finish);
+    ASSERT_FALSE(refused.is_ok()) << "threads " << threads;
+    EXPECT_NE(refused.status().message().find("finish_block"), std::string::npos) << refused.status().message();
+  }
+}
+
+// A list built through the public API (not decoded) that names one key under two ids would hide
+// the dependency between a writer under one id and a reader under the other: refused before
+// anything runs (issue 25, item 9: 537 wrong states of 2,619 such lists).
+TEST(AccessList, AKeyUnderTwoIdsIsRefused) {
+  const std::vector<ToyTxn> txns = five_chains();
+  DeclaringVm vm(txns, Hint::kNone, 5, 1);
+  MemoryState base = toy_base(2000);
+  AccessList list = record(vm, txns.size(), base, 2);
+  ASSERT_FALSE(list.reads(1).empty());
+  const std::uint32_t original = list.reads(1).front();
+  list.keys.push_back(list.keys[original]);  // a second id for the same key
+  const auto alias = static_cast<std::uint32_t>(list.keys.size() - 1);
+  auto reads = ids_of(list.reads(1));
+  reads.front() = alias;
+  set_part(list, 1, AccessList::Part::kReads, reads);
+  for (int threads : {1, 2, 4}) {
+    ParallelExecutor executor({.threads = threads});
+    auto refused = executor.execute_listed(vm, txns.size(), base, list);
+    ASSERT_FALSE(refused.is_ok()) << "threads " << threads;
+    EXPECT_NE(refused.status().message().find("has two ids, " + std::to_string(original) + " and " +
+                                              std::to_string(alias)),
+              std::string::npos)
+        << refused.status().message();
   }
 }
 

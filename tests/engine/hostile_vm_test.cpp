@@ -406,5 +406,69 @@ TEST(ExecutorThreads, EachExecutorGetsTheThreadsItAskedFor) {
   EXPECT_EQ(small.threads(), small_threads);
 }
 
+// A VM that asks aborted() after every one of its many reads, on a block whose early writes
+// overwrite what later transactions read: each call costs O(1), so the block ends in about the
+// time its reads take. aborted() walked every read so far, and such a block took minutes (issue
+// 25, item 7: 614x the plain loop at 4,000 reads a transaction); the watchdog is far above what
+// linear work needs on any machine.
+class PollingVm final : public Vm {
+ public:
+  static constexpr std::uint64_t kReads = 60'000;
+  TxnOutput execute(TxnIndex txn, StateReader& reader) const override {
+    std::uint64_t acc = txn;
+    for (std::uint64_t k = 0; k < kReads; ++k) {
+      const std::optional<Value> v = reader.read(toy_key(k));
+      if (reader.aborted()) return {{{toy_key(0), "void"}}, "void", ""};
+      acc = acc * 31 + (v ? v->size() : 0);
+    }
+    return {{{toy_key(txn % 8), std::to_string(acc)}}, std::to_string(acc), ""};
+  }
+};
+
+TEST(HostileVm, AVmThatAsksAbortedAfterEveryReadStaysLinear) {
+  PollingVm vm;
+  const MemoryState base;
+  const std::size_t size = 24;
+  const BlockResult seq = execute_sequential(vm, size, base);
+  for (int threads : {2, 4}) {
+    Watchdog dog(std::chrono::seconds(120), "polling VM, threads " + std::to_string(threads));
+    ParallelExecutor executor = block_stm(threads);
+    expect_same(seq, executor.execute(vm, size, base), "polling VM");
+  }
+}
+
+// One transaction declaring (and writing) 400,000 keys, twice each: declarations and the record
+// of its writes cost O(k log k), not O(k^2) (issue 25, item 8: declaring 100,000 took 7.5-13.8 s).
+class WideVm final : public Vm {
+ public:
+  static constexpr std::uint64_t kKeys = 400'000;
+  TxnOutput execute(TxnIndex txn, StateReader& reader) const override {
+    TxnOutput out;
+    if (txn == 0) {
+      for (std::uint64_t k = 0; k < kKeys; ++k) out.writes.push_back({toy_key(k), "w"});
+    } else {
+      out.writes.push_back({toy_key(kKeys + txn), reader.read(toy_key(txn)).value_or("none")});
+    }
+    return out;
+  }
+  void declare_writes(TxnIndex txn, DeclaredWrites& out) const override {
+    if (txn != 0) return;
+    for (int twice = 0; twice < 2; ++twice) {
+      for (std::uint64_t k = 0; k < kKeys; ++k) out.push_back(toy_key(k));
+    }
+  }
+};
+
+TEST(HostileVm, ATransactionDeclaringFourHundredThousandKeysIsNotQuadratic) {
+  WideVm vm;
+  const MemoryState base;
+  const std::size_t size = 16;
+  const BlockResult seq = execute_sequential(vm, size, base);
+  Watchdog dog(std::chrono::seconds(60), "400,000 declared keys");
+  ParallelExecutor executor({.threads = 2, .min_parallel_txns = 2, .fallback_speedup = 0,
+                             .declarations = ParallelOptions::Declarations::kAll});
+  expect_same(seq, executor.execute(vm, size, base), "400,000 declared keys");
+}
+
 }  // namespace
 }  // namespace pel::testing

@@ -96,12 +96,13 @@ inline std::uint64_t toy_counter(const std::optional<Value>& v) {
 
 class ToyVm final : public Vm {
  public:
-  /// Counters above `counter_bound` cannot be applied (Vm::apply_delta throws).
-  explicit ToyVm(std::vector<ToyTxn> txns, std::uint64_t counter_bound = ~std::uint64_t{0})
-      : txns_(std::move(txns)), counter_bound_(counter_bound) {}
+  /// Counters above `counter_bound` cannot be applied (Vm::apply_delta throws). Not `additive`,
+  /// an application doubles the base before adding (apply(apply(b, x), y) != apply(b, x + y)).
+  explicit ToyVm(std::vector<ToyTxn> txns, std::uint64_t counter_bound = ~std::uint64_t{0}, bool additive = true)
+      : txns_(std::move(txns)), counter_bound_(counter_bound), additive_(additive) {}
 
   Value apply_delta(const StateKey& key, const std::optional<Value>& base, DeltaSum total) const override {
-    const DeltaSum sum = total + toy_counter(base);
+    const DeltaSum sum = additive_ ? total + toy_counter(base) : total + 2 * static_cast<DeltaSum>(toy_counter(base) % (1ull << 40));
     if (sum > counter_bound_) throw std::runtime_error("toy counter " + key.hex().substr(0, 6) + " over its bound");
     return "n=" + std::to_string(static_cast<std::uint64_t>(sum));
   }
@@ -172,6 +173,7 @@ class ToyVm final : public Vm {
  private:
   std::vector<ToyTxn> txns_;
   std::uint64_t counter_bound_;
+  bool additive_;
 };
 
 /// How good a DeclaringVm's declarations are.
