@@ -8,13 +8,20 @@ function(pel_add_library name)
   target_link_libraries(${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS} $<BUILD_INTERFACE:pel_build_flags>)
 endfunction()
 
-# pel_add_test(NAME SOURCES... LIBS ... [LABELS ...]): a GoogleTest binary registered with ctest.
+# pel_add_test(NAME SOURCES... LIBS ... [LABELS L]): a GoogleTest binary registered with ctest.
 function(pel_add_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main pel_build_flags)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 600)
+  endif()
+  # gtest_discover_tests writes the properties out as one flat list, so a second label would
+  # become a property name of its own and be lost: one label here, the folder's in its
+  # directory property LABELS (ctest adds those to every test of the folder).
+  list(LENGTH ARG_LABELS label_count)
+  if(label_count GREATER 1)
+    message(FATAL_ERROR "pel_add_test(${name}): one label (a folder's labels go in its LABELS directory property)")
   endif()
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
     PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")

@@ -22,14 +22,14 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer: all tests"
 scripts/setup.sh build-asan -DPEL_SANITIZE=address -DPEL_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
 # libtbb is not TSan-instrumented: under TSan every data-parallel loop (crypto/parallel_for.hpp)
 # runs as a plain loop and the engine's workers run on plain threads, so what TSan checks is
-# pel's own synchronisation: the engine, the pipelined chain, import and replay.
-echo "== ThreadSanitizer: multi-version memory, Block-STM engine, scheduler, chain/import/replay/storage tests"
+# pel's own synchronisation: every test labelled `concurrent` (the state, engine and node folders:
+# the chain, import, replay, storage, crash and power-cut tests), the CLI test apart.
+echo "== ThreadSanitizer: every test labelled concurrent"
 scripts/setup.sh build-tsan -DPEL_SANITIZE=thread -DPEL_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build-tsan -j"$jobs" --target state_test engine_test node_test storage_test crash_test power_cut_test pel
-TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" ctest --test-dir build-tsan --output-on-failure -j"$jobs" \
-  -R 'MVMemory|Differential|AccessList|Adversarial|ContentionFallback|Deltas|StateStore|HostileVm|Scheduler|Chain|ImportFailures|BlockCodec|FaultInjection|Durability|CrashSafety|DamagedDatabase|DatabaseLock|PowerCut'
+TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" ctest --test-dir build-tsan --output-on-failure -j"$jobs" -L concurrent -LE cli
 echo "== all test suites passed"

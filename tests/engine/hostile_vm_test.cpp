@@ -413,7 +413,11 @@ TEST(ExecutorThreads, EachExecutorGetsTheThreadsItAskedFor) {
 // linear work needs on any machine.
 class PollingVm final : public Vm {
  public:
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  static constexpr std::uint64_t kReads = 20'000;  // races, not growth, are what a sanitizer checks
+#else
   static constexpr std::uint64_t kReads = 60'000;
+#endif
   TxnOutput execute(TxnIndex txn, StateReader& reader) const override {
     std::uint64_t acc = txn;
     for (std::uint64_t k = 0; k < kReads; ++k) {
@@ -441,7 +445,11 @@ TEST(HostileVm, AVmThatAsksAbortedAfterEveryReadStaysLinear) {
 // of its writes cost O(k log k), not O(k^2) (issue 25, item 8: declaring 100,000 took 7.5-13.8 s).
 class WideVm final : public Vm {
  public:
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  static constexpr std::uint64_t kKeys = 100'000;
+#else
   static constexpr std::uint64_t kKeys = 400'000;
+#endif
   TxnOutput execute(TxnIndex txn, StateReader& reader) const override {
     TxnOutput out;
     if (txn == 0) {
