@@ -181,6 +181,14 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
     auto existing = ChainStore(found).holds_chain();
     if (!existing.is_ok()) return existing.status();
     if (*existing) return error(ErrorCode::kInvalidArgument, options.datadir + ": already holds a pel chain");
+    // State without a chain: an init stopped while it streamed the genesis. Its keys would mix
+    // with this genesis's, under a commitment that counts only this one's.
+    bool has_state = false;
+    PEL_TRY(found.iterate(StateStore::kStateSpace, [&](ByteView, ByteView) { return !(has_state = true); }));
+    if (has_state) {
+      return error(ErrorCode::kInvalidArgument, options.datadir + ": holds the state of an init that did not finish; "
+                                                                 "remove the directory and run init again");
+    }
     return Status::ok();
   });
   if (!db.is_ok()) return db.status();
@@ -200,21 +208,34 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
   }
   PEL_TRY(chain->load_producer_key());
 
-  WriteSet state = ledger::build_genesis(genesis);
-  LatticeHash acc = chain->state_->accumulator_after(state);
+  // The genesis state in batches of accounts, unsynced: memory stays bounded whatever its size.
+  // The parts are disjoint, so their commitments add up to the state's. Only the last batch,
+  // with the genesis block and the format record, makes it a chain.
+  LatticeHash acc;
+  Status streamed = Status::ok();
+  ledger::for_each_genesis_part(genesis, opts.genesis_accounts_per_batch, [&](WriteSet&& part) {
+    if (!streamed.is_ok()) return;
+    acc.combine(commitment_of(part));
+    WriteBatch batch;
+    StateStore::stage_genesis_part(part, batch);
+    streamed = chain->db_->write(batch, /*sync=*/false);
+  });
+  PEL_TRY(streamed.with_context(options.datadir + ": writing the genesis state"));
   Block block;
   block.header.parent_hash = genesis_commitment(chain->genesis_);
   block.header.transactions_root = transactions_root({});
   block.header.receipts_root = receipts_root({});
   block.header.state_root = acc.digest();
   WriteBatch batch;
-  PEL_TRY(chain->state_->stage(state, 0, acc, batch));
+  PEL_TRY(chain->state_->stage({}, 0, acc, batch));
   Hash256 hash = block.header.hash();
   ChainStore::put_block(batch, block, hash, {});
   ChainStore::put_genesis(batch, chain->genesis_);
   PEL_TRY(chain->db_->write(batch, /*sync=*/true));
   PEL_TRY(chain->db_->set_durable_mark(durable_mark(0, hash)));
-  chain->state_->publish(state, acc);
+  auto loaded = StateStore::open(*chain->db_);  // with the accumulator just written
+  if (!loaded.is_ok()) return loaded.status();
+  chain->state_ = std::move(loaded).value();
   chain->head_ = block.header;
   chain->head_hash_ = hash;
   chain->written_head_ = block.header;

@@ -47,6 +47,9 @@ struct ChainOptions {
   /// rule here (a validator set, a consensus certificate). Called concurrently with the chain's
   /// own work: import_blocks authenticates the next block on its read-ahead thread.
   std::function<Status(const BlockHeader&)> header_check;
+  /// Chain::create writes the genesis state in batches of this many accounts' records (about
+  /// 13 keys each with the default genesis), so memory stays bounded at any size.
+  std::uint32_t genesis_accounts_per_batch = 50'000;
   /// Tests only: fail the commit of this height before anything is written.
   std::optional<std::uint64_t> fail_commit_at;
 };

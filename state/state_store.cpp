@@ -119,6 +119,12 @@ Status StateStore::stage(const WriteSet& writes, std::uint64_t height, const Lat
   return Status::ok();
 }
 
+void StateStore::stage_genesis_part(const WriteSet& part, WriteBatch& batch) {
+  for (const Write& w : part) {
+    if (w.value) batch.put(kStateSpace, w.key.view(), as_bytes(*w.value));
+  }
+}
+
 void StateStore::publish(const WriteSet& writes, const LatticeHash& accumulator) {
   for (const Write& w : writes) {
     CacheShard& shard = cache_[StateKeyHash{}(w.key) % kShards];

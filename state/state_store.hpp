@@ -49,6 +49,10 @@ class StateStore final : public BaseState {
   /// read error.
   Status stage(const WriteSet& writes, std::uint64_t height, const LatticeHash& accumulator,
                WriteBatch& batch);
+  /// Part of a genesis written in parts into an empty store: its pairs only (no reads, no undo
+  /// record, no commitment: stage() an empty write set with the whole accumulator last, then
+  /// open the store again).
+  static void stage_genesis_part(const WriteSet& part, WriteBatch& batch);
   /// After `batch` is durably written: makes the new state visible to readers and the cache.
   void publish(const WriteSet& writes, const LatticeHash& accumulator);
 

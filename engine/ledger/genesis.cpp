@@ -1,6 +1,8 @@
 #include "engine/ledger/genesis.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -50,37 +52,57 @@ Status check_genesis(const GenesisParams& p) {
   return Status::ok();
 }
 
-WriteSet build_genesis(const GenesisParams& p) {
-  // Key derivation (an Ed25519 key and a SHA-256 each) dominates: do it in parallel.
-  std::vector<Address> addr(p.accounts);
-  parallel_ranges(p.accounts, 64, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i != end; ++i) addr[i] = account_address(p.seed, static_cast<std::uint32_t>(i));
-  });
+namespace {
 
+// Sorted by key, one write per key. Distinct addresses give distinct keys (a 2^-80 collision
+// would only merge two accounts).
+void sort_unique(WriteSet& writes) {
+  std::sort(writes.begin(), writes.end(), [](const Write& a, const Write& b) { return a.key < b.key; });
+  writes.erase(std::unique(writes.begin(), writes.end(), [](const Write& a, const Write& b) { return a.key == b.key; }),
+               writes.end());
+}
+
+// The records of accounts [begin, end): balances, token and LP balances, one NFT per collection.
+WriteSet account_part(const GenesisParams& p, std::uint32_t begin, std::uint32_t end) {
+  // Key derivation (an Ed25519 key and a SHA-256 each) dominates: do it in parallel.
+  std::vector<Address> addr(end - begin);
+  parallel_ranges(addr.size(), 64, [&](std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i != to; ++i) addr[i] = account_address(p.seed, static_cast<std::uint32_t>(begin + i));
+  });
   WriteSet out;
   auto put = [&](const StateKey& key, Value v) { out.push_back({key, std::move(v)}); };
   AmountRecord token_balance;
   token_balance.amount = p.initial_balance;
   AmountRecord lp;
   lp.amount = genesis_lp_shares(p);
-  for (std::uint32_t i = 0; i < p.accounts; ++i) {
+  for (std::uint32_t i = begin; i < end; ++i) {
+    const Address& a_addr = addr[i - begin];
     AccountRecord a;
     a.balance = p.initial_balance;
-    put(account_key(addr[i]), a.encode());
-    for (std::uint32_t t = 1; t <= p.tokens; ++t) put(token_balance_key(t, addr[i]), token_balance.encode());
+    put(account_key(a_addr), a.encode());
+    for (std::uint32_t t = 1; t <= p.tokens; ++t) put(token_balance_key(t, a_addr), token_balance.encode());
     if (p.tokens > 0) {
-      for (std::uint32_t q = 0; q < p.pools; ++q) put(lp_balance_key(q, addr[i]), lp.encode());
+      for (std::uint32_t q = 0; q < p.pools; ++q) put(lp_balance_key(q, a_addr), lp.encode());
     }
     NftRecord nft;
-    nft.owner = addr[i];
+    nft.owner = a_addr;
     for (std::uint32_t c = 0; c < p.collections; ++c) put(nft_key(c, i), nft.encode());
   }
+  sort_unique(out);
+  return out;
+}
+
+// The records that are not an account's: tokens, pools, collections, validators, proposals.
+WriteSet shared_part(const GenesisParams& p) {
+  WriteSet out;
+  auto put = [&](const StateKey& key, Value v) { out.push_back({key, std::move(v)}); };
+  auto address = [&](std::uint32_t i) { return account_address(p.seed, i); };
   const std::uint32_t pools = p.tokens > 0 ? p.pools : 0;
   for (std::uint32_t t = 1; t <= p.tokens; ++t) {
     TokenInfoRecord info;
     const std::uint32_t pools_of_t = pools / p.tokens + (t - 1 < pools % p.tokens ? 1 : 0);
     info.total_supply = p.initial_balance * p.accounts + pool_reserve(p) * pools_of_t;
-    if (p.accounts > 0) info.issuer = addr[(t - 1) % p.accounts];
+    if (p.accounts > 0) info.issuer = address((t - 1) % p.accounts);
     put(token_info_key(t), info.encode());
   }
   for (std::uint32_t q = 0; q < pools; ++q) {
@@ -93,7 +115,7 @@ WriteSet build_genesis(const GenesisParams& p) {
   }
   for (std::uint32_t c = 0; c < p.collections; ++c) {
     CollectionRecord coll;
-    if (p.accounts > 0) coll.creator = addr[c % p.accounts];
+    if (p.accounts > 0) coll.creator = address(c % p.accounts);
     coll.royalty_bps = 250;
     coll.next_id = p.accounts;
     put(collection_key(c), coll.encode());
@@ -110,10 +132,27 @@ WriteSet build_genesis(const GenesisParams& p) {
     prop.choices = proposal_choices(q);
     put(proposal_key(q), prop.encode());
   }
-  // Distinct addresses give distinct keys (a 2^-80 collision would only merge two accounts).
-  std::sort(out.begin(), out.end(), [](const Write& a, const Write& b) { return a.key < b.key; });
-  out.erase(std::unique(out.begin(), out.end(), [](const Write& a, const Write& b) { return a.key == b.key; }),
-            out.end());
+  sort_unique(out);
+  return out;
+}
+
+}  // namespace
+
+void for_each_genesis_part(const GenesisParams& params, std::uint32_t accounts_per_part,
+                           const std::function<void(WriteSet&&)>& sink) {
+  const std::uint32_t step = std::max<std::uint32_t>(1, accounts_per_part);
+  for (std::uint32_t begin = 0; begin < params.accounts; begin += std::min(step, params.accounts - begin)) {
+    sink(account_part(params, begin, begin + std::min(step, params.accounts - begin)));
+  }
+  sink(shared_part(params));
+}
+
+WriteSet build_genesis(const GenesisParams& params) {
+  WriteSet out;
+  for_each_genesis_part(params, params.accounts, [&](WriteSet&& part) {
+    out.insert(out.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+  });
+  sort_unique(out);
   return out;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "crypto/address.hpp"
 #include "crypto/ed25519.hpp"
@@ -52,5 +53,10 @@ Status check_genesis(const GenesisParams& params);
 
 /// The genesis write set: sorted by key, one write per key, no deletions.
 WriteSet build_genesis(const GenesisParams& params);
+/// The same writes in parts, for a genesis written in bounded memory: `sink` gets the records
+/// of each run of `accounts_per_part` accounts, then those no account owns; each part sorted,
+/// the parts disjoint (their commitments add up to the whole's).
+void for_each_genesis_part(const GenesisParams& params, std::uint32_t accounts_per_part,
+                           const std::function<void(WriteSet&&)>& sink);
 
 }  // namespace pel::ledger

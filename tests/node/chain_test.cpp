@@ -269,6 +269,43 @@ TEST(Chain, AGenesisProducerThatCannotSignIsRefused) {
   }
 }
 
+// The genesis is written in batches of accounts (bounded memory at any size): any batch size
+// gives the state, root and genesis hash that one batch gives, and the state verifies.
+TEST(Chain, AGenesisWrittenInPartsIsTheSameGenesis) {
+  testing::TempDir dir;
+  const ledger::GenesisParams genesis = small_genesis();
+  std::vector<Hash256> hashes;
+  for (std::uint32_t per_batch : {1u, 7u, 100u, 50'000u}) {
+    ChainOptions o = test_options(dir.path() + "/batch" + std::to_string(per_batch));
+    o.genesis_accounts_per_batch = per_batch;
+    auto chain = Chain::create(o, genesis);
+    ASSERT_TRUE(chain.is_ok()) << chain.status().to_string();
+    EXPECT_EQ((*chain)->head().state_root, commitment_of(ledger::build_genesis(genesis)).digest()) << per_batch;
+    EXPECT_TRUE((*chain)->verify_state().is_ok()) << per_batch;
+    hashes.push_back((*chain)->head_hash());
+  }
+  EXPECT_EQ(std::count(hashes.begin(), hashes.end(), hashes.front()), static_cast<std::ptrdiff_t>(hashes.size()));
+}
+
+// An init stopped while it streamed the genesis leaves state without a chain: a new init there
+// is refused (its keys would mix with the new genesis's), and so is an open.
+TEST(Chain, AnInitThatDidNotFinishIsRefused) {
+  testing::TempDir dir;
+  {
+    auto db = Database::open({.path = dir.path()});
+    ASSERT_TRUE(db.is_ok());
+    WriteSet part = ledger::build_genesis(small_genesis());
+    part.resize(10);
+    WriteBatch batch;
+    StateStore::stage_genesis_part(part, batch);
+    ASSERT_TRUE((*db)->write(batch, true).is_ok());
+  }
+  auto chain = Chain::create(test_options(dir.path()), small_genesis());
+  ASSERT_FALSE(chain.is_ok());
+  EXPECT_NE(chain.status().message().find("init that did not finish"), std::string::npos) << chain.status().to_string();
+  EXPECT_FALSE(Chain::open(test_options(dir.path())).is_ok());
+}
+
 // One owner per key space: the chain store's and the state store's never share a prefix.
 TEST(ChainStore, KeySpacesAreDisjointFromTheStateStores) {
   const std::vector<Keyspace> spaces = {ChainStore::kBlockSpace, ChainStore::kBlockIndexSpace,
