@@ -19,10 +19,6 @@ Result<ProduceSummary> produce(Chain& chain, const ProduceParams& params,
   wp.seed = params.workload.seed * 0x9E3779B97F4A7C15ull + chain.head().height;
   PEL_TRY(ledger::WorkloadGenerator::check(genesis, wp));
   ledger::WorkloadGenerator generator(genesis, wp);
-  // Continue from what the chain holds: nonces, NFT owners, delegations (a fresh generator
-  // assumes the genesis).
-  generator.sync_with_state(chain.state());
-  PEL_TRY(chain.state().take_read_error().with_context(chain.options().datadir + ": reading the head state"));
 
   ProduceSummary summary;
   const Address beneficiary = producer_beneficiary(genesis);
@@ -34,7 +30,14 @@ Result<ProduceSummary> produce(Chain& chain, const ProduceParams& params,
   };
   const DiscardCallbacksOnExit guard(chain);  // no callback outlives `summary` and `durable`
   for (std::uint64_t i = 0; i < params.blocks; ++i) {
+    // Continue from what the chain holds: each account's nonce, NFTs and delegations, read as
+    // the generator first uses it (a generator that follows no state assumes the genesis).
+    generator.sync_with_state(chain.state());
     std::vector<ledger::Transaction> txns = generator.next_block();
+    if (Status read = chain.state().take_read_error(); !read.is_ok()) {
+      PEL_TRY(chain.flush());  // the blocks before are made durable and reported
+      return read.with_context(chain.options().datadir + ": reading the head state");
+    }
     auto t0 = std::chrono::steady_clock::now();
     auto executed = chain.execute(std::move(txns), chain.head().timestamp + 1, beneficiary);
     Status committed = !executed.is_ok()  ? executed.status()

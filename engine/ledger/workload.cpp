@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 
 #include "crypto/parallel_for.hpp"
@@ -138,47 +139,74 @@ Status WorkloadGenerator::check(const GenesisParams& g, const WorkloadParams& p)
 
 // What the generator knows of the chain so that its valid transactions stay valid: nonces,
 // who owns which NFT, who delegated how much to whom. Deliberately invalid transactions change
-// none of it.
+// none of it. An account is loaded when a transaction first names it (its key derived, its
+// nonce, genesis NFTs and delegations read from the state followed, or the genesis's), so
+// starting costs nothing per account, whatever the state's size.
 struct WorkloadGenerator::Model {
+  struct Account {
+    KeyPair key;
+    Address address;
+    std::uint64_t nonce = 0;
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> nfts;         // (collection, id) owned
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> delegations;  // (validator, amount)
+  };
+
   GenesisParams genesis;
   WorkloadParams params;
   Weights weights;
   double weight_total = 0;
   Rng rng;
-  std::vector<KeyPair> keys;
-  std::vector<Address> addresses;
-  std::vector<std::uint64_t> nonces;
+  std::vector<std::unique_ptr<Account>> accounts;  // by index; loaded on first use
+  const BaseState* state = nullptr;                // followed; null: the genesis
   std::vector<double> zipf_cdf;  // empty when uniform
-  std::vector<std::vector<std::pair<std::uint32_t, std::uint64_t>>> nfts;         // per account
-  std::vector<std::vector<std::pair<std::uint32_t, std::uint64_t>>> delegations;  // per account
-  std::vector<std::uint64_t> next_nft_id;                                         // per collection
+  std::vector<std::uint64_t> next_nft_id;  // per collection
 
   Model(const GenesisParams& g, WorkloadParams p) : genesis(g), params(std::move(p)), rng(params.seed) {
     weights = std::move(weights_for(params)).value();
     for (const auto& kw : weights) weight_total += kw.second;
     const std::uint32_t n = params.accounts;
-    keys.resize(n, account_keypair(g.seed, 0));
-    addresses.resize(n);
-    parallel_ranges(n, 64, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t i = begin; i != end; ++i) {
-        keys[i] = account_keypair(g.seed, static_cast<std::uint32_t>(i));
-        addresses[i] = address_of(keys[i].public_key());
-      }
-    });
-    nonces.assign(n, 0);
+    accounts.resize(n);
     if (params.skew > 0) {
       zipf_cdf.resize(n);
       double sum = 0;
       for (std::uint32_t i = 0; i < n; ++i) zipf_cdf[i] = sum += 1.0 / std::pow(i + 1.0, params.skew);
       for (double& c : zipf_cdf) c /= sum;
     }
-    nfts.resize(n);
-    for (std::uint32_t i = 0; i < n; ++i) {
-      for (std::uint32_t c = 0; c < g.collections; ++c) nfts[i].emplace_back(c, i);  // genesis NFT (c, i)
-    }
-    delegations.resize(n);
     next_nft_id.assign(g.collections, g.accounts);
   }
+
+  // A record of the followed state; false when absent or not decodable (then: as in genesis).
+  template <typename R>
+  bool read(const StateKey& key, R& out) const {
+    std::optional<Value> v = state->get(key);
+    if (!v) return false;
+    Result<R> r = R::decode(as_bytes(*v));
+    if (r) out = *r;
+    return r.is_ok();
+  }
+
+  Account& account(std::uint32_t i) {
+    if (accounts[i]) return *accounts[i];
+    auto a = std::make_unique<Account>(Account{account_keypair(genesis.seed, i), {}, 0, {}, {}});
+    a->address = address_of(a->key.public_key());
+    for (std::uint32_t c = 0; c < genesis.collections; ++c) {
+      NftRecord nft;
+      // Its genesis NFT (c, i), while it still owns it; ones it minted or received in earlier
+      // runs are not looked for (that needs every NFT read), only those of this run.
+      if (state == nullptr || (read(nft_key(c, i), nft) && nft.owner == a->address)) a->nfts.emplace_back(c, i);
+    }
+    if (state != nullptr) {
+      AccountRecord record;
+      if (read(account_key(a->address), record)) a->nonce = record.nonce;
+      for (std::uint32_t v = 0; v < genesis.validators; ++v) {
+        DelegationRecord d;
+        if (read(delegation_key(v, a->address), d) && d.amount > 0) a->delegations.emplace_back(v, d.amount);
+      }
+    }
+    accounts[i] = std::move(a);
+    return *accounts[i];
+  }
+  const Address& address(std::uint32_t i) { return account(i).address; }
 
   std::uint32_t pick_account() {
     if (zipf_cdf.empty()) return static_cast<std::uint32_t>(rng.below(params.accounts));
@@ -211,7 +239,7 @@ struct WorkloadGenerator::Model {
     switch (kind) {
       case TxKind::kTransfer: {
         TransferPayload p;
-        p.to = addresses[pick_other(sender)];
+        p.to = address(pick_other(sender));
         p.amount = rng.between(1, 100);
         return p;
       }
@@ -222,7 +250,7 @@ struct WorkloadGenerator::Model {
         sender = issuer;
         TokenMintPayload p;
         p.token = token;
-        p.to = addresses[pick_account()];
+        p.to = address(pick_account());
         p.amount = rng.between(1, 1000);
         return p;
       }
@@ -250,7 +278,7 @@ struct WorkloadGenerator::Model {
       }
       case TxKind::kNftMint: return nft_mint(commit, sender);
       case TxKind::kNftTransfer: {
-        auto& owned = nfts[sender];
+        auto& owned = account(sender).nfts;
         if (owned.empty()) return nft_mint(commit, sender);
         const std::size_t i = rng.below(owned.size());
         const auto [collection, id] = owned[i];
@@ -258,18 +286,18 @@ struct WorkloadGenerator::Model {
         p.collection = collection;
         p.id = id;
         const std::uint32_t to = pick_other(sender);
-        p.to = addresses[to];
+        p.to = address(to);
         p.price = rng.chance(0.5) ? 0 : rng.between(1, 1000);
         if (commit) {
           owned[i] = owned.back();
           owned.pop_back();
-          nfts[to].emplace_back(collection, id);
+          account(to).nfts.emplace_back(collection, id);
         }
         return p;
       }
       case TxKind::kStake: return stake(commit, sender);
       case TxKind::kUnstake: {
-        auto& ds = delegations[sender];
+        auto& ds = account(sender).delegations;
         if (ds.empty()) return stake(commit, sender);
         const std::size_t i = rng.below(ds.size());
         UnstakePayload p;
@@ -282,7 +310,7 @@ struct WorkloadGenerator::Model {
         return p;
       }
       case TxKind::kClaimRewards: {
-        const auto& ds = delegations[sender];
+        const auto& ds = account(sender).delegations;
         if (ds.empty()) return stake(commit, sender);
         ClaimRewardsPayload p;
         p.validator = ds[rng.below(ds.size())].first;
@@ -300,14 +328,14 @@ struct WorkloadGenerator::Model {
         p.token = pick_token();
         p.amount = rng.between(1, 10);
         p.recipients.resize(rng.between(1, 32));
-        for (Address& a : p.recipients) a = addresses[pick_account()];
+        for (Address& a : p.recipients) a = address(pick_account());
         return p;
       }
     }
     // Token transfers, and mints that found no usable issuer.
     TokenTransferPayload p;
     p.token = pick_token();
-    p.to = addresses[pick_other(sender)];
+    p.to = address(pick_other(sender));
     p.amount = rng.between(1, 100);
     return p;
   }
@@ -315,7 +343,7 @@ struct WorkloadGenerator::Model {
   Payload nft_mint(bool commit, std::uint32_t sender) {
     NftMintPayload p;
     p.collection = static_cast<std::uint32_t>(rng.below(genesis.collections));
-    if (commit) nfts[sender].emplace_back(p.collection, next_nft_id[p.collection]++);
+    if (commit) account(sender).nfts.emplace_back(p.collection, next_nft_id[p.collection]++);
     return p;
   }
 
@@ -324,7 +352,7 @@ struct WorkloadGenerator::Model {
     p.validator = static_cast<std::uint32_t>(rng.below(genesis.validators));
     p.amount = rng.between(1, 1000);
     if (commit) {
-      auto& ds = delegations[sender];
+      auto& ds = account(sender).delegations;
       auto it = std::find_if(ds.begin(), ds.end(), [&](const auto& d) { return d.first == p.validator; });
       if (it == ds.end()) ds.emplace_back(p.validator, p.amount); else it->second += p.amount;
     }
@@ -342,38 +370,12 @@ WorkloadGenerator::~WorkloadGenerator() = default;
 
 void WorkloadGenerator::sync_with_state(const BaseState& state) {
   Model& m = *m_;
-  auto read = [&]<typename R>(const StateKey& key, R& out) {
-    std::optional<Value> v = state.get(key);
-    if (!v) return false;
-    Result<R> r = R::decode(as_bytes(*v));
-    if (r) out = *r;
-    return r.is_ok();
-  };
-  std::map<Address, std::uint32_t> index;
-  for (std::uint32_t i = 0; i < m.params.accounts; ++i) index.emplace(m.addresses[i], i);
-  // One account's nonce and delegations per iteration, each written to that account's slots
-  // only: the reads (a million point lookups on a large chain) run in parallel.
-  parallel_ranges(m.params.accounts, 256, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      AccountRecord a;
-      m.nonces[i] = read(account_key(m.addresses[i]), a) ? a.nonce : 0;
-      m.nfts[i].clear();
-      m.delegations[i].clear();
-      for (std::uint32_t v = 0; v < m.genesis.validators; ++v) {
-        DelegationRecord d;
-        if (read(delegation_key(v, m.addresses[i]), d) && d.amount > 0) m.delegations[i].emplace_back(v, d.amount);
-      }
-    }
-  });
+  const bool first = m.state == nullptr;
+  m.state = &state;
+  if (!first) return;
   for (std::uint32_t c = 0; c < m.genesis.collections; ++c) {
     CollectionRecord coll;
-    if (!read(collection_key(c), coll)) continue;
-    m.next_nft_id[c] = coll.next_id;
-    for (std::uint64_t id = 0; id < coll.next_id; ++id) {
-      NftRecord nft;
-      if (!read(nft_key(c, id), nft)) continue;
-      if (auto it = index.find(nft.owner); it != index.end()) m.nfts[it->second].emplace_back(c, id);
-    }
+    if (m.read(collection_key(c), coll)) m.next_nft_id[c] = coll.next_id;
   }
 }
 
@@ -390,7 +392,7 @@ std::vector<Transaction> WorkloadGenerator::next_block() {
     const TxKind kind = m.pick_kind();
     Transaction& tx = block[i];
     tx = make_transaction(m.build(kind, flaws[i] == Flaw::kNone, signer[i]));
-    std::uint64_t& nonce = m.nonces[signer[i]];
+    std::uint64_t& nonce = m.account(signer[i]).nonce;
     tx.nonce = nonce;
     const std::size_t keys = 8 + (tx.kind == TxKind::kAirdrop ? kMaxAirdropRecipients : 0);
     tx.gas_limit = gas::base(tx.kind) + tx.payload.size() * gas::kPerPayloadByte +
@@ -407,7 +409,7 @@ std::vector<Transaction> WorkloadGenerator::next_block() {
   }
   parallel_ranges(n, 16, [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i != end; ++i) {
-      block[i].sign(m.keys[signer[i]]);
+      block[i].sign(m.accounts[signer[i]]->key);  // loaded above: read-only here
       if (flaws[i] == Flaw::kSignature) block[i].signature.bytes[0] ^= 0x01;
     }
   });

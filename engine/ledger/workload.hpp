@@ -56,10 +56,12 @@ class WorkloadGenerator {
   /// serve (no tokens, pools, collections, validators or proposals).
   static Status check(const GenesisParams& genesis, const WorkloadParams& params);
 
-  /// Continues from `state` (a chain's head) instead of the genesis: reloads the nonces, NFT
-  /// owners and delegations of the accounts used. Reads accounts * (1 + validators) keys plus
-  /// every NFT (the accounts in parallel, on the calling thread's oneTBB arena); a record that
-  /// does not decode counts as absent.
+  /// Follows `state` (a chain's head) instead of the genesis: an account is loaded from it when
+  /// a transaction first names it (its nonce, delegations, and the genesis NFTs it still owns;
+  /// NFTs it minted or received before are not looked for), so this costs nothing up front at
+  /// any state size. The first call reads each collection's next NFT id. `state` is read by
+  /// next_block(): call again with the chain's state whenever that object changes (a commit);
+  /// a record that does not decode counts as absent, and read errors stay with `state`.
   void sync_with_state(const BaseState& state);
 
   /// The next block, signed. Nonces continue across blocks; the generator also tracks NFT
