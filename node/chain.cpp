@@ -194,7 +194,7 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
   if (!db.is_ok()) return db.status();
   std::unique_ptr<Chain> chain(new Chain(opts, std::move(db).value()));
   chain->closed_ = true;  // nothing to mark clean until the genesis is written
-  auto store = StateStore::open(*chain->db_);
+  auto store = StateStore::open(*chain->db_, opts.history_blocks);
   if (!store.is_ok()) return store.status();
   chain->state_ = std::move(store).value();
   chain->genesis_ = genesis;
@@ -233,7 +233,7 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
   ChainStore::put_genesis(batch, chain->genesis_);
   PEL_TRY(chain->db_->write(batch, /*sync=*/true));
   PEL_TRY(chain->db_->set_durable_mark(durable_mark(0, hash)));
-  auto loaded = StateStore::open(*chain->db_);  // with the accumulator just written
+  auto loaded = StateStore::open(*chain->db_, opts.history_blocks);  // with the accumulator just written
   if (!loaded.is_ok()) return loaded.status();
   chain->state_ = std::move(loaded).value();
   chain->head_ = block.header;
@@ -309,7 +309,7 @@ Status Chain::load_head() {
   written_head_ = head_;
   durable_height_ = height;
 
-  auto store = StateStore::open(*db_);
+  auto store = StateStore::open(*db_, options_.history_blocks);
   if (!store.is_ok()) return store.status();
   state_ = std::move(store).value();
   if (state_->state_root() != head_.state_root) {
@@ -547,12 +547,27 @@ Result<std::vector<ledger::Receipt>> Chain::receipts_at(std::uint64_t height) co
   return store_.receipts_at(height);
 }
 
-Result<MemoryState> Chain::state_at(std::uint64_t height) const {
+Status Chain::check_not_beyond_head(std::uint64_t height) const {
+  if (height <= head_.height) return Status::ok();
+  return error(ErrorCode::kNotFound, height_context(options_.datadir, height) + ": beyond the head (" +
+                                         std::to_string(head_.height) + ")");
+}
+
+Result<std::unique_ptr<HistoricalState>> Chain::state_at(std::uint64_t height) const {
   wait_for_pending();
-  if (height > head_.height) {
-    return error(ErrorCode::kNotFound, height_context(options_.datadir, height) + ": beyond the head");
-  }
-  return state_->state_at(height, head_.height);
+  PEL_TRY(check_not_beyond_head(height));
+  return state_->state_at(height);
+}
+
+Result<LatticeHash> Chain::accumulator_at(std::uint64_t height) const {
+  wait_for_pending();
+  PEL_TRY(check_not_beyond_head(height));
+  return state_->accumulator_at(height);
+}
+
+std::uint64_t Chain::oldest_state_height() const {
+  wait_for_pending();
+  return state_->oldest_height();
 }
 
 Status Chain::verify_state() const {

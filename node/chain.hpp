@@ -50,6 +50,10 @@ struct ChainOptions {
   /// Chain::create writes the genesis state in batches of this many accounts' records (about
   /// 13 keys each with the default genesis), so memory stays bounded at any size.
   std::uint32_t genesis_accounts_per_batch = 50'000;
+  /// How many blocks of state history to keep below the head, readable with state_at() and
+  /// replayable: unset keeps every height since genesis (an archive node). With N, each commit
+  /// removes the history of the heights that fell below head - N.
+  std::optional<std::uint64_t> history_blocks;
   /// Tests only: fail the commit of this height before anything is written.
   std::optional<std::uint64_t> fail_commit_at;
 };
@@ -157,8 +161,15 @@ class Chain {
   Result<std::optional<Value>> get_state(const StateKey& key) const;
   Result<Block> block_at(std::uint64_t height) const;
   Result<std::vector<ledger::Receipt>> receipts_at(std::uint64_t height) const;
-  /// The whole state after block `height` (head state rolled back with undo records).
-  Result<MemoryState> state_at(std::uint64_t height) const;
+  /// The state after block `height`, read in place (one seek per key, nothing copied) through a
+  /// database snapshot: later commits do not change it. It must not outlive the chain. Fails
+  /// with kNotFound, naming the kept window, for a height beyond the head or below
+  /// oldest_state_height().
+  Result<std::unique_ptr<HistoricalState>> state_at(std::uint64_t height) const;
+  /// The state commitment after block `height` (its digest is that block's state root).
+  Result<LatticeHash> accumulator_at(std::uint64_t height) const;
+  /// The lowest height whose state is kept (see ChainOptions::history_blocks).
+  std::uint64_t oldest_state_height() const;
   /// Recomputes the state commitment from every stored pair and compares it with the head's.
   Status verify_state() const;
 
@@ -183,6 +194,7 @@ class Chain {
   Result<ExecutedBlock> execute_import(const Block& block, const std::vector<std::uint8_t>* signature_ok,
                                        const DecodedAccessList* decoded_list);
   Status check_extends_head(const BlockHeader& header) const;
+  Status check_not_beyond_head(std::uint64_t height) const;
   /// `failure` of an import whose signatures this node took as valid without checking them:
   /// says so, naming the first bad one, when one is bad (the skipped check changed the outcome).
   Status explain_skipped_signatures(const Block& block, const std::vector<std::uint8_t>* signature_ok,

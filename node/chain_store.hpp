@@ -22,18 +22,8 @@ Result<ledger::GenesisParams> decode_genesis_params(ByteView bytes);
 
 class ChainStore {
  public:
-  /// The database layout this pel reads and writes.
-  /// 2: headers carry the producer's signature, the genesis names the producer.
-  /// 3: the lattice element hash is AES-128-CTR keyed by SHA-256 (was SHAKE256), so every state
-  ///    root changed; the state commitment has its own key space.
-  /// 4: blocks carry access lists.
-  /// 5: a proposal's tallies and a validator's total stake are keys of their own (TallyRecord,
-  ///    validator_stake_key), out of the records that held them.
-  /// 6: access lists name the keys a transaction only added to (encoding 2), apart from its
-  ///    writes, so that adds to one key run in parallel on import and replay.
-  /// 7: the genesis header names its producer (the chain's identity includes its author); the
-  ///    durable head and the clean-shutdown mark live in the database's durable mark file.
-  static constexpr std::uint32_t kFormatVersion = 7;
+  /// The database layout this pel reads and writes (docs/formats.md, with its history).
+  static constexpr std::uint32_t kFormatVersion = 8;
 
   /// The key spaces it owns (the state store owns the others).
   static constexpr Keyspace kBlockSpace{'b'};      // big-endian height -> encoded block

@@ -36,14 +36,19 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
   summary.signatures = options.signatures;
   summary.access_lists = options.use_access_lists;
 
-  auto scratch_or = chain.state_at(from - 1);
-  if (!scratch_or.is_ok()) return scratch_or.status();
-  MemoryState scratch = std::move(scratch_or).value();
-  LatticeHash accumulator = commitment_of(scratch.sorted_entries());
+  // The state replay reads: the stored state at from-1, read in place, under the changes the
+  // replayed blocks made, held in memory.
+  auto start_state = chain.state_at(from - 1);
+  if (!start_state.is_ok()) return start_state.status().with_context("replay --from " + std::to_string(from));
+  std::unique_ptr<HistoricalState> stored_state = std::move(start_state).value();
+  auto scratch = std::make_unique<ChangedState>(*stored_state);
+  auto accumulator_or = chain.accumulator_at(from - 1);
+  if (!accumulator_or.is_ok()) return accumulator_or.status();
+  LatticeHash accumulator = *accumulator_or;
   auto parent = chain.block_at(from - 1);
   if (!parent.is_ok()) return parent.status();
   if (accumulator.digest() != parent->header.state_root) {
-    return mismatch(from - 1, "starting state root", parent->header.state_root, accumulator.digest());
+    return mismatch(from - 1, "stored state commitment", parent->header.state_root, accumulator.digest());
   }
   Hash256 parent_hash = parent->header.hash();
 
@@ -103,17 +108,17 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
     auto run_others = [&] {
       ledger::LedgerVm vm(ctx, txns, signature_ok, chain.options().ledger);
       auto t1 = std::chrono::steady_clock::now();
-      sequential = execute_sequential(vm, txns.size(), scratch);
+      sequential = execute_sequential(vm, txns.size(), *scratch);
       summary.sequential_exec_s += static_cast<double>(elapsed_ns(t1)) * 1e-9;
       if (!options.use_access_lists) return;
       auto t2 = std::chrono::steady_clock::now();
-      plain = block_stm.execute(vm, txns.size(), scratch);
+      plain = block_stm.execute(vm, txns.size(), *scratch);
       summary.block_stm_exec_s += static_cast<double>(elapsed_ns(t2)) * 1e-9;
       if (plain->stats.loop_probe || plain->stats.fell_back) ++summary.block_stm_loop_blocks;
     };
     const bool others_first = options.compare_sequential && height % 2 == 0;
     if (others_first) run_others();
-    auto execution = execute_block(executor, ctx, txns, signature_ok, chain.options().ledger, scratch, accumulator,
+    auto execution = execute_block(executor, ctx, txns, signature_ok, chain.options().ledger, *scratch, accumulator,
                                    options.use_access_lists ? AccessListUse::kExecute : AccessListUse::kCheck,
                                    current.block.access_list,
                                    current.access_list ? &current.access_list->list() : nullptr);
@@ -138,7 +143,24 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
     // (an edited timestamp or beneficiary), is refused too.
     PEL_TRY(chain.check_header(h).with_context(where));
     accumulator = execution->accumulator;
-    scratch.apply(result.writes);
+    scratch->apply(result.writes);
+    if (scratch->size() > options.max_replayed_changes) {
+      // Bounded memory: continue from the stored state at this height, once it is checked to
+      // hold every value replay computed since the last rebase.
+      auto rebased = chain.state_at(height);
+      if (!rebased.is_ok()) return rebased.status();
+      Status differs;
+      scratch->for_each_change([&](const StateKey& key, const std::optional<Value>& value) {
+        if (differs.is_ok() && (*rebased)->get(key) != value) {
+          differs = error(ErrorCode::kVerification, where + ": the stored state differs from the replayed one at key " + key.hex());
+        }
+      });
+      PEL_TRY((*rebased)->take_read_error().with_context(where));
+      PEL_TRY(differs);
+      scratch.reset();
+      stored_state = std::move(rebased).value();
+      scratch = std::make_unique<ChangedState>(*stored_state);
+    }
 
     parent_hash = h.hash();
     if (ahead.started()) next = ahead.take();

@@ -1,5 +1,8 @@
-// Verified historical replay: re-execute a stored chain into a scratch state and check every
-// header's transaction, receipts and state roots.
+// Verified historical replay: re-execute a stored chain from any kept height and check every
+// header's transaction, receipts and state roots. Replay reads the stored state at from-1 in
+// place (Chain::state_at) and holds only the replayed blocks' changes in memory; it starts from
+// the state commitment stored at from-1, checked against that block's state root, and every
+// value it reads is checked by the state root of the block that changes it. It writes nothing.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +22,7 @@ struct ReplayProgress {
 };
 
 struct ReplayOptions {
-  std::uint64_t from = 1;            // first block to re-execute; the state after from-1 is rebuilt
+  std::uint64_t from = 1;            // first block to re-execute: from-1 must be a kept height
   std::optional<std::uint64_t> to;   // last block; the head when unset
   int threads = 2;
   /// Execute each block from its access list (no speculation), which proves the list. False:
@@ -32,6 +35,10 @@ struct ReplayOptions {
   /// kAssumeValid: the verdicts of the signature check made at import, as its receipts kept them.
   SignaturePolicy signatures = SignaturePolicy::kVerify;
   std::function<void(const ReplayProgress&)> on_block;
+  /// The most state keys the replayed blocks may have changed before replay continues from the
+  /// stored state at the block just replayed (first checked to hold every value replay computed):
+  /// keeps memory bounded over any number of blocks.
+  std::size_t max_replayed_changes = 1'000'000;
 };
 
 struct ReplaySummary {

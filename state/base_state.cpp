@@ -1,6 +1,7 @@
 #include "state/base_state.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace pel {
 
@@ -26,6 +27,35 @@ WriteSet MemoryState::sorted_entries() const {
   for (const auto& [key, value] : entries_) out.push_back({key, value});
   std::sort(out.begin(), out.end(), [](const Write& a, const Write& b) { return a.key < b.key; });
   return out;
+}
+
+void FirstReadError::keep(const Status& error) {
+  std::lock_guard lock(mutex_);
+  if (error_.is_ok()) error_ = error;
+  // Release: a take() that sees the flag sees the error stored before it (it locks anyway).
+  has_error_.store(true, std::memory_order_release);
+}
+
+Status FirstReadError::take() {
+  if (!has_error_.load(std::memory_order_acquire)) return Status::ok();
+  std::lock_guard lock(mutex_);
+  Status s = std::exchange(error_, Status::ok());
+  has_error_.store(false, std::memory_order_relaxed);  // under the lock keep() also takes
+  return s;
+}
+
+std::optional<Value> ChangedState::get(const StateKey& key) const {
+  auto it = changes_.find(key);
+  if (it != changes_.end()) return it->second;
+  return base_.get(key);
+}
+
+void ChangedState::apply(const WriteSet& writes) {
+  for (const Write& w : writes) changes_[w.key] = w.value;
+}
+
+void ChangedState::for_each_change(const std::function<void(const StateKey&, const std::optional<Value>&)>& fn) const {
+  for (const auto& [key, value] : changes_) fn(key, value);
 }
 
 OverlayState::OverlayState(const BaseState& base, const WriteSet& writes) : base_(base) {

@@ -1,7 +1,9 @@
 // The state as of a block's start, as the executors read it, and an in-memory implementation.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 
@@ -40,6 +42,39 @@ class MemoryState final : public BaseState {
 
  private:
   std::unordered_map<StateKey, Value, StateKeyHash> entries_;
+};
+
+/// Where a state that can fail keeps its first read error until it is taken.
+/// Thread-safety: keep() and take() may be called from any thread.
+class FirstReadError {
+ public:
+  void keep(const Status& error);
+  Status take();
+
+ private:
+  std::mutex mutex_;
+  Status error_;
+  std::atomic<bool> has_error_{false};  // lets take() skip the lock when nothing failed
+};
+
+/// Writes held in memory over a base state: the state after some blocks executed on top of it,
+/// holding only what they changed. Thread-safety: concurrent get() is safe; apply() needs
+/// exclusive access.
+class ChangedState final : public BaseState {
+ public:
+  explicit ChangedState(const BaseState& base) : base_(base) {}
+  std::optional<Value> get(const StateKey& key) const override;
+  Status take_read_error() const override { return base_.take_read_error(); }
+
+  void apply(const WriteSet& writes);
+  /// How many keys the applied writes changed.
+  std::size_t size() const { return changes_.size(); }
+  /// Calls fn(key, value) for every changed key (in no particular order).
+  void for_each_change(const std::function<void(const StateKey&, const std::optional<Value>&)>& fn) const;
+
+ private:
+  const BaseState& base_;
+  std::unordered_map<StateKey, std::optional<Value>, StateKeyHash> changes_;
 };
 
 /// A read-only overlay of a write set on a base state: the state after a block (or a prefix of

@@ -1,5 +1,8 @@
 #include "state/state_store.hpp"
 
+#include <algorithm>
+#include <map>
+
 #include "crypto/parallel_for.hpp"
 
 namespace pel {
@@ -32,13 +35,142 @@ LatticeHash commitment_of(const WriteSet& entries) {
   return commitment_delta(entries, empty);
 }
 
-StateStore::StateStore(Database& db)
-    : db_(db),
-      shard_capacity_(std::max<std::size_t>(1, db.options().state_cache_entries / kShards)),
-      cache_(kShards) {}
+std::array<std::uint8_t, StateKey::kSize + 8> history_key(const StateKey& key, std::uint64_t height) {
+  std::array<std::uint8_t, StateKey::kSize + 8> out{};
+  std::copy(key.bytes.begin(), key.bytes.end(), out.begin());
+  const auto h = height_key(height);
+  std::copy(h.begin(), h.end(), out.begin() + StateKey::kSize);
+  return out;
+}
 
-Result<std::unique_ptr<StateStore>> StateStore::open(Database& db) {
-  std::unique_ptr<StateStore> store(new StateStore(db));
+namespace {
+
+std::uint64_t read_height(ByteView big_endian) {
+  std::uint64_t h = 0;
+  for (std::uint8_t b : big_endian) h = h << 8 | b;
+  return h;
+}
+
+std::string height_context(const Database& db, std::uint64_t height) {
+  return db.options().path + ": height " + std::to_string(height);
+}
+
+}  // namespace
+
+Bytes StateStore::encode_history_value(const std::optional<Value>& value) {
+  Bytes out;
+  out.reserve(1 + (value ? value->size() : 0));
+  out.push_back(value ? 1 : 0);
+  if (value) out.insert(out.end(), value->begin(), value->end());
+  return out;
+}
+
+Result<std::optional<Value>> StateStore::decode_history_value(ByteView stored) {
+  if (stored.empty() || stored[0] > 1 || (stored[0] == 0 && stored.size() != 1)) {
+    return error(ErrorCode::kCorruption, "history value: not 0, or 1 followed by a value");
+  }
+  if (stored[0] == 0) return std::optional<Value>();
+  return std::optional<Value>(Value(stored.begin() + 1, stored.end()));
+}
+
+Result<std::vector<StateKey>> StateStore::decode_changed_keys(ByteView record) {
+  Reader r(record);
+  std::uint64_t count = 0;
+  r.varint(count);
+  if (count > record.size() / StateKey::kSize) return error(ErrorCode::kCorruption, "changed keys: impossible count");
+  std::vector<StateKey> keys(count);
+  for (StateKey& key : keys) r.array(key.bytes);
+  Status s = r.finish("changed keys");
+  if (!s.is_ok()) return error(ErrorCode::kCorruption, s.message());
+  if (!std::is_sorted(keys.begin(), keys.end())) return error(ErrorCode::kCorruption, "changed keys: out of order");
+  return keys;
+}
+
+HistoricalState::HistoricalState(const Database& db, std::uint64_t height, std::size_t cache_entries)
+    : db_(db), snapshot_(db.snapshot()), height_(height), cache_(cache_entries) {}
+
+Result<std::optional<Value>> HistoricalState::read(const StateKey& key) const {
+  if (auto cached = cache_.find(key)) return *cached;
+  // The first history entry of `key` after this height holds its value here; without one, no
+  // later block wrote it and its current value is its value here.
+  auto later = db_.seek(StateStore::kHistorySpace, history_key(key, height_ + 1), snapshot_.get());
+  if (!later.is_ok()) return later.status().with_context("state key " + key.hex());
+  std::optional<Value> value;
+  if (*later && (*later)->key.size() == StateKey::kSize + 8 &&
+      std::equal(key.bytes.begin(), key.bytes.end(), (*later)->key.begin())) {
+    auto decoded = StateStore::decode_history_value((*later)->value);
+    if (!decoded.is_ok()) {
+      const std::uint64_t written_at = read_height(ByteView((*later)->key).subspan(StateKey::kSize));
+      return decoded.status().with_context(height_context(db_, written_at) + ": state key " + key.hex());
+    }
+    value = std::move(decoded).value();
+  } else {
+    auto current = db_.get(StateStore::kStateSpace, key.view(), snapshot_.get());
+    if (!current.is_ok()) return current.status().with_context("state key " + key.hex());
+    if (current->has_value()) value = Value((*current)->begin(), (*current)->end());
+  }
+  cache_.insert(key, value);
+  return value;
+}
+
+std::optional<Value> HistoricalState::get(const StateKey& key) const {
+  auto r = read(key);
+  if (r.is_ok()) return std::move(r).value();
+  read_error_.keep(r.status());
+  return std::nullopt;
+}
+
+Result<WriteSet> HistoricalState::entries() const {
+  // The value here of every key written since: its first history entry after this height.
+  std::map<StateKey, std::optional<Value>> changed;
+  Status bad;
+  PEL_TRY(db_.iterate(StateStore::kHistorySpace, [&](ByteView k, ByteView v) {
+    if (k.size() != StateKey::kSize + 8) {
+      bad = error(ErrorCode::kCorruption, db_.options().path + ": a history key of the wrong length");
+      return false;
+    }
+    const std::uint64_t written_at = read_height(k.subspan(StateKey::kSize));
+    if (written_at <= height_) return true;
+    StateKey key;
+    std::copy(k.begin(), k.begin() + StateKey::kSize, key.bytes.begin());
+    if (changed.contains(key)) return true;
+    auto decoded = StateStore::decode_history_value(v);
+    if (!decoded.is_ok()) {
+      bad = decoded.status().with_context(height_context(db_, written_at) + ": state key " + key.hex());
+      return false;
+    }
+    changed.emplace(key, std::move(decoded).value());
+    return true;
+  }, snapshot_.get()));
+  PEL_TRY(bad);
+  WriteSet out;
+  PEL_TRY(db_.iterate(StateStore::kStateSpace, [&](ByteView k, ByteView v) {
+    if (k.size() != StateKey::kSize) {
+      bad = error(ErrorCode::kCorruption, db_.options().path + ": a state key of the wrong length");
+      return false;
+    }
+    Write w;
+    std::copy(k.begin(), k.end(), w.key.bytes.begin());
+    if (!changed.contains(w.key)) {
+      w.value = Value(v.begin(), v.end());
+      out.push_back(std::move(w));
+    }
+    return true;
+  }, snapshot_.get()));
+  PEL_TRY(bad);
+  // Keys changed since: their values here, merged in (absent ones were absent here).
+  for (auto& [key, value] : changed) {
+    if (value) out.push_back({key, std::move(value)});
+  }
+  std::sort(out.begin(), out.end(), [](const Write& a, const Write& b) { return a.key < b.key; });
+  return out;
+}
+
+StateStore::StateStore(Database& db, std::optional<std::uint64_t> keep_history_blocks)
+    : db_(db), keep_history_blocks_(keep_history_blocks), cache_(db.options().state_cache_entries) {}
+
+Result<std::unique_ptr<StateStore>> StateStore::open(Database& db, std::optional<std::uint64_t> keep_history_blocks) {
+  std::unique_ptr<StateStore> store(new StateStore(db, keep_history_blocks));
   auto stored = db.get(kCommitmentSpace, {});
   if (!stored.is_ok()) return stored.status();
   if (stored->has_value()) {
@@ -49,43 +181,31 @@ Result<std::unique_ptr<StateStore>> StateStore::open(Database& db) {
     }
     store->accumulator_ = *acc;
   }
+  auto oldest = db.get(kOldestSpace, {});
+  if (!oldest.is_ok()) return oldest.status();
+  if (oldest->has_value()) {
+    if ((*oldest)->size() != 8) return error(ErrorCode::kCorruption, db.options().path + ": oldest kept height: not 8 bytes");
+    store->oldest_height_ = read_height(**oldest);
+  }
+  store->staged_oldest_height_ = store->oldest_height_;
   return store;
 }
 
 Result<std::optional<Value>> StateStore::read(const StateKey& key) const {
-  CacheShard& shard = cache_[StateKeyHash{}(key) % kShards];
-  {
-    tbb::spin_mutex::scoped_lock lock(shard.mutex);
-    auto it = shard.entries.find(key);
-    if (it != shard.entries.end()) return it->second;
-  }
+  if (auto cached = cache_.find(key)) return *cached;
   auto stored = db_.get(kStateSpace, key.view());
   if (!stored.is_ok()) return stored.status().with_context("state key " + key.hex());
   std::optional<Value> v;
   if (stored->has_value()) v = Value((*stored)->begin(), (*stored)->end());
-  tbb::spin_mutex::scoped_lock lock(shard.mutex);
-  // A full shard is simply emptied: bounded memory, no LRU bookkeeping on the read path.
-  if (shard.entries.size() >= shard_capacity_) shard.entries.clear();
-  shard.entries.emplace(key, v);
+  cache_.insert(key, v);
   return v;
 }
 
 std::optional<Value> StateStore::get(const StateKey& key) const {
   auto r = read(key);
   if (r.is_ok()) return std::move(r).value();
-  std::lock_guard lock(error_mutex_);
-  if (read_error_.is_ok()) read_error_ = r.status();
-  has_read_error_.store(true, std::memory_order_release);
+  read_error_.keep(r.status());
   return std::nullopt;
-}
-
-Status StateStore::take_read_error() const {
-  if (!has_read_error_.load(std::memory_order_acquire)) return Status::ok();
-  std::lock_guard lock(error_mutex_);
-  Status s = read_error_;
-  read_error_ = Status::ok();
-  has_read_error_.store(false, std::memory_order_release);
-  return s;
 }
 
 LatticeHash StateStore::accumulator_after(const WriteSet& writes) const {
@@ -96,26 +216,51 @@ LatticeHash StateStore::accumulator_after(const WriteSet& writes) const {
 
 Status StateStore::stage(const WriteSet& writes, std::uint64_t height, const LatticeHash& accumulator,
                          WriteBatch& batch) {
-  Writer undo;
-  undo.varint(writes.size());
+  Writer changed_keys;
+  changed_keys.varint(writes.size());
   for (const Write& w : writes) {
-    auto old_or = read(w.key);
-    if (!old_or.is_ok()) return old_or.status().with_context("staging block " + std::to_string(height));
-    const std::optional<Value>& old = *old_or;
-    undo.array(w.key.bytes);
-    undo.u8(old ? 1 : 0);
-    if (old) undo.bytes(as_bytes(*old));
+    if (height > 0) {
+      auto old = read(w.key);
+      if (!old.is_ok()) return old.status().with_context("staging block " + std::to_string(height));
+      batch.put(kHistorySpace, history_key(w.key, height), encode_history_value(*old));
+      changed_keys.array(w.key.bytes);
+    }
     if (w.value) {
       batch.put(kStateSpace, w.key.view(), as_bytes(*w.value));
     } else {
       batch.erase(kStateSpace, w.key.view());
     }
   }
-  // Genesis has no undo record: nothing rolls back to before it, and for a large genesis it
-  // would be one value of tens of megabytes that LevelDB decompresses whole whenever a lookup of
-  // a missing state key past the last stored one lands in its table block.
-  if (height > 0) batch.put(kUndoSpace, height_key(height), undo.data());
-  batch.put(kCommitmentSpace, {}, accumulator.to_bytes());
+  // Genesis has no history: nothing is read before it.
+  if (height > 0) batch.put(kChangedKeysSpace, height_key(height), changed_keys.data());
+  const auto acc_bytes = accumulator.to_bytes();
+  batch.put(kCommitmentSpace, {}, acc_bytes);
+  batch.put(kCommitmentSpace, height_key(height), acc_bytes);
+  staged_oldest_height_ = oldest_height_;
+  if (keep_history_blocks_ && height > *keep_history_blocks_) {
+    const std::uint64_t wanted = height - *keep_history_blocks_;
+    if (wanted > oldest_height_) {
+      PEL_TRY(stage_pruning(std::min(wanted, oldest_height_ + kMaxBlocksPrunedPerCommit), batch));
+    }
+  }
+  return Status::ok();
+}
+
+Status StateStore::stage_pruning(std::uint64_t new_oldest, WriteBatch& batch) {
+  for (std::uint64_t h = oldest_height_ + 1; h <= new_oldest; ++h) {
+    auto record = db_.get(kChangedKeysSpace, height_key(h));
+    if (!record.is_ok()) return record.status().with_context("pruning history");
+    if (!record->has_value()) {
+      return error(ErrorCode::kCorruption, height_context(db_, h) + ": the record of the keys the block wrote is missing");
+    }
+    auto keys = decode_changed_keys(**record);
+    if (!keys.is_ok()) return keys.status().with_context(height_context(db_, h));
+    for (const StateKey& key : *keys) batch.erase(kHistorySpace, history_key(key, h));
+    batch.erase(kChangedKeysSpace, height_key(h));
+  }
+  for (std::uint64_t h = oldest_height_; h < new_oldest; ++h) batch.erase(kCommitmentSpace, height_key(h));
+  batch.put(kOldestSpace, {}, height_key(new_oldest));
+  staged_oldest_height_ = new_oldest;
   return Status::ok();
 }
 
@@ -126,13 +271,9 @@ void StateStore::stage_genesis_part(const WriteSet& part, WriteBatch& batch) {
 }
 
 void StateStore::publish(const WriteSet& writes, const LatticeHash& accumulator) {
-  for (const Write& w : writes) {
-    CacheShard& shard = cache_[StateKeyHash{}(w.key) % kShards];
-    tbb::spin_mutex::scoped_lock lock(shard.mutex);
-    auto it = shard.entries.find(w.key);
-    if (it != shard.entries.end()) it->second = w.value;
-  }
+  for (const Write& w : writes) cache_.update(w.key, w.value);
   accumulator_ = accumulator;
+  oldest_height_ = staged_oldest_height_;
 }
 
 Result<WriteSet> StateStore::entries() const {
@@ -160,45 +301,29 @@ Result<LatticeHash> StateStore::recompute_accumulator() const {
   return commitment_of(*all);
 }
 
-Result<MemoryState> StateStore::state_at(std::uint64_t height, std::uint64_t head) const {
-  auto all = entries();
-  if (!all.is_ok()) return all.status();
-  MemoryState state;
-  state.apply(*all);
-  for (std::uint64_t h = head; h > height; --h) {
-    const std::string where = db_.options().path + ": height " + std::to_string(h);
-    auto undo = db_.get(kUndoSpace, height_key(h));
-    if (!undo.is_ok()) return undo.status();
-    if (!undo->has_value()) return error(ErrorCode::kCorruption, where + ": undo record missing");
-    auto writes = decode_undo(**undo);
-    if (!writes.is_ok()) return writes.status().with_context(where);
-    state.apply(*writes);
-  }
-  return state;
+Status StateStore::check_kept(std::uint64_t height) const {
+  if (height >= oldest_height_) return Status::ok();
+  std::string window = "this chain keeps the state of heights " + std::to_string(oldest_height_) + " and above";
+  if (keep_history_blocks_) window += " (" + std::to_string(*keep_history_blocks_) + " blocks of history)";
+  return error(ErrorCode::kNotFound, height_context(db_, height) + ": outside the kept state history: " + window);
 }
 
-Result<WriteSet> StateStore::decode_undo(ByteView undo) {
-  Reader r(undo);
-  std::uint64_t count = 0;
-  r.varint(count);
-  if (count > undo.size() / (StateKey::kSize + 1)) return error(ErrorCode::kCorruption, "undo record: impossible count");
-  WriteSet out;
-  out.reserve(count);
-  for (std::uint64_t i = 0; i < count && !r.failed(); ++i) {
-    Write w;
-    std::uint8_t present = 0;
-    r.array(w.key.bytes);
-    r.u8(present);
-    if (present) {
-      ByteView v;
-      r.bytes(v, undo.size());
-      w.value = Value(v.begin(), v.end());
-    }
-    out.push_back(std::move(w));
-  }
-  Status s = r.finish("undo record");
-  if (!s.is_ok()) return error(ErrorCode::kCorruption, s.message());
-  return out;
+Result<std::unique_ptr<HistoricalState>> StateStore::state_at(std::uint64_t height) const {
+  PEL_TRY(check_kept(height));
+  // A small cache: a view serves one replay or one lookup, and most of its reads go to keys
+  // whose values the caller keeps itself once it has them.
+  constexpr std::size_t kViewCacheEntries = 1u << 16;
+  return std::unique_ptr<HistoricalState>(new HistoricalState(db_, height, kViewCacheEntries));
+}
+
+Result<LatticeHash> StateStore::accumulator_at(std::uint64_t height) const {
+  PEL_TRY(check_kept(height));
+  auto stored = db_.get(kCommitmentSpace, height_key(height));
+  if (!stored.is_ok()) return stored.status();
+  if (!stored->has_value()) return error(ErrorCode::kCorruption, height_context(db_, height) + ": state commitment missing");
+  auto acc = LatticeHash::from_bytes(**stored);
+  if (!acc.is_ok()) return acc.status().with_context(height_context(db_, height) + ": state commitment");
+  return acc;
 }
 
 }  // namespace pel

@@ -1,21 +1,19 @@
-// The committed state in LevelDB: serves executions' base-state reads through a read cache and
+// The committed state in LevelDB: serves executions' base-state reads through a read cache,
 // keeps the state commitment (a lattice hash over every live key/value pair) up to date in
-// O(writes) per block.
+// O(writes) per block, and keeps the state of past blocks readable in place (one seek per key)
+// for as many blocks as it is asked to.
 #pragma once
 
-#include <atomic>
+#include <array>
 #include <memory>
-#include <mutex>
-#include <string>
-#include <unordered_map>
+#include <optional>
 #include <vector>
-
-#include <oneapi/tbb/spin_mutex.h>
 
 #include "crypto/hash.hpp"
 #include "crypto/lattice_hash.hpp"
 #include "state/base_state.hpp"
 #include "state/database.hpp"
+#include "state/read_cache.hpp"
 
 namespace pel {
 
@@ -29,31 +27,64 @@ LatticeHash commitment_delta(const WriteSet& writes, const BaseState& before);
 /// The commitment of a whole state given as sorted entries (genesis, full recomputation).
 LatticeHash commitment_of(const WriteSet& entries);
 
+/// The state after one retained block, read from the database where it stands: a key's value
+/// is one seek in the history (the value it had before the first later block that wrote it) or,
+/// when no later block wrote it, its current value. Holds a database snapshot, so it stays the
+/// same whatever is committed or pruned after it was taken; it must not outlive the database.
+/// Thread-safety: get() and take_read_error() may be called from any number of threads.
+class HistoricalState final : public BaseState {
+ public:
+  std::uint64_t height() const { return height_; }
+  /// A database error makes get() return nothing and is kept for take_read_error(); a damaged
+  /// history record is a kCorruption error naming its key and height.
+  std::optional<Value> get(const StateKey& key) const override;
+  Status take_read_error() const override { return read_error_.take(); }
+  /// Every (key, value) pair of this state in key order: a scan of the current state and of
+  /// the history, holding in memory the whole result (tests, small states).
+  Result<WriteSet> entries() const;
+
+ private:
+  friend class StateStore;
+  HistoricalState(const Database& db, std::uint64_t height, std::size_t cache_entries);
+  Result<std::optional<Value>> read(const StateKey& key) const;
+
+  const Database& db_;
+  std::shared_ptr<const Database::Snapshot> snapshot_;
+  std::uint64_t height_;
+  ReadCache cache_;
+  mutable FirstReadError read_error_;
+};
+
 /// Thread-safety: get() may be called concurrently with itself and with one committing thread's
 /// stage() and publish(), as long as it never reads a key that the block being committed writes
-/// (a pipelined execution reads those from the pending block's overlay instead).
+/// (a pipelined execution reads those from the pending block's overlay instead). state_at(),
+/// accumulator_at() and oldest_height() may not run beside stage() and publish().
 class StateStore final : public BaseState {
  public:
-  /// Loads the accumulator from the database (empty for a new one).
-  static Result<std::unique_ptr<StateStore>> open(Database& db);
+  /// Loads the accumulator and the history window from the database (empty for a new one).
+  /// `keep_history_blocks`: how many blocks of state history to keep below the head (each
+  /// stage() removes what falls out of the window); unset keeps every height since genesis.
+  static Result<std::unique_ptr<StateStore>> open(Database& db,
+                                                  std::optional<std::uint64_t> keep_history_blocks = std::nullopt);
 
   /// Reads through the cache. A database error makes get() return nothing and is kept: see
   /// take_read_error(). Callers check it before committing anything computed from the reads.
   std::optional<Value> get(const StateKey& key) const override;
-  Status take_read_error() const override;
+  Status take_read_error() const override { return read_error_.take(); }
 
   /// The accumulator after applying `writes` to the committed state (hashes in parallel).
   LatticeHash accumulator_after(const WriteSet& writes) const;
-  /// Adds the block's state writes, its undo record (the values it overwrote, to rebuild the
-  /// state before it; genesis has none) and the accumulator after it to `batch`. Fails on a
-  /// read error.
-  Status stage(const WriteSet& writes, std::uint64_t height, const LatticeHash& accumulator,
-               WriteBatch& batch);
-  /// Part of a genesis written in parts into an empty store: its pairs only (no reads, no undo
-  /// record, no commitment: stage() an empty write set with the whole accumulator last, then
+  /// Adds to `batch` the block's state writes, its history (for each key it writes, the value
+  /// before it, under (key, height); the keys it wrote, under its height), the accumulator
+  /// after it (as the head's and under its height) and the removal of history that fell out of
+  /// the kept window. Fails on a read error.
+  Status stage(const WriteSet& writes, std::uint64_t height, const LatticeHash& accumulator, WriteBatch& batch);
+  /// Part of a genesis written in parts into an empty store: its pairs only (no reads, no
+  /// history, no commitment: stage() an empty write set with the whole accumulator last, then
   /// open the store again).
   static void stage_genesis_part(const WriteSet& part, WriteBatch& batch);
-  /// After `batch` is durably written: makes the new state visible to readers and the cache.
+  /// After the batch of the last stage() is durably written: makes the new state visible to
+  /// readers and the cache.
   void publish(const WriteSet& writes, const LatticeHash& accumulator);
 
   const LatticeHash& accumulator() const { return accumulator_; }
@@ -62,37 +93,51 @@ class StateStore final : public BaseState {
   Result<LatticeHash> recompute_accumulator() const;
   /// Every stored (key, value) pair in key order.
   Result<WriteSet> entries() const;
-  /// The whole state after block `height`: the stored state (that of block `head`) rolled back
-  /// with the undo records of blocks head, head-1, ..., height+1.
-  Result<MemoryState> state_at(std::uint64_t height, std::uint64_t head) const;
 
-  /// Decodes an undo record into the writes that restore the state before its block.
-  static Result<WriteSet> decode_undo(ByteView undo);
+  /// The lowest height whose state is kept (0 unless history was pruned).
+  std::uint64_t oldest_height() const { return oldest_height_; }
+  /// The state after block `height` (at most the head), as a view: kNotFound naming the kept
+  /// window when `height` is below oldest_height().
+  Result<std::unique_ptr<HistoricalState>> state_at(std::uint64_t height) const;
+  /// The state commitment after block `height` (at most the head), as stored with it.
+  Result<LatticeHash> accumulator_at(std::uint64_t height) const;
 
-  /// What the state store keeps in the database, each in its own key space: every live pair
-  /// (by state key), one undo record per block (by big-endian height), and the commitment.
-  static constexpr Keyspace kStateSpace{'s'};
-  static constexpr Keyspace kUndoSpace{'u'};
-  static constexpr Keyspace kCommitmentSpace{'c'};
+  /// What the state store keeps in the database, each in its own key space.
+  static constexpr Keyspace kStateSpace{'s'};        // state key -> live value
+  static constexpr Keyspace kHistorySpace{'v'};      // state key | big-endian height -> value before that block
+  static constexpr Keyspace kChangedKeysSpace{'u'};  // big-endian height -> the keys that block wrote
+  static constexpr Keyspace kCommitmentSpace{'c'};   // {} -> the head's accumulator; height -> that block's
+  static constexpr Keyspace kOldestSpace{'o'};       // {} -> big-endian oldest height whose state is kept
+
+  /// A history value: 0 (the key was absent) or 1 followed by the value.
+  static Bytes encode_history_value(const std::optional<Value>& value);
+  static Result<std::optional<Value>> decode_history_value(ByteView stored);
+  /// A block's changed-keys record: varint count, then the 32-byte keys in ascending order.
+  static Result<std::vector<StateKey>> decode_changed_keys(ByteView record);
+
+  /// The most blocks' history one stage() removes (a window shrunk by many blocks at a reopen
+  /// catches up over the following commits, keeping each batch bounded).
+  static constexpr std::uint64_t kMaxBlocksPrunedPerCommit = 64;
 
  private:
-  explicit StateStore(Database& db);
+  StateStore(Database& db, std::optional<std::uint64_t> keep_history_blocks);
   /// Reads through the cache, returning a database error instead of recording it.
   Result<std::optional<Value>> read(const StateKey& key) const;
-
-  struct alignas(64) CacheShard {
-    mutable tbb::spin_mutex mutex;
-    std::unordered_map<StateKey, std::optional<Value>, StateKeyHash> entries;
-  };
-  static constexpr std::size_t kShards = 64;
+  /// OK when the state after `height` is kept; else kNotFound naming the kept window.
+  Status check_kept(std::uint64_t height) const;
+  /// Adds the removal of blocks (oldest_height_, new_oldest]'s history to `batch`.
+  Status stage_pruning(std::uint64_t new_oldest, WriteBatch& batch);
 
   Database& db_;
-  std::size_t shard_capacity_;
-  mutable std::vector<CacheShard> cache_;
+  std::optional<std::uint64_t> keep_history_blocks_;
+  ReadCache cache_;
   LatticeHash accumulator_;
-  mutable std::mutex error_mutex_;
-  mutable Status read_error_;
-  mutable std::atomic<bool> has_read_error_{false};
+  std::uint64_t oldest_height_ = 0;
+  std::uint64_t staged_oldest_height_ = 0;  // what the last stage() moves oldest_height_ to
+  mutable FirstReadError read_error_;
 };
+
+/// The history key of `key`'s value before block `height`.
+std::array<std::uint8_t, StateKey::kSize + 8> history_key(const StateKey& key, std::uint64_t height);
 
 }  // namespace pel

@@ -100,6 +100,23 @@ ChainOptions chain_options(const po::variables_map& vm) {
   return o;
 }
 
+void add_history(po::options_description& d) {
+  d.add_options()("history", po::value<std::string>()->default_value("all"),
+                  "blocks of state history to keep below the head for replay and state reads: "
+                  "all (an archive) or N (older history is removed as blocks commit)");
+}
+
+std::optional<std::uint64_t> history_blocks(const po::variables_map& vm) {
+  const std::string& text = vm["history"].as<std::string>();
+  if (text == "all") return std::nullopt;
+  try {
+    return parse_number<std::uint64_t>("--history", text, 0, kMaxBlocks);
+  } catch (const po::error&) {
+    throw po::error("--history must be all or a number of blocks from 0 to " + std::to_string(kMaxBlocks) +
+                    ", not '" + text + "'");
+  }
+}
+
 // "--from H --to H": both heights, the second not below the first.
 void check_height_range(std::uint64_t from, std::optional<std::uint64_t> to) {
   if (to && *to < from) {
@@ -160,6 +177,7 @@ int init_run(const po::variables_map& vm) {
 
 void produce_options(po::options_description& d) {
   add_datadir(d);
+  add_history(d);
   d.add_options()("workload", po::value<std::string>()->required(), "p2p, token, swap, nft, staking, dao, airdrop or mix")
       ("blocks", po::value<std::string>()->default_value("10"), "blocks to produce (1 to 1,000,000,000)")
       ("block-size", po::value<std::string>()->default_value("1000"), "transactions per block (1 to 1,000,000)")
@@ -178,6 +196,7 @@ void produce_options(po::options_description& d) {
 int produce_run(const po::variables_map& vm) {
   ChainOptions options = chain_options(vm);
   options.database.sync_every_blocks = number<std::uint32_t>(vm, "sync-every", 1, 1000);
+  options.history_blocks = history_blocks(vm);
   ProduceParams p;
   p.workload.name = vm["workload"].as<std::string>();
   p.workload.block_size = number<std::uint32_t>(vm, "block-size", 1, kMaxBlockSize);
@@ -253,6 +272,7 @@ int export_run(const po::variables_map& vm) {
 
 void import_options(po::options_description& d) {
   add_datadir(d);
+  add_history(d);
   d.add_options()("in", po::value<std::string>()->required(), "block file made by pel export")
       ("threads", po::value<std::string>()->default_value("2"), "Block-STM workers (1 to 256)")
       ("sync-every", po::value<std::string>()->default_value("1"),
@@ -268,6 +288,7 @@ void import_options(po::options_description& d) {
 int import_run(const po::variables_map& vm) {
   ChainOptions options = chain_options(vm);
   options.database.sync_every_blocks = number<std::uint32_t>(vm, "sync-every", 1, 1000);
+  options.history_blocks = history_blocks(vm);
   options.signatures = vm["skip-signatures"].as<bool>() ? SignaturePolicy::kAssumeValid : SignaturePolicy::kVerify;
   options.use_access_lists = !vm["no-access-list"].as<bool>();
   std::optional<Hash256> expect_head;

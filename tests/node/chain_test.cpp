@@ -130,13 +130,13 @@ TEST(Chain, ADirectoryOfAnOlderFormatIsRefusedByName) {
     auto db = Database::open(d);
     ASSERT_TRUE(db.is_ok());
     WriteBatch batch;
-    const std::uint8_t version_6[4] = {6, 0, 0, 0};  // a genesis hash blind to its producer
-    batch.put(ChainStore::kMetaSpace, as_bytes("format"), version_6);
+    const std::uint8_t version_7[4] = {7, 0, 0, 0};  // state history as undo records
+    batch.put(ChainStore::kMetaSpace, as_bytes("format"), version_7);
     ASSERT_TRUE((*db)->write(batch, true).is_ok());
   }
   auto old = Chain::open(test_options(dir.path()));
   ASSERT_FALSE(old.is_ok());
-  EXPECT_NE(old.status().message().find("format version 6, this pel reads version 7"), std::string::npos)
+  EXPECT_NE(old.status().message().find("format version 7, this pel reads version 8"), std::string::npos)
       << old.status().to_string();
 }
 
@@ -310,8 +310,9 @@ TEST(Chain, AnInitThatDidNotFinishIsRefused) {
 TEST(ChainStore, KeySpacesAreDisjointFromTheStateStores) {
   const std::vector<Keyspace> spaces = {ChainStore::kBlockSpace, ChainStore::kBlockIndexSpace,
                                         ChainStore::kReceiptSpace, ChainStore::kMetaSpace,
-                                        StateStore::kStateSpace, StateStore::kUndoSpace,
-                                        StateStore::kCommitmentSpace};
+                                        StateStore::kStateSpace, StateStore::kHistorySpace,
+                                        StateStore::kChangedKeysSpace, StateStore::kCommitmentSpace,
+                                        StateStore::kOldestSpace};
   for (std::size_t i = 0; i < spaces.size(); ++i) {
     for (std::size_t j = i + 1; j < spaces.size(); ++j) EXPECT_NE(spaces[i], spaces[j]) << i << " and " << j;
   }
@@ -326,7 +327,7 @@ TEST(Chain, SecondOpenIsLocked) {
   EXPECT_EQ(second.status().code(), ErrorCode::kBusy);
 }
 
-TEST(Chain, StateAtRollsBackWithUndoRecords) {
+TEST(Chain, TheStateOfEveryHeightHashesToItsRoot) {
   testing::TempDir dir;
   auto chain = make_chain(dir.path(), 4);
   for (std::uint64_t h = 0; h <= 4; ++h) {
@@ -334,8 +335,12 @@ TEST(Chain, StateAtRollsBackWithUndoRecords) {
     ASSERT_TRUE(state.is_ok());
     auto block = chain->block_at(h);
     ASSERT_TRUE(block.is_ok());
-    EXPECT_EQ(commitment_of(state->sorted_entries()).digest(), block->header.state_root) << "height " << h;
+    EXPECT_EQ(commitment_of((*state)->entries().value()).digest(), block->header.state_root) << "height " << h;
+    EXPECT_EQ(chain->accumulator_at(h).value().digest(), block->header.state_root) << "height " << h;
   }
+  auto beyond = chain->state_at(5);
+  ASSERT_FALSE(beyond.is_ok());
+  EXPECT_NE(beyond.status().message().find("height 5: beyond the head (4)"), std::string::npos) << beyond.status().to_string();
 }
 
 TEST(Chain, ExportImportGivesTheSameChainAndReplayVerifies) {
@@ -366,6 +371,84 @@ TEST(Chain, ExportImportGivesTheSameChainAndReplayVerifies) {
   ASSERT_TRUE(resumed.is_ok()) << resumed.status().to_string();
   EXPECT_EQ(resumed->blocks, 3u);
   EXPECT_EQ(resumed->signatures, SignaturePolicy::kAssumeValid);
+}
+
+TEST(Chain, ReplayStartsAtAnyKeptHeightAndHoldsBoundedChanges) {
+  testing::TempDir dir;
+  auto chain = make_chain(dir.path(), 6);
+  for (std::uint64_t from : {1u, 3u, 6u}) {
+    // 0: continue from the stored state after every block, each first checked against replay's.
+    for (std::size_t max_changes : {std::size_t{0}, std::size_t{1'000'000}}) {
+      ReplayOptions ro;
+      ro.from = from;
+      ro.max_replayed_changes = max_changes;
+      auto summary = replay(*chain, ro);
+      ASSERT_TRUE(summary.is_ok()) << "from " << from << ": " << summary.status().to_string();
+      EXPECT_EQ(summary->blocks, 7 - from);
+    }
+  }
+}
+
+TEST(Chain, ReplayBelowTheKeptHistoryIsRefusedNamingTheWindow) {
+  testing::TempDir dir;
+  make_chain(dir.path(), 0).reset();
+  ChainOptions o = test_options(dir.path());
+  o.history_blocks = 2;
+  {
+    auto chain = Chain::open(o);
+    ASSERT_TRUE(chain.is_ok());
+    ProduceParams p;
+    p.workload.accounts = 100;
+    p.workload.block_size = 40;
+    p.blocks = 6;
+    ASSERT_TRUE(produce(**chain, p).is_ok());
+    EXPECT_EQ((*chain)->oldest_state_height(), 4u);
+  }
+  auto chain = Chain::open(o);
+  ASSERT_TRUE(chain.is_ok());
+  ReplayOptions below;
+  below.from = 4;
+  auto refused = replay(**chain, below);
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kNotFound);
+  EXPECT_NE(refused.status().message().find("replay --from 4"), std::string::npos) << refused.status().to_string();
+  EXPECT_NE(refused.status().message().find("height 3: outside the kept state history: this chain keeps the state of "
+                                            "heights 4 and above (2 blocks of history)"),
+            std::string::npos)
+      << refused.status().to_string();
+  ReplayOptions kept;
+  kept.from = 5;
+  auto summary = replay(**chain, kept);
+  ASSERT_TRUE(summary.is_ok()) << summary.status().to_string();
+  EXPECT_EQ(summary->blocks, 2u);
+}
+
+TEST(Chain, ReplayDetectsADamagedHistoryValue) {
+  testing::TempDir dir;
+  make_chain(dir.path(), 4).reset();
+  {
+    // The value before block 2 of the first key block 2 wrote, replaced by a well-formed other one.
+    auto db = Database::open({.path = dir.path(), .create_if_missing = false});
+    ASSERT_TRUE(db.is_ok());
+    auto record = (*db)->get(StateStore::kChangedKeysSpace, height_key(2)).value();
+    ASSERT_TRUE(record.has_value());
+    auto keys = StateStore::decode_changed_keys(*record);
+    ASSERT_TRUE(keys.is_ok() && !keys->empty());
+    WriteBatch batch;
+    batch.put(StateStore::kHistorySpace, history_key(keys->front(), 2), StateStore::encode_history_value("forged"));
+    ASSERT_TRUE((*db)->write(batch, true).is_ok());
+  }
+  auto chain = open_chain(dir.path());
+  ASSERT_TRUE(chain);
+  ReplayOptions ro;
+  ro.from = 2;
+  Status s = replay(*chain, ro).status();
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("height 2"), std::string::npos) << s.to_string();
+  // From before the damage, the rebase check or the roots catch it too.
+  ro.from = 1;
+  ro.max_replayed_changes = 0;
+  EXPECT_FALSE(replay(*chain, ro).is_ok());
 }
 
 // Rewrites one stored block in place, the way disk damage or an attacker would.

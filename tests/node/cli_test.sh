@@ -119,6 +119,16 @@ head_a=$("$pel" inspect --datadir "$a" head --json | grep '"hash"')
 head_b=$("$pel" inspect --datadir "$b" head --json | grep '"hash"')
 if [ "$head_a" = "$head_b" ] && [ -n "$head_a" ]; then passed=$((passed + 1)); else
   failed=$((failed + 1)); echo "FAIL: imported head differs: $head_a vs $head_b"; fi
+# A follower keeping 2 blocks of state history replays from the heights it kept, and names the
+# window for the ones it did not.
+expect 2 "import --history soon" -- "$pel" import --datadir "$b" --in "$work/blocks.pel" --history soon
+contains "$work/err" "history must be all or a number of blocks" "--history states what it takes"
+expect 0 "init h" -- "$pel" init --datadir "$work/h" --accounts 300 --seed 5 --producer "$producer"
+expect 0 "import keeping 2 blocks of history" -- "$pel" import --datadir "$work/h" --in "$work/blocks.pel" --history 2
+expect 1 "replay below the kept history" -- "$pel" replay --datadir "$work/h" --from 2
+contains "$work/err" "height 1: outside the kept state history: this chain keeps the state of heights 3 and above" "the window is named"
+expect 0 "replay inside the kept history" -- "$pel" replay --datadir "$work/h" --from 4
+contains "$work/out" "replay verified 2 blocks" "the kept heights replay"
 expect 0 "import again: every block already stored" -- "$pel" import --datadir "$b" --in "$work/blocks.pel"
 contains "$work/out" "skipped 5 already stored" "a rerun import skips what it holds"
 # A fork: a copy of a makes another block 6; importing it where a's block 6 is stored is refused.

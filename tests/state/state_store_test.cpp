@@ -1,5 +1,5 @@
 // The LevelDB store: records round trip and survive reopening, the incremental state commitment
-// equals a full recomputation, undo records rebuild earlier states, and damaged or locked
+// equals a full recomputation, the state of every kept height reads in place, and damaged or locked
 // databases give clear errors.
 #include <gtest/gtest.h>
 
@@ -168,36 +168,153 @@ TEST(StateStore, IncrementalCommitmentEqualsFullRecomputationAfterManyBlocks) {
   EXPECT_EQ((*reopened)->get(key(3)), model.get(key(3)));
 }
 
-TEST(StateStore, UndoRecordsRestoreTheStateBeforeEachBlock) {
+// A store with an empty genesis at height 0 and `blocks` random blocks after it, keeping
+// `keep` blocks of history; `states[h]` is the state after height h.
+struct HistoryFixture {
+  TempDir dir;
+  std::unique_ptr<Database> db;
+  std::unique_ptr<StateStore> store;
+  std::vector<WriteSet> states;
+  MemoryState model;
+
+  HistoryFixture(std::uint64_t blocks, std::optional<std::uint64_t> keep, std::uint64_t keys = 60) {
+    db = open_db(dir.str());
+    store = StateStore::open(*db, keep).value();
+    commit(*db, *store, {}, 0);
+    states.push_back(model.sorted_entries());
+    std::mt19937_64 rng(7);
+    for (std::uint64_t h = 1; h <= blocks; ++h) {
+      WriteSet block = random_block(rng, keys);
+      commit(*db, *store, block, h);
+      model.apply(block);
+      states.push_back(model.sorted_entries());
+    }
+  }
+  // Every history entry's height, by key space scan.
+  std::vector<std::uint64_t> history_heights() const {
+    std::vector<std::uint64_t> out;
+    EXPECT_TRUE(db->iterate(StateStore::kHistorySpace, [&](ByteView k, ByteView) {
+      std::uint64_t h = 0;
+      for (std::size_t i = StateKey::kSize; i < k.size(); ++i) h = h << 8 | k[i];
+      out.push_back(h);
+      return true;
+    }).is_ok());
+    return out;
+  }
+};
+
+// Every key of `expected` and of the key universe reads as it was at that height.
+void expect_state_at(const StateStore& store, std::uint64_t h, const WriteSet& expected, std::uint64_t keys) {
+  auto view = store.state_at(h);
+  ASSERT_TRUE(view.is_ok()) << view.status().to_string();
+  MemoryState model;
+  model.apply(expected);
+  for (std::uint64_t n = 0; n < keys; ++n) {
+    ASSERT_EQ((*view)->get(key(n)), model.get(key(n))) << "key " << n << " at height " << h;
+  }
+  ASSERT_TRUE((*view)->take_read_error().is_ok());
+  auto entries = (*view)->entries();
+  ASSERT_TRUE(entries.is_ok()) << entries.status().to_string();
+  EXPECT_EQ(*entries, expected) << "entries at height " << h;
+  auto acc = store.accumulator_at(h);
+  ASSERT_TRUE(acc.is_ok()) << acc.status().to_string();
+  EXPECT_EQ(*acc, commitment_of(expected)) << "commitment at height " << h;
+}
+
+TEST(StateStore, TheStateOfEveryHeightIsReadInPlace) {
+  HistoryFixture f(40, std::nullopt);
+  for (std::uint64_t h = 0; h <= 40; ++h) expect_state_at(*f.store, h, f.states[h], 60);
+  EXPECT_EQ(f.store->oldest_height(), 0u);
+  // A view keeps its height's state whatever is committed after it was taken.
+  auto view = f.store->state_at(40);
+  ASSERT_TRUE(view.is_ok());
+  std::mt19937_64 rng(99);
+  for (std::uint64_t h = 41; h <= 45; ++h) commit(*f.db, *f.store, random_block(rng, 60), h);
+  EXPECT_EQ((*view)->entries().value(), f.states[40]);
+}
+
+TEST(StateStore, KeysThatShareAPrefixDoNotReadEachOthersHistory) {
+  // Keys differing only in their last byte sit side by side in the history key space.
   TempDir dir;
   auto db = open_db(dir.str());
-  auto store = StateStore::open(*db);
-  ASSERT_TRUE(store.is_ok());
-  std::mt19937_64 rng(7);
-  std::vector<WriteSet> states;  // state after each height
-  MemoryState model;
-  states.push_back(model.sorted_entries());
-  for (std::uint64_t h = 1; h <= 40; ++h) {
-    WriteSet block = random_block(rng, 50);
-    commit(*db, **store, block, h);
-    model.apply(block);
-    states.push_back(model.sorted_entries());
+  auto store = StateStore::open(*db).value();
+  StateKey a = key(5), b = key(5);
+  b.bytes[31] = 1;
+  commit(*db, *store, {{a, "a0"}}, 0);
+  commit(*db, *store, {{b, "b1"}}, 1);
+  commit(*db, *store, {{a, "a2"}}, 2);
+  auto at1 = store->state_at(1).value();
+  EXPECT_EQ(at1->get(a), "a0");
+  EXPECT_EQ(at1->get(b), "b1");
+  auto at0 = store->state_at(0).value();
+  EXPECT_EQ(at0->get(a), "a0");
+  EXPECT_EQ(at0->get(b), std::nullopt);
+}
+
+TEST(StateStore, AKeptWindowRemovesOlderHistoryAndNamesItself) {
+  HistoryFixture f(40, 10);
+  EXPECT_EQ(f.store->oldest_height(), 30u);
+  for (std::uint64_t h = 30; h <= 40; ++h) expect_state_at(*f.store, h, f.states[h], 60);
+  auto below = f.store->state_at(29);
+  ASSERT_FALSE(below.is_ok());
+  EXPECT_EQ(below.status().code(), ErrorCode::kNotFound);
+  EXPECT_NE(below.status().message().find("height 29: outside the kept state history"), std::string::npos);
+  EXPECT_NE(below.status().message().find("heights 30 and above (10 blocks of history)"), std::string::npos)
+      << below.status().to_string();
+  EXPECT_FALSE(f.store->accumulator_at(29).is_ok());
+  // Nothing of the heights below the window is left: no history entry at or below 30, no
+  // changed-keys record, no commitment below 30.
+  for (std::uint64_t h : f.history_heights()) EXPECT_GT(h, 30u);
+  for (std::uint64_t h = 1; h <= 30; ++h) {
+    EXPECT_FALSE(f.db->get(StateStore::kChangedKeysSpace, height_key(h)).value().has_value()) << h;
+    if (h < 30) {
+      EXPECT_FALSE(f.db->get(StateStore::kCommitmentSpace, height_key(h)).value().has_value()) << h;
+    }
   }
-  for (std::uint64_t h = 40; h >= 1; --h) {
-    auto undo = db->get(StateStore::kUndoSpace, height_key(h));
-    ASSERT_TRUE(undo.is_ok() && undo->has_value());
-    auto writes = StateStore::decode_undo(**undo);
-    ASSERT_TRUE(writes.is_ok()) << writes.status().to_string();
-    model.apply(*writes);
-    ASSERT_EQ(model.sorted_entries(), states[h - 1]) << "undo of height " << h;
-  }
-  // state_at rolls the stored state back the same way, to any height.
-  for (std::uint64_t h : {40u, 39u, 17u, 0u}) {
-    auto state = (*store)->state_at(h, 40);
-    ASSERT_TRUE(state.is_ok()) << state.status().to_string();
-    EXPECT_EQ(state->sorted_entries(), states[h]) << "state_at(" << h << ")";
-  }
-  EXPECT_FALSE(StateStore::decode_undo(as_bytes("\x05garbage")).is_ok());
+  // The window survives a reopen; a narrower one catches up a bounded number of blocks a commit.
+  f.store.reset();
+  f.store = StateStore::open(*f.db, 2).value();
+  EXPECT_EQ(f.store->oldest_height(), 30u);
+  commit(*f.db, *f.store, {}, 41);
+  EXPECT_EQ(f.store->oldest_height(), 39u);
+  expect_state_at(*f.store, 39, f.states[39], 60);
+}
+
+TEST(StateStore, TheWindowCatchesUpInBoundedSteps) {
+  HistoryFixture f(StateStore::kMaxBlocksPrunedPerCommit + 20, std::nullopt);
+  f.store.reset();
+  f.store = StateStore::open(*f.db, 1).value();
+  const std::uint64_t head = StateStore::kMaxBlocksPrunedPerCommit + 20;
+  commit(*f.db, *f.store, {}, head + 1);
+  EXPECT_EQ(f.store->oldest_height(), StateStore::kMaxBlocksPrunedPerCommit);
+  commit(*f.db, *f.store, {}, head + 2);
+  EXPECT_EQ(f.store->oldest_height(), head + 1);
+}
+
+TEST(StateStore, ADamagedHistoryRecordIsAnErrorNamingItsKeyAndHeight) {
+  HistoryFixture f(10, std::nullopt, 4);
+  // The first history entry: damage its value.
+  std::optional<Database::Entry> first = f.db->seek(StateStore::kHistorySpace, {}).value();
+  ASSERT_TRUE(first.has_value());
+  StateKey damaged;
+  std::copy(first->key.begin(), first->key.begin() + StateKey::kSize, damaged.bytes.begin());
+  std::uint64_t written_at = 0;
+  for (std::size_t i = StateKey::kSize; i < first->key.size(); ++i) written_at = written_at << 8 | first->key[i];
+  WriteBatch batch;
+  const std::uint8_t bad[] = {7, 1, 2};
+  batch.put(StateStore::kHistorySpace, first->key, bad);
+  ASSERT_TRUE(f.db->write(batch, true).is_ok());
+  auto view = f.store->state_at(written_at - 1).value();
+  EXPECT_EQ(view->get(damaged), std::nullopt);
+  Status s = view->take_read_error();
+  EXPECT_EQ(s.code(), ErrorCode::kCorruption);
+  EXPECT_NE(s.message().find("height " + std::to_string(written_at) + ": state key " + damaged.hex()), std::string::npos)
+      << s.to_string();
+  EXPECT_FALSE(view->entries().is_ok());
+  const std::string absent_with_a_tail("\0x", 2);
+  EXPECT_FALSE(StateStore::decode_history_value(as_bytes("")).is_ok());
+  EXPECT_FALSE(StateStore::decode_history_value(as_bytes(absent_with_a_tail)).is_ok());
+  EXPECT_FALSE(StateStore::decode_changed_keys(as_bytes("\x05garbage")).is_ok());
 }
 
 TEST(StateStore, CommitmentIsOrderIndependentAndSeesValues) {
