@@ -38,7 +38,7 @@ struct ReplayOptions {
   /// The most state keys the replayed blocks may have changed before replay continues from the
   /// stored state at the block just replayed (first checked to hold every value replay computed):
   /// keeps memory bounded over any number of blocks.
-  std::size_t max_replayed_changes = 1'000'000;
+  std::size_t max_replayed_changes = 250'000;
 };
 
 struct ReplaySummary {
