@@ -161,10 +161,10 @@ class Chain {
   Result<std::optional<Value>> get_state(const StateKey& key) const;
   Result<Block> block_at(std::uint64_t height) const;
   Result<std::vector<ledger::Receipt>> receipts_at(std::uint64_t height) const;
-  /// The state after block `height`, read in place (one seek per key, nothing copied) through a
-  /// database snapshot: later commits do not change it. It must not outlive the chain. Fails
-  /// with kNotFound, naming the kept window, for a height beyond the head or below
-  /// oldest_state_height().
+  /// The state after block `height`, read in place (one seek per key, nothing copied). Later
+  /// commits do not change what it reads; once the kept window (history_blocks) moves past its
+  /// height, its reads fail. It must not outlive the chain. Fails with kNotFound, naming the
+  /// kept window, for a height beyond the head or below oldest_state_height().
   Result<std::unique_ptr<HistoricalState>> state_at(std::uint64_t height) const;
   /// The state commitment after block `height` (its digest is that block's state root).
   Result<LatticeHash> accumulator_at(std::uint64_t height) const;

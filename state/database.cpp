@@ -302,34 +302,9 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options,
   if (recovery.closed_cleanly) PEL_TRY(db->append_mark(recovery.durable_mark, /*closed_cleanly=*/false));
   return db;
 }
-class Database::Snapshot {
- public:
-  Snapshot(leveldb::DB& db) : db_(db), snapshot_(db.GetSnapshot()) {}
-  ~Snapshot() { db_.ReleaseSnapshot(snapshot_); }
-  Snapshot(const Snapshot&) = delete;
-  Snapshot& operator=(const Snapshot&) = delete;
-  const leveldb::Snapshot* get() const { return snapshot_; }
-
- private:
-  leveldb::DB& db_;
-  const leveldb::Snapshot* snapshot_;
-};
-
-std::shared_ptr<const Database::Snapshot> Database::snapshot() const {
-  return std::make_shared<const Snapshot>(*impl_->db);
-}
-
-namespace {
-leveldb::ReadOptions verified_read_at(const Database::Snapshot* at) {
-  leveldb::ReadOptions ro = verified_read();
-  if (at != nullptr) ro.snapshot = at->get();
-  return ro;
-}
-}  // namespace
-
-Result<std::optional<Bytes>> Database::get(Keyspace space, ByteView key, const Snapshot* at) const {
+Result<std::optional<Bytes>> Database::get(Keyspace space, ByteView key) const {
   std::string value;
-  leveldb::Status s = impl_->db->Get(verified_read_at(at), prefixed(space, key), &value);
+  leveldb::Status s = impl_->db->Get(verified_read(), prefixed(space, key), &value);
   if (s.IsNotFound()) return std::optional<Bytes>();
   if (!s.ok()) return from_leveldb(s, options_.path, "read");
   return std::optional<Bytes>(Bytes(value.begin(), value.end()));
@@ -433,8 +408,8 @@ Status Database::flush_memtable() {
   return Status::ok();
 }
 
-Result<std::optional<Database::Entry>> Database::seek(Keyspace space, ByteView from, const Snapshot* at) const {
-  std::unique_ptr<leveldb::Iterator> it(impl_->db->NewIterator(verified_read_at(at)));
+Result<std::optional<Database::Entry>> Database::seek(Keyspace space, ByteView from) const {
+  std::unique_ptr<leveldb::Iterator> it(impl_->db->NewIterator(verified_read()));
   it->Seek(prefixed(space, from));
   if (!it->Valid()) {
     PEL_TRY(from_leveldb(it->status(), options_.path, "seek"));
@@ -447,8 +422,8 @@ Result<std::optional<Database::Entry>> Database::seek(Keyspace space, ByteView f
   return std::optional<Entry>(Entry{Bytes(key + 1, key + k.size()), Bytes(value, value + it->value().size())});
 }
 
-Status Database::iterate(Keyspace space, const std::function<bool(ByteView, ByteView)>& fn, const Snapshot* at) const {
-  leveldb::ReadOptions ro = verified_read_at(at);
+Status Database::iterate(Keyspace space, const std::function<bool(ByteView, ByteView)>& fn) const {
+  leveldb::ReadOptions ro = verified_read();
   ro.fill_cache = false;  // a full scan should not evict the hot working set
   std::unique_ptr<leveldb::Iterator> it(impl_->db->NewIterator(ro));
   const char prefix = static_cast<char>(space.prefix);

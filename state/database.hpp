@@ -4,7 +4,7 @@
 // checksums and compactions check their inputs (paranoid mode), so a damaged file is a
 // kCorruption error naming the directory, never a wrong value. A synced write survives a power
 // cut, and so does what set_durable_mark() recorded, even where the write-ahead log is damaged.
-// Thread-safety: get(), seek(), iterate() and snapshot() are safe from any thread; write(), sync(),
+// Thread-safety: get(), seek() and iterate() are safe from any thread; write(), sync(),
 // flush_memtable(), set_durable_mark() and close_cleanly() from one thread at a time.
 #pragma once
 
@@ -95,21 +95,15 @@ class Database {
   /// How the directory was found at open.
   const Recovery& recovery() const { return recovery_; }
 
-  /// A consistent read view: reads through it see the database as it was when it was taken,
-  /// whatever is written later. Immutable, so safe to share between threads; it must not outlive
-  /// the database.
-  class Snapshot;
-  std::shared_ptr<const Snapshot> snapshot() const;
-
-  /// The value of `key` in `space` (through `at` when given), or std::nullopt when absent.
-  Result<std::optional<Bytes>> get(Keyspace space, ByteView key, const Snapshot* at = nullptr) const;
+  /// The value of `key` in `space`, or std::nullopt when absent.
+  Result<std::optional<Bytes>> get(Keyspace space, ByteView key) const;
   struct Entry {
     Bytes key;  // without the prefix
     Bytes value;
   };
-  /// The first entry of `space` whose key is >= `from` (through `at` when given), or
-  /// std::nullopt when the key space has none: one seek.
-  Result<std::optional<Entry>> seek(Keyspace space, ByteView from, const Snapshot* at = nullptr) const;
+  /// The first entry of `space` whose key is >= `from`, or std::nullopt when the key space has
+  /// none: one seek.
+  Result<std::optional<Entry>> seek(Keyspace space, ByteView from) const;
   /// Applies `batch` atomically; syncs to disk first when `sync`. A log LevelDB leaves is
   /// synced as it leaves it (DurableEnv): a power cut loses only the latest unsynced batches,
   /// never earlier ones under later ones.
@@ -131,8 +125,7 @@ class Database {
   Status flush_memtable();
   /// Calls `fn(key without prefix, value)` for every entry of `space` in key order, until it
   /// returns false.
-  Status iterate(Keyspace space, const std::function<bool(ByteView key, ByteView value)>& fn,
-                 const Snapshot* at = nullptr) const;
+  Status iterate(Keyspace space, const std::function<bool(ByteView key, ByteView value)>& fn) const;
 
   const DatabaseOptions& options() const { return options_; }
 

@@ -55,6 +55,25 @@ std::string height_context(const Database& db, std::uint64_t height) {
   return db.options().path + ": height " + std::to_string(height);
 }
 
+// Every pair of the current state space, in key order.
+Result<WriteSet> scan_state(const Database& db) {
+  WriteSet out;
+  bool bad_key = false;
+  PEL_TRY(db.iterate(StateStore::kStateSpace, [&](ByteView key, ByteView value) {
+    if (key.size() != StateKey::kSize) {
+      bad_key = true;
+      return false;
+    }
+    Write w;
+    std::copy(key.begin(), key.end(), w.key.bytes.begin());
+    w.value = Value(value.begin(), value.end());
+    out.push_back(std::move(w));
+    return true;
+  }));
+  if (bad_key) return error(ErrorCode::kCorruption, db.options().path + ": a state key of the wrong length");
+  return out;
+}
+
 }  // namespace
 
 Bytes StateStore::encode_history_value(const std::optional<Value>& value) {
@@ -86,15 +105,26 @@ Result<std::vector<StateKey>> StateStore::decode_changed_keys(ByteView record) {
   return keys;
 }
 
-HistoricalState::HistoricalState(const Database& db, std::uint64_t height, std::size_t cache_entries)
-    : db_(db), snapshot_(db.snapshot()), height_(height), cache_(cache_entries) {}
+HistoricalState::HistoricalState(const Database& db, const std::atomic<std::uint64_t>& pruning_below,
+                                 std::uint64_t height, std::size_t cache_entries)
+    : db_(db), pruning_below_(pruning_below), height_(height), cache_(cache_entries) {}
 
 Result<std::optional<Value>> HistoricalState::read(const StateKey& key) const {
   if (auto cached = cache_.find(key)) return *cached;
+  // The current value first, then the history: a block committed between the two reads moved
+  // the value it overwrote into the history, where the second read finds it. So the pair is
+  // right whatever commits beside it, without a database snapshot.
+  auto current = db_.get(StateStore::kStateSpace, key.view());
+  if (!current.is_ok()) return current.status().with_context("state key " + key.hex());
   // The first history entry of `key` after this height holds its value here; without one, no
   // later block wrote it and its current value is its value here.
-  auto later = db_.seek(StateStore::kHistorySpace, history_key(key, height_ + 1), snapshot_.get());
+  auto later = db_.seek(StateStore::kHistorySpace, history_key(key, height_ + 1));
   if (!later.is_ok()) return later.status().with_context("state key " + key.hex());
+  // Acquire: pairs with the release in stage(), made before a batch that removes history.
+  if (pruning_below_.load(std::memory_order_acquire) > height_) {
+    return error(ErrorCode::kNotFound, height_context(db_, height_) +
+                                           ": its state history was removed while it was read (the kept window moved past it)");
+  }
   std::optional<Value> value;
   if (*later && (*later)->key.size() == StateKey::kSize + 8 &&
       std::equal(key.bytes.begin(), key.bytes.end(), (*later)->key.begin())) {
@@ -104,10 +134,8 @@ Result<std::optional<Value>> HistoricalState::read(const StateKey& key) const {
       return decoded.status().with_context(height_context(db_, written_at) + ": state key " + key.hex());
     }
     value = std::move(decoded).value();
-  } else {
-    auto current = db_.get(StateStore::kStateSpace, key.view(), snapshot_.get());
-    if (!current.is_ok()) return current.status().with_context("state key " + key.hex());
-    if (current->has_value()) value = Value((*current)->begin(), (*current)->end());
+  } else if (current->has_value()) {
+    value = Value((*current)->begin(), (*current)->end());
   }
   cache_.insert(key, value);
   return value;
@@ -141,23 +169,14 @@ Result<WriteSet> HistoricalState::entries() const {
     }
     changed.emplace(key, std::move(decoded).value());
     return true;
-  }, snapshot_.get()));
+  }));
   PEL_TRY(bad);
+  auto current = scan_state(db_);
+  if (!current.is_ok()) return current.status();
   WriteSet out;
-  PEL_TRY(db_.iterate(StateStore::kStateSpace, [&](ByteView k, ByteView v) {
-    if (k.size() != StateKey::kSize) {
-      bad = error(ErrorCode::kCorruption, db_.options().path + ": a state key of the wrong length");
-      return false;
-    }
-    Write w;
-    std::copy(k.begin(), k.end(), w.key.bytes.begin());
-    if (!changed.contains(w.key)) {
-      w.value = Value(v.begin(), v.end());
-      out.push_back(std::move(w));
-    }
-    return true;
-  }, snapshot_.get()));
-  PEL_TRY(bad);
+  for (Write& w : *current) {
+    if (!changed.contains(w.key)) out.push_back(std::move(w));
+  }
   // Keys changed since: their values here, merged in (absent ones were absent here).
   for (auto& [key, value] : changed) {
     if (value) out.push_back({key, std::move(value)});
@@ -187,7 +206,7 @@ Result<std::unique_ptr<StateStore>> StateStore::open(Database& db, std::optional
     if ((*oldest)->size() != 8) return error(ErrorCode::kCorruption, db.options().path + ": oldest kept height: not 8 bytes");
     store->oldest_height_ = read_height(**oldest);
   }
-  store->staged_oldest_height_ = store->oldest_height_;
+  store->pruning_below_.store(store->oldest_height_, std::memory_order_relaxed);  // before any reader
   return store;
 }
 
@@ -236,7 +255,6 @@ Status StateStore::stage(const WriteSet& writes, std::uint64_t height, const Lat
   const auto acc_bytes = accumulator.to_bytes();
   batch.put(kCommitmentSpace, {}, acc_bytes);
   batch.put(kCommitmentSpace, height_key(height), acc_bytes);
-  staged_oldest_height_ = oldest_height_;
   if (keep_history_blocks_ && height > *keep_history_blocks_) {
     const std::uint64_t wanted = height - *keep_history_blocks_;
     if (wanted > oldest_height_) {
@@ -260,7 +278,8 @@ Status StateStore::stage_pruning(std::uint64_t new_oldest, WriteBatch& batch) {
   }
   for (std::uint64_t h = oldest_height_; h < new_oldest; ++h) batch.erase(kCommitmentSpace, height_key(h));
   batch.put(kOldestSpace, {}, height_key(new_oldest));
-  staged_oldest_height_ = new_oldest;
+  // Release: a view that reads after this batch is written sees it (the write follows).
+  pruning_below_.store(new_oldest, std::memory_order_release);
   return Status::ok();
 }
 
@@ -273,27 +292,10 @@ void StateStore::stage_genesis_part(const WriteSet& part, WriteBatch& batch) {
 void StateStore::publish(const WriteSet& writes, const LatticeHash& accumulator) {
   for (const Write& w : writes) cache_.update(w.key, w.value);
   accumulator_ = accumulator;
-  oldest_height_ = staged_oldest_height_;
+  oldest_height_ = pruning_below_.load(std::memory_order_relaxed);  // this thread's own store
 }
 
-Result<WriteSet> StateStore::entries() const {
-  WriteSet out;
-  bool bad_key = false;
-  Status s = db_.iterate(kStateSpace, [&](ByteView key, ByteView value) {
-    Write w;
-    if (key.size() != StateKey::kSize) {
-      bad_key = true;
-      return false;
-    }
-    std::copy(key.begin(), key.end(), w.key.bytes.begin());
-    w.value = Value(value.begin(), value.end());
-    out.push_back(std::move(w));
-    return true;
-  });
-  if (!s.is_ok()) return s;
-  if (bad_key) return error(ErrorCode::kCorruption, db_.options().path + ": a state key of the wrong length");
-  return out;
-}
+Result<WriteSet> StateStore::entries() const { return scan_state(db_); }
 
 Result<LatticeHash> StateStore::recompute_accumulator() const {
   auto all = entries();
@@ -313,7 +315,7 @@ Result<std::unique_ptr<HistoricalState>> StateStore::state_at(std::uint64_t heig
   // A small cache: a view serves one replay or one lookup, and most of its reads go to keys
   // whose values the caller keeps itself once it has them.
   constexpr std::size_t kViewCacheEntries = 1u << 16;
-  return std::unique_ptr<HistoricalState>(new HistoricalState(db_, height, kViewCacheEntries));
+  return std::unique_ptr<HistoricalState>(new HistoricalState(db_, pruning_below_, height, kViewCacheEntries));
 }
 
 Result<LatticeHash> StateStore::accumulator_at(std::uint64_t height) const {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -27,11 +28,13 @@ LatticeHash commitment_delta(const WriteSet& writes, const BaseState& before);
 /// The commitment of a whole state given as sorted entries (genesis, full recomputation).
 LatticeHash commitment_of(const WriteSet& entries);
 
-/// The state after one retained block, read from the database where it stands: a key's value
-/// is one seek in the history (the value it had before the first later block that wrote it) or,
-/// when no later block wrote it, its current value. Holds a database snapshot, so it stays the
-/// same whatever is committed or pruned after it was taken; it must not outlive the database.
-/// Thread-safety: get() and take_read_error() may be called from any number of threads.
+/// The state after one kept block, read from the database where it stands: a key's value is
+/// its value before the first later block that wrote it (one seek in the history) or, when no
+/// later block wrote it, its current value. Its reads stay right while later blocks commit; once
+/// the kept window moves past its height, they fail with kNotFound. It must not outlive the
+/// state store that made it.
+/// Thread-safety: get() and take_read_error() may be called from any number of threads, beside
+/// commits; entries() only while nothing commits.
 class HistoricalState final : public BaseState {
  public:
   std::uint64_t height() const { return height_; }
@@ -45,11 +48,12 @@ class HistoricalState final : public BaseState {
 
  private:
   friend class StateStore;
-  HistoricalState(const Database& db, std::uint64_t height, std::size_t cache_entries);
+  HistoricalState(const Database& db, const std::atomic<std::uint64_t>& pruning_below, std::uint64_t height,
+                  std::size_t cache_entries);
   Result<std::optional<Value>> read(const StateKey& key) const;
 
   const Database& db_;
-  std::shared_ptr<const Database::Snapshot> snapshot_;
+  const std::atomic<std::uint64_t>& pruning_below_;  // the state store's
   std::uint64_t height_;
   ReadCache cache_;
   mutable FirstReadError read_error_;
@@ -133,7 +137,9 @@ class StateStore final : public BaseState {
   ReadCache cache_;
   LatticeHash accumulator_;
   std::uint64_t oldest_height_ = 0;
-  std::uint64_t staged_oldest_height_ = 0;  // what the last stage() moves oldest_height_ to
+  /// What the last stage() moves oldest_height_ to, set before its batch is written: a view
+  /// below it may be reading history that batch removes.
+  std::atomic<std::uint64_t> pruning_below_{0};
   mutable FirstReadError read_error_;
 };
 

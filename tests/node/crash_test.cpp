@@ -1,6 +1,7 @@
 // Crash safety: `pel produce` commits blocks in a loop and is killed with SIGKILL at random
 // moments. After every kill the chain reopens at a block that was committed, and its state
-// equals, key by key, what the sequential executor computes for that height.
+// equals, key by key, what the sequential executor computes for that height; a killed `pel
+// replay` leaves the chain as it was.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include "node/block_file.hpp"
 #include "node/chain.hpp"
 #include "node/producer.hpp"
+#include "node/replay.hpp"
 #include "tests/node/temp_dir.hpp"
 
 extern char** environ;
@@ -31,10 +33,10 @@ extern char** environ;
 namespace pel {
 namespace {
 
-pid_t spawn_produce(const std::string& datadir, const std::string& log, std::uint64_t seed) {
-  std::vector<std::string> args = {PEL_BINARY, "produce", "--datadir", datadir, "--workload", "mix",
-                                   "--blocks", "1000000", "--block-size", "40", "--threads", "2",
-                                   "--seed", std::to_string(seed)};
+// Starts `pel ARGS...` with its standard output to `log`.
+pid_t spawn_pel(const std::vector<std::string>& pel_args, const std::string& log) {
+  std::vector<std::string> args = {PEL_BINARY};
+  args.insert(args.end(), pel_args.begin(), pel_args.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -47,6 +49,12 @@ pid_t spawn_produce(const std::string& datadir, const std::string& log, std::uin
   posix_spawn_file_actions_destroy(&actions);
   EXPECT_EQ(rc, 0) << "cannot start " << PEL_BINARY;
   return pid;
+}
+
+pid_t spawn_produce(const std::string& datadir, const std::string& log, std::uint64_t seed) {
+  return spawn_pel({"produce", "--datadir", datadir, "--workload", "mix", "--blocks", "1000000", "--block-size", "40",
+                    "--threads", "2", "--seed", std::to_string(seed)},
+                   log);
 }
 
 // "block H HASH: ..." lines: what the child reported as committed (after commit returned).
@@ -138,6 +146,51 @@ TEST(CrashSafety, SigkillDuringCommitsNeverLosesOrMixesAState) {
   }
   EXPECT_GT(last_head, 0u) << "the child never committed a block";
   EXPECT_GE(killed_mid_run, kills / 2) << "most kills should land while the child runs";
+}
+
+// A replay writes nothing: killed at any moment, it leaves the chain as it was (the next open
+// verifies the directory, which was not closed cleanly, and finds the same head and state).
+TEST(CrashSafety, AReplayKilledMidRunChangesNothing) {
+  testing::TempDir dir;
+  const std::string datadir = dir.path() + "/chain";
+  Hash256 head_hash;
+  {
+    ChainOptions o;
+    o.datadir = datadir;
+    ledger::GenesisParams genesis;
+    genesis.accounts = 200;
+    auto chain = Chain::create(o, genesis);
+    ASSERT_TRUE(chain.is_ok());
+    ProduceParams p;
+    p.workload.name = "mix";
+    p.workload.accounts = 200;
+    p.workload.block_size = 200;
+    p.blocks = 60;  // a replay of about half a second here, so that most kills land inside it
+    ASSERT_TRUE(produce(**chain, p).is_ok());
+    head_hash = (*chain)->head_hash();
+  }
+  std::mt19937_64 rng(5);
+  int killed_mid_run = 0;
+  for (int k = 0; k < 5; ++k) {
+    pid_t pid = spawn_pel({"replay", "--datadir", datadir, "--compare-sequential"}, "/dev/null");
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(10, 150)(rng)));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) ++killed_mid_run;
+    ChainOptions o;
+    o.datadir = datadir;
+    auto chain = Chain::open(o);
+    ASSERT_TRUE(chain.is_ok()) << "kill " << k << ": " << chain.status().to_string();
+    EXPECT_EQ((*chain)->head_hash(), head_hash) << "kill " << k;
+    EXPECT_TRUE((*chain)->verify_state().is_ok()) << "kill " << k;
+    if (k == 4) {
+      auto replayed = replay(**chain, {});
+      ASSERT_TRUE(replayed.is_ok()) << replayed.status().to_string();
+      EXPECT_EQ(replayed->blocks, 60u);
+    }
+  }
+  EXPECT_GE(killed_mid_run, 1) << "no kill landed while the replay ran";
 }
 
 // A chain whose commit of height 3 fails before anything is written.

@@ -275,9 +275,15 @@ TEST(StateStore, AKeptWindowRemovesOlderHistoryAndNamesItself) {
   f.store.reset();
   f.store = StateStore::open(*f.db, 2).value();
   EXPECT_EQ(f.store->oldest_height(), 30u);
+  auto view_at_30 = f.store->state_at(30).value();
   commit(*f.db, *f.store, {}, 41);
   EXPECT_EQ(f.store->oldest_height(), 39u);
   expect_state_at(*f.store, 39, f.states[39], 60);
+  // A view the window moved past says so rather than read what is left.
+  EXPECT_EQ(view_at_30->get(key(1000)), std::nullopt);
+  Status moved = view_at_30->take_read_error();
+  EXPECT_EQ(moved.code(), ErrorCode::kNotFound);
+  EXPECT_NE(moved.message().find("the kept window moved past it"), std::string::npos) << moved.to_string();
 }
 
 TEST(StateStore, TheWindowCatchesUpInBoundedSteps) {
