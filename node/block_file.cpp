@@ -84,7 +84,8 @@ struct Prefetched {
 // that does not decode, or a header that does not check out, is left to the import, which
 // reports it in order.
 Prefetched read_and_verify_block(std::ifstream& in, const std::string& path, std::uint64_t file_size,
-                                 std::uint64_t index, SignaturePolicy signatures, int threads, const Chain* decode_for) {
+                                 std::uint64_t index, SignaturePolicy signatures, int threads, const Chain* decode_for,
+                                 std::uint64_t skipped_through) {
   Prefetched out;
   const std::string where = path + ": block record " + std::to_string(index);
   unsigned char word[4];
@@ -120,6 +121,11 @@ Prefetched read_and_verify_block(std::ifstream& in, const std::string& path, std
     out.status = block.status().with_context(where);
     return out;
   }
+  // A block the import skips (held already, or before the chain's snapshot) is not executed.
+  if (block->header.height <= skipped_through) {
+    out.block = std::move(block).value();
+    return out;
+  }
   if (signatures == SignaturePolicy::kVerify) out.signature_ok = ledger::verify_signatures(block->transactions, threads);
   if (decode_for != nullptr && sha256(block->access_list) == block->header.access_list_root &&
       decode_for->check_header(block->header).is_ok()) {
@@ -131,9 +137,10 @@ Prefetched read_and_verify_block(std::ifstream& in, const std::string& path, std
 
 // read_and_verify_block, with running out of memory reported as that record's error.
 Prefetched read_and_verify(std::ifstream& in, const std::string& path, std::uint64_t file_size, std::uint64_t index,
-                           SignaturePolicy signatures, int threads, const Chain* decode_for) {
+                           SignaturePolicy signatures, int threads, const Chain* decode_for,
+                           std::uint64_t skipped_through) {
   try {
-    return read_and_verify_block(in, path, file_size, index, signatures, threads, decode_for);
+    return read_and_verify_block(in, path, file_size, index, signatures, threads, decode_for, skipped_through);
   } catch (const std::bad_alloc&) {
     Prefetched out;
     out.status = error(ErrorCode::kAborted, path + ": block record " + std::to_string(index) +
@@ -188,9 +195,10 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
   };
   const DiscardCallbacksOnExit guard(chain);  // no callback outlives `options` and `durable`
   const Chain* decode_for = chain.options().use_access_lists ? &chain : nullptr;
-  Prefetched current = read_and_verify(in, path, file_size, 0, signatures, threads, decode_for);
+  const std::uint64_t skipped_through = chain.head().height;  // blocks the chain holds or starts after
+  Prefetched current = read_and_verify(in, path, file_size, 0, signatures, threads, decode_for, skipped_through);
   ReadAhead<Prefetched> ahead([&](std::uint64_t index) {
-    return read_and_verify(in, path, file_size, index, signatures, threads, decode_for);
+    return read_and_verify(in, path, file_size, index, signatures, threads, decode_for, skipped_through);
   });
   for (std::uint64_t index = 0;; ++index) {
     if (!current.status.is_ok() || !current.block) {
@@ -198,9 +206,18 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
       PEL_TRY(chain.flush());
       return current.status;
     }
-    ahead.start(index + 1);
     const Block& block = *current.block;
+    if (options.to && block.header.height > *options.to) {
+      PEL_TRY(chain.flush());
+      return Status::ok();
+    }
+    ahead.start(index + 1);
     const std::string record = path + ": block record " + std::to_string(index);
+    if (block.header.height < chain.base_height()) {
+      if (options.on_skip) options.on_skip(block);  // before the snapshot the chain was made from
+      current = ahead.take();
+      continue;
+    }
     if (block.header.height <= chain.head().height) {
       // Already stored (an earlier import of the same file was interrupted): skip it if it is
       // the same block, refuse a fork.

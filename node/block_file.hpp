@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "node/chain.hpp"
@@ -17,9 +18,12 @@ Status export_blocks(const Chain& chain, const std::string& path, std::uint64_t 
 struct ImportOptions {
   /// Called once each imported block is durable.
   std::function<void(const Block&)> on_block;
-  /// Called for each block the chain already holds (same hash at that height): it is skipped,
-  /// so an import that was interrupted can be run again and goes on from the head.
+  /// Called for each block the chain already holds (same hash at that height), or that comes
+  /// before the snapshot the chain was made from: it is skipped, so an import that was
+  /// interrupted can be run again and goes on from the head.
   std::function<void(const Block&)> on_skip;
+  /// The last height to import: the import stops after it (a range of a longer file).
+  std::optional<std::uint64_t> to;
   /// Block k is written in the background while block k+1 executes (Chain::import_async);
   /// without it, each import is synchronous.
   bool pipeline = true;

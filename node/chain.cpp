@@ -12,6 +12,7 @@
 
 #include "engine/executor_common.hpp"
 #include "node/block_execution.hpp"
+#include "node/snapshot.hpp"
 #include "state/file_sync.hpp"
 
 namespace pel {
@@ -83,7 +84,9 @@ Status check_recovered(const std::string& path, Database& db, const Database::Re
   if (how.closed_cleanly && !how.log_was_damaged) return Status::ok();
   // Every block batch holds its block-hash index entry, so a batch the log replay dropped is a
   // height missing there. The index is small (one height per block), so this costs little.
-  Status index = store.check_block_index(head->height);
+  auto base = store.base_height();
+  if (!base.is_ok()) return base.status();
+  Status index = store.check_block_index(*base, head->height);
   if (!index.is_ok()) return error(index.code(), index.message() + kRestoreAdvice);
   auto head_block = store.block_at(head->height);
   if (!head_block.is_ok()) return head_block.status();
@@ -169,10 +172,7 @@ void Chain::wait_for_pending() const {
   if (pending_) pending_->written.wait();
 }
 
-Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
-                                             const ledger::GenesisParams& genesis) {
-  PEL_TRY(ledger::check_genesis(genesis));  // before anything is written
-  if (genesis.producer != PublicKey{}) PEL_TRY(check_public_key(genesis.producer).with_context("the genesis producer"));
+Result<std::unique_ptr<Chain>> Chain::open_empty(const ChainOptions& options) {
   ChainOptions opts = options;
   opts.database.path = options.datadir;
   opts.database.create_if_missing = true;
@@ -193,10 +193,21 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
   });
   if (!db.is_ok()) return db.status();
   std::unique_ptr<Chain> chain(new Chain(opts, std::move(db).value()));
-  chain->closed_ = true;  // nothing to mark clean until the genesis is written
+  chain->closed_ = true;  // nothing to mark clean until the first block is written
   auto store = StateStore::open(*chain->db_, opts.history_blocks);
   if (!store.is_ok()) return store.status();
   chain->state_ = std::move(store).value();
+  return chain;
+}
+
+Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
+                                             const ledger::GenesisParams& genesis) {
+  PEL_TRY(ledger::check_genesis(genesis));  // before anything is written
+  if (genesis.producer != PublicKey{}) PEL_TRY(check_public_key(genesis.producer).with_context("the genesis producer"));
+  auto opened = open_empty(options);
+  if (!opened.is_ok()) return opened.status();
+  std::unique_ptr<Chain> chain = std::move(opened).value();
+  const ChainOptions& opts = chain->options_;
   chain->genesis_ = genesis;
   if (genesis.producer == PublicKey{} && !opts.producer_seed) {
     // A new chain with no producer named: this directory becomes its producer.
@@ -241,6 +252,85 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
   chain->written_head_ = block.header;
   chain->closed_ = false;
   return chain;
+}
+
+Result<std::unique_ptr<Chain>> Chain::create_from_snapshot(const ChainOptions& options, SnapshotReader& snapshot) {
+  const ledger::GenesisParams& genesis = snapshot.genesis();
+  const Block& block = snapshot.block();
+  const std::uint64_t height = block.header.height;
+  const std::string where = options.datadir + ": the snapshot of height " + std::to_string(height);
+  // Its trust, before anything is written: a genesis that names its producer, a block that
+  // producer signed (or the embedder's check passed), over the block's own body.
+  PEL_TRY(ledger::check_genesis(genesis).with_context(where));
+  if (genesis.producer == PublicKey{}) return error(ErrorCode::kInvalidArgument, where + ": its genesis names no producer");
+  PEL_TRY(check_public_key(genesis.producer).with_context(where + ": the genesis producer"));
+  if (height == 0) {
+    // The genesis block is not signed: it is the chain's identity, a commitment to its parameters.
+    if (block.header.parent_hash != genesis_commitment(genesis) || !block.transactions.empty()) {
+      return error(ErrorCode::kVerification, where + ": the genesis block does not commit to the genesis parameters");
+    }
+  } else {
+    Status authored = options.header_check ? options.header_check(block.header)
+                                           : check_producer_signature(block.header, genesis.producer);
+    PEL_TRY(authored.with_context(where));
+    PEL_TRY(check_body(block).with_context(where));
+  }
+
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool existed = fs::exists(options.datadir, ec);
+  if (existed && !fs::is_empty(options.datadir, ec)) {
+    return error(ErrorCode::kInvalidArgument, options.datadir + ": not empty (a snapshot makes a new chain directory)");
+  }
+  auto made = [&]() -> Result<std::unique_ptr<Chain>> {
+    auto opened = open_empty(options);
+    if (!opened.is_ok()) return opened.status();
+    std::unique_ptr<Chain> chain = std::move(opened).value();
+    chain->genesis_ = genesis;
+    PEL_TRY(chain->load_producer_key());
+    // The state, a chunk per unsynced batch: memory stays bounded whatever its size. Only the
+    // last batch, with the block and the chain's metadata, makes it a chain.
+    LatticeHash acc;
+    for (;;) {
+      auto chunk = snapshot.next_chunk();
+      if (!chunk.is_ok()) return chunk.status();
+      if (!chunk->has_value()) break;
+      acc.combine(commitment_of(**chunk));
+      WriteBatch batch;
+      StateStore::stage_genesis_part(**chunk, batch);
+      PEL_TRY(chain->db_->write(batch, /*sync=*/false).with_context(options.datadir + ": writing the snapshot's state"));
+    }
+    if (acc.digest() != block.header.state_root) {
+      return error(ErrorCode::kVerification, where + ": its state hashes to " + acc.digest().hex() +
+                                                 ", not to the block's state root " + block.header.state_root.hex());
+    }
+    const Hash256 hash = block.header.hash();
+    WriteBatch batch;
+    StateStore::stage_snapshot_base(height, acc, batch);
+    // No receipts: the snapshot carries the block, not what executing it gave.
+    ChainStore::put_block(batch, block, hash, {});
+    ChainStore::put_base_height(batch, height);
+    ChainStore::put_genesis(batch, genesis);
+    PEL_TRY(chain->db_->write(batch, /*sync=*/true));
+    PEL_TRY(chain->db_->set_durable_mark(durable_mark(height, hash)));
+    auto loaded = StateStore::open(*chain->db_, chain->options_.history_blocks);
+    if (!loaded.is_ok()) return loaded.status();
+    chain->state_ = std::move(loaded).value();
+    chain->base_height_ = height;
+    chain->head_ = block.header;
+    chain->head_hash_ = hash;
+    chain->written_head_ = block.header;
+    chain->durable_height_ = height;
+    chain->closed_ = false;
+    return chain;
+  }();
+  if (!made.is_ok()) {
+    // No half-made directory: what this call wrote goes (the chain closed first, with `made`).
+    made = Result<std::unique_ptr<Chain>>(made.status());
+    fs::remove_all(options.datadir, ec);
+    if (existed) fs::create_directory(options.datadir, ec);
+  }
+  return made;
 }
 
 Result<std::unique_ptr<Chain>> Chain::open(const ChainOptions& options) {
@@ -290,9 +380,12 @@ Status Chain::load_head() {
   genesis_ = *genesis;
   PEL_TRY(load_producer_key());
 
-  auto first = block_at(0);
+  auto base = store_.base_height();
+  if (!base.is_ok()) return base.status();
+  base_height_ = *base;
+  auto first = block_at(base_height_);
   if (!first.is_ok()) return first.status();
-  if (first->header.parent_hash != genesis_commitment(genesis_)) {
+  if (base_height_ == 0 && first->header.parent_hash != genesis_commitment(genesis_)) {
     return error(ErrorCode::kCorruption, path + ": the genesis block does not commit to the stored genesis parameters");
   }
   auto head = store_.head();

@@ -22,6 +22,8 @@
 
 namespace pel {
 
+class SnapshotReader;
+
 /// How transaction signatures are judged.
 enum class SignaturePolicy : std::uint8_t {
   kVerify,       // every signature is checked (the default)
@@ -86,6 +88,13 @@ class Chain {
   /// directory already holds a chain.
   static Result<std::unique_ptr<Chain>> create(const ChainOptions& options,
                                                const ledger::GenesisParams& genesis);
+  /// Creates a new chain directory at the block of `snapshot`: its header must be signed by the
+  /// genesis producer (or pass options.header_check), its body must match the header, and the
+  /// state must hash to its state root; only then is the chain made, with that block as its
+  /// head and first kept height (blocks below it are absent: import skips them). The state is
+  /// streamed in bounded memory. Fails on a directory that is not empty; on any failure, it
+  /// leaves no directory behind (or an empty one, where it found one).
+  static Result<std::unique_ptr<Chain>> create_from_snapshot(const ChainOptions& options, SnapshotReader& snapshot);
   /// Opens an existing chain directory; errors name the path and the problem (missing, locked,
   /// corrupted, another format version). No block reported durable may be missing: an open that
   /// comes back below the last one (a damaged, truncated or deleted write-ahead log) fails with
@@ -110,6 +119,8 @@ class Chain {
   bool broken() const { return broken_; }
 
   const ledger::GenesisParams& genesis() const { return genesis_; }
+  /// The height the chain starts from: 0, or that of the snapshot it was made from.
+  std::uint64_t base_height() const { return base_height_; }
   const BlockHeader& head() const { return head_; }
   Hash256 head_hash() const { return head_hash_; }
 
@@ -183,6 +194,9 @@ class Chain {
   };
 
   Chain(ChainOptions options, std::unique_ptr<Database> db);
+  /// A new, empty chain directory (refusing one that holds a chain or an unfinished init), with
+  /// its state store; the caller writes the first block.
+  static Result<std::unique_ptr<Chain>> open_empty(const ChainOptions& options);
   Status load_head();
   Status load_producer_key();
   /// Executes `txns` on the head (pel::execute_block) and builds the unsigned header. Records
@@ -214,6 +228,7 @@ class Chain {
   ChainStore store_;                    // blocks, receipts, head and metadata in db_
   std::unique_ptr<StateStore> state_;   // the committed state, its undo records and commitment
   ledger::GenesisParams genesis_;
+  std::uint64_t base_height_ = 0;
   std::optional<KeyPair> producer_key_;
   BlockHeader head_;
   Hash256 head_hash_;

@@ -9,6 +9,7 @@ namespace {
 constexpr std::string_view kMetaFormat = "format";
 constexpr std::string_view kMetaGenesis = "genesis";
 constexpr std::string_view kMetaHead = "head";
+constexpr std::string_view kMetaBase = "base";
 
 Bytes u32_bytes(std::uint32_t v) {
   Writer w;
@@ -131,25 +132,44 @@ Result<std::vector<ledger::Receipt>> ChainStore::receipts_at(std::uint64_t heigh
   return receipts;
 }
 
-Status ChainStore::check_block_index(std::uint64_t head) const {
+Result<std::uint64_t> ChainStore::base_height() const {
+  auto record = db_.get(kMetaSpace, as_bytes(kMetaBase));
+  if (!record.is_ok()) return record.status();
+  if (!record->has_value()) return std::uint64_t{0};
+  Reader r(**record);
+  std::uint64_t height = 0;
+  r.u64(height);
+  if (!r.finish("base height").is_ok()) return error(ErrorCode::kCorruption, db_.options().path + ": base height record damaged");
+  return height;
+}
+
+void ChainStore::put_base_height(WriteBatch& batch, std::uint64_t height) {
+  Writer w;
+  w.u64(height);
+  batch.put(kMetaSpace, as_bytes(kMetaBase), w.data());
+}
+
+Status ChainStore::check_block_index(std::uint64_t base, std::uint64_t head) const {
   const std::string& path = db_.options().path;
-  std::vector<bool> present(head + 1, false);
+  if (head < base) return error(ErrorCode::kCorruption, path + ": the head is below the height the chain starts from");
+  std::vector<bool> present(head - base + 1, false);
   std::uint64_t count = 0;
-  bool beyond = false;
+  bool outside = false;
   PEL_TRY(db_.iterate(kBlockIndexSpace, [&](ByteView, ByteView value) {
     std::uint64_t height = 0;
     for (std::uint8_t b : value) height = height << 8 | b;
-    if (value.size() != 8 || height > head || present[height]) {
-      beyond = true;
+    if (value.size() != 8 || height > head || height < base || present[height - base]) {
+      outside = true;
       return false;
     }
-    present[height] = true;
+    present[height - base] = true;
     ++count;
     return true;
   }));
-  if (beyond) return error(ErrorCode::kCorruption, path + ": the block index names a block beyond the head");
+  if (outside) return error(ErrorCode::kCorruption, path + ": the block index names a block beyond the head");
   if (count != present.size()) {
-    const auto missing = static_cast<std::uint64_t>(std::find(present.begin(), present.end(), false) - present.begin());
+    const auto missing =
+        base + static_cast<std::uint64_t>(std::find(present.begin(), present.end(), false) - present.begin());
     return error(ErrorCode::kCorruption, at_height(missing) + ": block missing below the head " + std::to_string(head) +
                                              " (the database lost a write: a damaged log?)");
   }

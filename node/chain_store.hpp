@@ -54,9 +54,13 @@ class ChainStore {
 
   Result<Block> block_at(std::uint64_t height) const;
   Result<std::vector<ledger::Receipt>> receipts_at(std::uint64_t height) const;
-  /// Every height from 0 to `head` is in the block-hash index, once, and nothing above it: a
-  /// block batch the write-ahead log dropped shows as a missing height. Reads only the index.
-  Status check_block_index(std::uint64_t head) const;
+  /// Every height from `base` to `head` is in the block-hash index, once, and nothing outside
+  /// them: a block batch the write-ahead log dropped shows as a missing height. Reads only the
+  /// index.
+  Status check_block_index(std::uint64_t base, std::uint64_t head) const;
+  /// The height the chain starts from: 0, or the block of the snapshot it was made from.
+  Result<std::uint64_t> base_height() const;
+  static void put_base_height(WriteBatch& batch, std::uint64_t height);
 
 
  private:

@@ -148,7 +148,7 @@ std::optional<Value> HistoricalState::get(const StateKey& key) const {
   return std::nullopt;
 }
 
-Result<WriteSet> HistoricalState::entries() const {
+Status HistoricalState::for_each_entry(const std::function<Status(const Write&)>& fn) const {
   // The value here of every key written since: its first history entry after this height.
   std::map<StateKey, std::optional<Value>> changed;
   Status bad;
@@ -171,17 +171,38 @@ Result<WriteSet> HistoricalState::entries() const {
     return true;
   }));
   PEL_TRY(bad);
-  auto current = scan_state(db_);
-  if (!current.is_ok()) return current.status();
+  // The current state merged with the changed keys' values here, in key order.
+  auto next_changed = changed.begin();
+  auto emit_changed_before = [&](const StateKey* limit) -> Status {
+    for (; next_changed != changed.end() && (limit == nullptr || next_changed->first < *limit); ++next_changed) {
+      if (next_changed->second) PEL_TRY(fn(Write{next_changed->first, next_changed->second}));
+    }
+    return Status::ok();
+  };
+  PEL_TRY(db_.iterate(StateStore::kStateSpace, [&](ByteView k, ByteView v) {
+    if (k.size() != StateKey::kSize) {
+      bad = error(ErrorCode::kCorruption, db_.options().path + ": a state key of the wrong length");
+      return false;
+    }
+    Write w;
+    std::copy(k.begin(), k.end(), w.key.bytes.begin());
+    bad = emit_changed_before(&w.key);
+    if (!bad.is_ok()) return false;
+    if (next_changed != changed.end() && next_changed->first == w.key) return true;  // emitted by the next call
+    w.value = Value(v.begin(), v.end());
+    bad = fn(w);
+    return bad.is_ok();
+  }));
+  PEL_TRY(bad);
+  return emit_changed_before(nullptr);
+}
+
+Result<WriteSet> HistoricalState::entries() const {
   WriteSet out;
-  for (Write& w : *current) {
-    if (!changed.contains(w.key)) out.push_back(std::move(w));
-  }
-  // Keys changed since: their values here, merged in (absent ones were absent here).
-  for (auto& [key, value] : changed) {
-    if (value) out.push_back({key, std::move(value)});
-  }
-  std::sort(out.begin(), out.end(), [](const Write& a, const Write& b) { return a.key < b.key; });
+  PEL_TRY(for_each_entry([&](const Write& w) {
+    out.push_back(w);
+    return Status::ok();
+  }));
   return out;
 }
 
@@ -281,6 +302,13 @@ Status StateStore::stage_pruning(std::uint64_t new_oldest, WriteBatch& batch) {
   // Release: a view that reads after this batch is written sees it (the write follows).
   pruning_below_.store(new_oldest, std::memory_order_release);
   return Status::ok();
+}
+
+void StateStore::stage_snapshot_base(std::uint64_t height, const LatticeHash& accumulator, WriteBatch& batch) {
+  const auto acc_bytes = accumulator.to_bytes();
+  batch.put(kCommitmentSpace, {}, acc_bytes);
+  batch.put(kCommitmentSpace, height_key(height), acc_bytes);
+  batch.put(kOldestSpace, {}, height_key(height));
 }
 
 void StateStore::stage_genesis_part(const WriteSet& part, WriteBatch& batch) {

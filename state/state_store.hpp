@@ -6,6 +6,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -42,8 +43,11 @@ class HistoricalState final : public BaseState {
   /// history record is a kCorruption error naming its key and height.
   std::optional<Value> get(const StateKey& key) const override;
   Status take_read_error() const override { return read_error_.take(); }
-  /// Every (key, value) pair of this state in key order: a scan of the current state and of
-  /// the history, holding in memory the whole result (tests, small states).
+  /// Calls fn for every (key, value) pair of this state in key order, until it returns an
+  /// error (returned): a scan of the current state merged with the history, holding in memory
+  /// only the keys changed since this height.
+  Status for_each_entry(const std::function<Status(const Write&)>& fn) const;
+  /// Every pair, collected (tests, small states).
   Result<WriteSet> entries() const;
 
  private:
@@ -83,6 +87,9 @@ class StateStore final : public BaseState {
   /// after it (as the head's and under its height) and the removal of history that fell out of
   /// the kept window. Fails on a read error.
   Status stage(const WriteSet& writes, std::uint64_t height, const LatticeHash& accumulator, WriteBatch& batch);
+  /// The commitment of a state written with stage_genesis_part() as that of block `height`, the
+  /// oldest kept: a chain that starts from a snapshot of that block.
+  static void stage_snapshot_base(std::uint64_t height, const LatticeHash& accumulator, WriteBatch& batch);
   /// Part of a genesis written in parts into an empty store: its pairs only (no reads, no
   /// history, no commitment: stage() an empty write set with the whole accumulator last, then
   /// open the store again).

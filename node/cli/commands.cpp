@@ -1,10 +1,13 @@
 #include "node/cli/commands.hpp"
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <cstdio>
@@ -22,6 +25,7 @@
 #include "node/block_file.hpp"
 #include "node/chain.hpp"
 #include "node/replay.hpp"
+#include "node/snapshot.hpp"
 #include "node/producer.hpp"
 
 namespace pel::cli {
@@ -146,10 +150,31 @@ void init_options(po::options_description& d) {
       ("chain-id", po::value<std::string>()->default_value("1"), "chain id (replay protection)")
       ("producer", po::value<std::string>(),
        "the producer's public key (64 hex digits, from `pel inspect genesis` of its chain): this chain "
-       "imports its blocks; without it, a new random producer key is made in DATADIR/producer.key");
+       "imports its blocks; without it, a new random producer key is made in DATADIR/producer.key")
+      ("snapshot", po::value<std::string>(),
+       "make the chain from a snapshot (pel snapshot) instead: the state at the snapshot's block, which "
+       "must be signed by the genesis producer and hash to that block's state root");
+}
+
+int init_from_snapshot(const po::variables_map& vm) {
+  for (const char* genesis_option : {"accounts", "seed", "chain-id", "producer"}) {
+    if (vm.count(genesis_option) && !vm[genesis_option].defaulted()) {
+      throw po::error(std::string("--") + genesis_option + " with --snapshot: the snapshot carries its genesis");
+    }
+  }
+  auto reader = SnapshotReader::open(vm["snapshot"].as<std::string>());
+  if (!reader.is_ok()) return fail("init", reader.status());
+  auto chain = Chain::create_from_snapshot(chain_options(vm), **reader);
+  if (!chain.is_ok()) return fail("init", chain.status());
+  std::cout << "initialized " << vm["datadir"].as<std::string>() << " from the snapshot of height "
+            << (*chain)->head().height << ": block " << (*chain)->head_hash().hex() << ", state root "
+            << (*chain)->head().state_root.hex() << "\nproducer " << (*chain)->genesis().producer.hex()
+            << " (this chain imports its blocks)\n";
+  return close_chain("init", **chain, 0);
 }
 
 int init_run(const po::variables_map& vm) {
+  if (vm.count("snapshot")) return init_from_snapshot(vm);
   ledger::GenesisParams g;
   g.accounts = number<std::uint32_t>(vm, "accounts", 2, kMaxAccounts);
   g.seed = number<std::uint64_t>(vm, "seed", 0, kMaxU64);
@@ -649,12 +674,112 @@ int demo_run(const po::variables_map& vm) {
   return 0;
 }
 
+// ---- snapshot ---------------------------------------------------------------------------------
+
+void snapshot_options(po::options_description& d) {
+  add_datadir(d);
+  d.add_options()("at", po::value<std::string>()->required(), "the height whose state to write (a kept height)")
+      ("out", po::value<std::string>()->required(), "the snapshot file to write")
+      ("chunk-entries", po::value<std::string>()->default_value("10000"),
+       "state pairs per hashed chunk (1 to 1,000,000)");
+}
+
+int snapshot_run(const po::variables_map& vm) {
+  const std::uint64_t at = number<std::uint64_t>(vm, "at", 0, kMaxU64);
+  const std::uint32_t per_chunk = number<std::uint32_t>(vm, "chunk-entries", 1, 1'000'000);
+  auto chain = Chain::open(chain_options(vm));
+  if (!chain.is_ok()) return fail("snapshot", chain.status());
+  const std::string out = vm["out"].as<std::string>();
+  auto start = std::chrono::steady_clock::now();
+  auto written = write_snapshot(**chain, at, out, per_chunk);
+  if (!written.is_ok()) return close_chain("snapshot", **chain, fail("snapshot", written.status()));
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("snapshot of height %llu: %llu state entries in %llu chunks, %llu bytes, in %.2f s: %s\n",
+              static_cast<unsigned long long>(written->height), static_cast<unsigned long long>(written->entries),
+              static_cast<unsigned long long>(written->chunks), static_cast<unsigned long long>(written->bytes), secs,
+              out.c_str());
+  return close_chain("snapshot", **chain, 0);
+}
+
+// ---- verify-range -----------------------------------------------------------------------------
+
+void verify_range_options(po::options_description& d) {
+  d.add_options()("snapshot", po::value<std::string>()->required(), "the snapshot at the height before the range")
+      ("in", po::value<std::string>()->required(), "a block file (pel export) holding the range")
+      ("to", po::value<std::string>(), "the range's last height (default: the file's last block)")
+      ("workdir", po::value<std::string>(), "where the scratch chain goes (default: the system's temporary directory)")
+      ("threads", po::value<std::string>()->default_value("2"), "Block-STM workers (1 to 256)")
+      ("skip-signatures", po::bool_switch(), "trust the file's signatures (assume valid)");
+}
+
+int verify_range_run(const po::variables_map& vm) {
+  std::optional<std::uint64_t> to;
+  if (vm.count("to")) to = number<std::uint64_t>(vm, "to", 1, kMaxU64);
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path workdir = vm.count("workdir") ? fs::path(vm["workdir"].as<std::string>()) : fs::temp_directory_path(ec);
+  std::string pattern = (workdir / "pel-range-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return fail("verify-range", workdir.string() + ": cannot make a scratch directory: " + std::strerror(errno));
+  }
+  const std::string scratch = pattern;
+  struct RemoveOnExit {
+    const std::string& dir;
+    ~RemoveOnExit() {
+      std::error_code ignored;
+      fs::remove_all(dir, ignored);  // the scratch chain is never kept
+    }
+  } remove_scratch{scratch};
+  auto reader = SnapshotReader::open(vm["snapshot"].as<std::string>());
+  const std::uint64_t from = reader.is_ok() ? (*reader)->block().header.height + 1 : 0;
+  const std::string range = "range " + std::to_string(from) + ".." + (to ? std::to_string(*to) : std::string("end"));
+  auto outcome = [&]() -> Status {
+    if (!reader.is_ok()) return reader.status();
+    if (to && *to < from) return error(ErrorCode::kInvalidArgument, "--to is below the snapshot's next height");
+    ChainOptions o;
+    o.datadir = scratch + "/chain";
+    o.threads = number<int>(vm, "threads", 1, kMaxThreads);
+    o.signatures = vm["skip-signatures"].as<bool>() ? SignaturePolicy::kAssumeValid : SignaturePolicy::kVerify;
+    o.database.sync_every_blocks = 1000;  // scratch: nothing here needs to survive a power cut
+    auto chain = Chain::create_from_snapshot(o, **reader);
+    if (!chain.is_ok()) return chain.status();
+    std::uint64_t transactions = 0;
+    ImportOptions io;
+    io.to = to;
+    io.on_block = [&](const Block& b) { transactions += b.transactions.size(); };
+    auto start = std::chrono::steady_clock::now();
+    Status imported = import_blocks(**chain, vm["in"].as<std::string>(), io);
+    const std::uint64_t reached = (*chain)->head().height;
+    if (!imported.is_ok()) {
+      return error(imported.code(), "failed at height " + std::to_string(reached + 1) + ": " + imported.message());
+    }
+    if (to && reached < *to) {
+      return error(ErrorCode::kNotFound, "failed at height " + std::to_string(reached + 1) + ": the file ends at height " +
+                                             std::to_string(reached));
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("range %llu..%llu verified: %llu blocks, %llu transactions in %.2f s\n",
+                static_cast<unsigned long long>(from), static_cast<unsigned long long>(reached),
+                static_cast<unsigned long long>(reached - from + 1), static_cast<unsigned long long>(transactions), secs);
+    return Status::ok();
+  }();
+  if (!outcome.is_ok()) {
+    std::printf("%s %s\n", range.c_str(), outcome.message().c_str());
+    return 1;
+  }
+  return 0;
+}
+
 const Command kCommands[] = {
     {"init", "create a chain directory with a genesis", init_options, init_run},
     {"produce", "generate blocks from a workload, execute them in parallel, commit each", produce_options, produce_run},
     {"export", "write stored blocks to a file", export_options, export_run},
     {"import", "verify, execute and commit the blocks of a file", import_options, import_run},
     {"replay", "re-execute the stored chain and verify every header's roots", replay_options, replay_run},
+    {"snapshot", "write the state at a height, with its signed block, to a file of hashed chunks", snapshot_options,
+     snapshot_run},
+    {"verify-range", "verify a range of blocks from a snapshot at the height before it", verify_range_options,
+     verify_range_run},
     {"inspect", "show the head, a block or an account", inspect_options, inspect_run, "what"},
     {"bench", "sequential vs Block-STM throughput over a grid of workloads", bench_options, bench_run},
     {"demo", "make a chain, produce blocks in parallel, replay them, print throughput", demo_options, demo_run},

@@ -54,6 +54,8 @@ void print_usage() {
                "  export    write stored blocks to a file\n"
                "  import    verify, execute and commit the blocks of a file\n"
                "  replay    re-execute the stored chain and verify every header's roots\n"
+               "  snapshot  write the state at a height, with its signed block, to a file of hashed chunks\n"
+               "  verify-range  verify a range of blocks from a snapshot at the height before it\n"
                "  inspect   show the head, a block or an account\n"
                "  bench     sequential vs Block-STM throughput over a grid of workloads\n";
 }
