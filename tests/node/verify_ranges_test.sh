@@ -14,8 +14,16 @@ check() {  # check DESCRIPTION COMMAND...
   shift
   if "$@"; then :; else failed=$((failed + 1)); echo "FAIL: $what"; fi
 }
+# Open MPI where it is installed and runs here (scripts/setup.sh installs it); else plain processes.
 launcher=local
-if command -v mpirun >/dev/null; then launcher=mpirun; fi
+as_root=()
+if [ "$(id -u)" -eq 0 ]; then as_root=(--allow-run-as-root); fi
+if command -v mpirun >/dev/null; then
+  if mpirun "${as_root[@]}" --oversubscribe -np 2 true >"$work/mpirun.err" 2>&1; then launcher=mpirun; else
+    echo "mpirun is installed but cannot start 2 ranks here; running the workers as plain processes:"
+    sed 's/^/  /' "$work/mpirun.err" | head -20
+  fi
+fi
 echo "launcher: $launcher"
 
 "$pel" init --datadir "$work/a" --accounts 300 >/dev/null || exit 1
