@@ -457,6 +457,13 @@ Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns
   const AccessListUse use = imported_list == nullptr ? AccessListUse::kRecord
                             : options_.use_access_lists ? AccessListUse::kExecute
                                                         : AccessListUse::kCheck;
+  if (decoded_list != nullptr && options_.prefetch_readers > 0) {
+    // Every key the block will read, from the disk at once rather than one by one inside its
+    // transactions; the pending block's writes are served from memory.
+    auto t1 = std::chrono::steady_clock::now();
+    state_->prefetch(decoded_list->keys, pending_ ? &pending_->executed.writes : nullptr, options_.prefetch_readers);
+    out.timings.prefetch_ns = elapsed_ns(t1);
+  }
   auto execution = pel::execute_block(executor_, ctx, txns, signature_ok, options_.ledger, state(), before, use,
                                       imported_list == nullptr ? ByteView{} : ByteView(*imported_list), decoded_list);
   if (!execution.is_ok()) return execution.status().with_context(options_.datadir);

@@ -56,6 +56,10 @@ struct ChainOptions {
   /// replayable: unset keeps every height since genesis (an archive node). With N, each commit
   /// removes the history of the heights that fell below head - N.
   std::optional<std::uint64_t> history_blocks;
+  /// Before an imported block executes from its access list, the keys the list names are read
+  /// into the state cache by this many threads at once, so that no transaction waits on the
+  /// disk (0: no prefetch, each read made when a transaction first needs it).
+  int prefetch_readers = 16;
   /// Tests only: fail the commit of this height before anything is written.
   std::optional<std::uint64_t> fail_commit_at;
 };
@@ -63,6 +67,7 @@ struct ChainOptions {
 /// Wall time of each stage of one block, in nanoseconds.
 struct BlockTimings {
   std::uint64_t signatures_ns = 0;
+  std::uint64_t prefetch_ns = 0;   // the access list's keys read ahead (import)
   std::uint64_t execution_ns = 0;  // Block-STM run plus write-set collection
   std::uint64_t roots_ns = 0;      // state commitment and Merkle roots
   std::uint64_t commit_ns = 0;     // building and writing the LevelDB batch

@@ -1,8 +1,10 @@
 #include "state/database.hpp"
 
+#include <chrono>
 #include <cstdarg>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 #include <vector>
 
 #include <leveldb/cache.h>
@@ -72,6 +74,7 @@ std::size_t WriteBatch::approximate_size() const { return impl_->batch.Approxima
 struct Database::Impl {
   std::unique_ptr<DurableEnv> owned_env;  // when the options name none
   DurableEnv* env = nullptr;
+  std::unique_ptr<leveldb::Env> slow_reads;  // over env, with options.table_read_latency_us
   leveldb::FileLock* lock = nullptr;  // pel's own lock on the directory, taken first
   std::unique_ptr<leveldb::Logger> info_log;
   std::unique_ptr<leveldb::Cache> cache;
@@ -247,6 +250,39 @@ leveldb::Status open_leveldb(leveldb::Options lo, const std::string& path, std::
 
 }  // namespace
 
+namespace {
+
+// A table file whose every read waits first (DatabaseOptions::table_read_latency_us).
+class SlowReadFile final : public leveldb::RandomAccessFile {
+ public:
+  SlowReadFile(std::unique_ptr<leveldb::RandomAccessFile> base, std::chrono::microseconds latency)
+      : base_(std::move(base)), latency_(latency) {}
+  leveldb::Status Read(std::uint64_t offset, std::size_t n, leveldb::Slice* result, char* scratch) const override {
+    std::this_thread::sleep_for(latency_);
+    return base_->Read(offset, n, result, scratch);
+  }
+
+ private:
+  std::unique_ptr<leveldb::RandomAccessFile> base_;
+  std::chrono::microseconds latency_;
+};
+
+class SlowReadEnv final : public leveldb::EnvWrapper {
+ public:
+  SlowReadEnv(leveldb::Env* target, std::chrono::microseconds latency) : leveldb::EnvWrapper(target), latency_(latency) {}
+  leveldb::Status NewRandomAccessFile(const std::string& name, leveldb::RandomAccessFile** result) override {
+    leveldb::RandomAccessFile* base = nullptr;
+    leveldb::Status s = target()->NewRandomAccessFile(name, &base);
+    if (s.ok()) *result = new SlowReadFile(std::unique_ptr<leveldb::RandomAccessFile>(base), latency_);
+    return s;
+  }
+
+ private:
+  std::chrono::microseconds latency_;
+};
+
+}  // namespace
+
 Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options, const RecoveryCheck& check) {
   const std::string& path = options.path;
   auto impl = std::make_unique<Impl>();
@@ -294,7 +330,12 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options,
   if (!recovery.closed_cleanly) {
     log_info(impl->info_log.get(), "pel: not closed cleanly%s; recovering", recovery.log_was_damaged ? ", log damaged" : "");
   }
-  const leveldb::Options lo = leveldb_options(options, impl->env, impl->info_log.get(), impl->cache, impl->filter);
+  leveldb::Env* env = impl->env;
+  if (options.table_read_latency_us > 0) {
+    impl->slow_reads = std::make_unique<SlowReadEnv>(env, std::chrono::microseconds(options.table_read_latency_us));
+    env = impl->slow_reads.get();
+  }
+  const leveldb::Options lo = leveldb_options(options, env, impl->info_log.get(), impl->cache, impl->filter);
   PEL_TRY(from_leveldb(open_leveldb(lo, path, impl->db, recovery.log_was_damaged), path, "open"));
   auto db = std::unique_ptr<Database>(new Database(options, std::move(impl), recovery));
   if (check && recovery.closed_cleanly) PEL_TRY(check(*db, recovery));

@@ -43,6 +43,9 @@ struct DatabaseOptions {
   /// LevelDB leaves it, so no earlier block is lost under a later one).
   std::uint32_t sync_every_blocks = 1;
   std::size_t state_cache_entries = 1u << 20;  // read cache in front of the state table
+  /// Benchmarks only: every read of a table file first waits this many microseconds, as a read
+  /// from an SSD the page cache does not hold would (this VM's disk is cached by its host).
+  std::uint32_t table_read_latency_us = 0;
   /// Tests only: the file system beneath the database (the power-cut simulator). Not owned;
   /// must outlive the database. Null: the operating system's, through a DurableEnv of its own.
   DurableEnv* env = nullptr;

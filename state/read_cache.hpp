@@ -29,6 +29,12 @@ class ReadCache {
     if (it == shard.entries.end()) return std::nullopt;
     return it->second;
   }
+  /// Whether `key`'s read is cached (without copying it).
+  bool contains(const StateKey& key) const {
+    Shard& shard = shard_of(key);
+    tbb::spin_mutex::scoped_lock lock(shard.mutex);
+    return shard.entries.contains(key);
+  }
   /// Caches a read. A full shard is simply emptied: bounded memory, no LRU bookkeeping on the
   /// read path.
   void insert(const StateKey& key, const std::optional<Value>& value) const {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <thread>
 
 #include "crypto/parallel_for.hpp"
 
@@ -246,6 +247,36 @@ std::optional<Value> StateStore::get(const StateKey& key) const {
   if (r.is_ok()) return std::move(r).value();
   read_error_.keep(r.status());
   return std::nullopt;
+}
+
+void StateStore::prefetch(std::span<const StateKey> keys, const WriteSet* skip, int readers) const {
+  auto in_skip = [skip](const StateKey& key) {
+    if (skip == nullptr) return false;
+    auto it = std::lower_bound(skip->begin(), skip->end(), key, [](const Write& w, const StateKey& k) { return w.key < k; });
+    return it != skip->end() && it->key == key;
+  };
+  // The keys to read, found on this thread: a warm cache costs a lookup per key and no thread.
+  std::vector<StateKey> missing;
+  for (const StateKey& key : keys) {
+    if (!cache_.contains(key) && !in_skip(key)) missing.push_back(key);
+  }
+  std::atomic<std::size_t> next{0};
+  auto read_some = [&] {
+    // Relaxed: the counter only hands out indices; the threads are joined before returning.
+    for (std::size_t i = next.fetch_add(1, std::memory_order_relaxed); i < missing.size();
+         i = next.fetch_add(1, std::memory_order_relaxed)) {
+      auto r = read(missing[i]);
+      if (!r.is_ok()) read_error_.keep(r.status());
+    }
+  };
+  constexpr std::size_t kKeysPerReader = 64;  // fewer keys do not pay for a thread
+  const auto threads =
+      std::min<std::size_t>(static_cast<std::size_t>(std::max(readers, 1)) - 1, missing.size() / kKeysPerReader);
+  std::vector<std::thread> pool;
+  pool.reserve(threads);
+  for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(read_some);
+  read_some();
+  for (std::thread& t : pool) t.join();
 }
 
 LatticeHash StateStore::accumulator_after(const WriteSet& writes) const {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "crypto/hash.hpp"
@@ -80,6 +81,11 @@ class StateStore final : public BaseState {
   std::optional<Value> get(const StateKey& key) const override;
   Status take_read_error() const override { return read_error_.take(); }
 
+  /// Reads `keys` into the cache before they are needed, `readers` at a time (reads that wait
+  /// on the disk overlap), skipping those cached already and those `skip` (a sorted write set:
+  /// the block being committed, whose values are read from memory) names. A read error is kept
+  /// as get()'s are. Safe beside get() and, for keys outside `skip`, beside a commit.
+  void prefetch(std::span<const StateKey> keys, const WriteSet* skip, int readers) const;
   /// The accumulator after applying `writes` to the committed state (hashes in parallel).
   LatticeHash accumulator_after(const WriteSet& writes) const;
   /// Adds to `batch` the block's state writes, its history (for each key it writes, the value

@@ -104,6 +104,12 @@ ChainOptions chain_options(const po::variables_map& vm) {
   return o;
 }
 
+void add_read_latency(po::options_description& d) {
+  d.add_options()("inject-read-latency-us", po::value<std::string>()->default_value("0"),
+                  "benchmarks: make every read of a database table file wait this long first, as a disk "
+                  "the page cache does not hold would (0 to 100,000)");
+}
+
 void add_history(po::options_description& d) {
   d.add_options()("history", po::value<std::string>()->default_value("all"),
                   "blocks of state history to keep below the head for replay and state reads: "
@@ -298,6 +304,9 @@ int export_run(const po::variables_map& vm) {
 void import_options(po::options_description& d) {
   add_datadir(d);
   add_history(d);
+  add_read_latency(d);
+  d.add_options()("prefetch-readers", po::value<std::string>()->default_value("16"),
+                  "threads that read the keys a block's access list names before it executes (0: none; up to 1024)");
   d.add_options()("in", po::value<std::string>()->required(), "block file made by pel export")
       ("threads", po::value<std::string>()->default_value("2"), "Block-STM workers (1 to 256)")
       ("sync-every", po::value<std::string>()->default_value("1"),
@@ -312,6 +321,8 @@ void import_options(po::options_description& d) {
 
 int import_run(const po::variables_map& vm) {
   ChainOptions options = chain_options(vm);
+  options.database.table_read_latency_us = number<std::uint32_t>(vm, "inject-read-latency-us", 0, 100'000);
+  options.prefetch_readers = number<int>(vm, "prefetch-readers", 0, 1024);
   options.database.sync_every_blocks = number<std::uint32_t>(vm, "sync-every", 1, 1000);
   options.history_blocks = history_blocks(vm);
   options.signatures = vm["skip-signatures"].as<bool>() ? SignaturePolicy::kAssumeValid : SignaturePolicy::kVerify;
@@ -359,6 +370,7 @@ int import_run(const po::variables_map& vm) {
 
 void replay_options(po::options_description& d) {
   add_datadir(d);
+  add_read_latency(d);
   d.add_options()("from", po::value<std::string>()->default_value("1"), "first height to re-execute (at least 1)")
       ("to", po::value<std::string>(), "last height (default: the head)")
       ("threads", po::value<std::string>()->default_value("2"), "Block-STM workers (1 to 256)")
@@ -375,7 +387,9 @@ int replay_run(const po::variables_map& vm) {
   if (vm.count("to")) o.to = number<std::uint64_t>(vm, "to", 1, kMaxU64);
   check_height_range(o.from, o.to);
   o.threads = number<int>(vm, "threads", 1, kMaxThreads);
-  auto chain = Chain::open(chain_options(vm));
+  ChainOptions options = chain_options(vm);
+  options.database.table_read_latency_us = number<std::uint32_t>(vm, "inject-read-latency-us", 0, 100'000);
+  auto chain = Chain::open(options);
   if (!chain.is_ok()) return fail("replay", chain.status());
   o.compare_sequential = vm["compare-sequential"].as<bool>();
   o.use_access_lists = !vm["no-access-list"].as<bool>();

@@ -451,6 +451,24 @@ TEST(Chain, ReplayDetectsADamagedHistoryValue) {
   EXPECT_FALSE(replay(*chain, ro).is_ok());
 }
 
+TEST(Chain, ImportsGiveTheSameChainWithAndWithoutPrefetch) {
+  testing::TempDir dir;
+  auto source = make_chain(dir.path() + "/src", 4);
+  const std::string file = dir.path() + "/blocks.pel";
+  ASSERT_TRUE(export_blocks(*source, file, 1, 4).is_ok());
+  for (int readers : {0, 1, 16}) {
+    ChainOptions o = test_options(dir.path() + "/dst" + std::to_string(readers));
+    o.prefetch_readers = readers;
+    o.database.state_cache_entries = 64;  // a tiny cache: most reads go to the disk
+    auto dst = Chain::create(o, small_genesis());
+    ASSERT_TRUE(dst.is_ok());
+    Status s = import_blocks(**dst, file);
+    ASSERT_TRUE(s.is_ok()) << readers << " readers: " << s.to_string();
+    EXPECT_EQ((*dst)->head_hash(), source->head_hash()) << readers << " readers";
+    EXPECT_TRUE((*dst)->verify_state().is_ok()) << readers << " readers";
+  }
+}
+
 // Rewrites one stored block in place, the way disk damage or an attacker would.
 void tamper_stored_block(const std::string& dir, std::uint64_t height, const std::function<void(Block&)>& change) {
   auto db = Database::open({.path = dir, .create_if_missing = false});

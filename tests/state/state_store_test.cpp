@@ -323,6 +323,47 @@ TEST(StateStore, ADamagedHistoryRecordIsAnErrorNamingItsKeyAndHeight) {
   EXPECT_FALSE(StateStore::decode_changed_keys(as_bytes("\x05garbage")).is_ok());
 }
 
+TEST(StateStore, PrefetchCachesWhatItReadsAndLeavesTheSkippedKeysAlone) {
+  TempDir dir;
+  auto db = open_db(dir.str());
+  auto store = StateStore::open(*db).value();
+  WriteSet block;
+  for (std::uint64_t n = 0; n < 300; ++n) block.push_back({key(n), "v" + std::to_string(n)});
+  commit(*db, *store, block, 1);
+  // A fresh store (an empty cache) prefetches every key but the first ten.
+  store.reset();
+  store = StateStore::open(*db).value();
+  std::vector<StateKey> keys;
+  for (std::uint64_t n = 0; n < 300; ++n) keys.push_back(key(n));
+  const WriteSet skip(block.begin(), block.begin() + 10);
+  store->prefetch(keys, &skip, 4);
+  ASSERT_TRUE(store->take_read_error().is_ok());
+  // Behind the store's back, every value changes on disk: what was prefetched is served from the
+  // cache (the old values), what was skipped is read from the disk (the new ones).
+  WriteBatch batch;
+  for (std::uint64_t n = 0; n < 300; ++n) batch.put(StateStore::kStateSpace, key(n).view(), as_bytes("changed"));
+  ASSERT_TRUE(db->write(batch, true).is_ok());
+  for (std::uint64_t n = 0; n < 300; ++n) {
+    EXPECT_EQ(store->get(key(n)), n < 10 ? "changed" : "v" + std::to_string(n)) << "key " << n;
+  }
+}
+
+TEST(Database, InjectedReadLatencyReadsTheSameValues) {
+  TempDir dir;
+  WriteSet block;
+  for (std::uint64_t n = 0; n < 100; ++n) block.push_back({key(n), "v" + std::to_string(n)});
+  {
+    auto db = open_db(dir.str());
+    auto store = StateStore::open(*db).value();
+    commit(*db, *store, block, 1);
+    ASSERT_TRUE(db->flush_memtable().is_ok());  // into a table file, where the latency applies
+  }
+  auto db = Database::open({.path = dir.str(), .table_read_latency_us = 50});
+  ASSERT_TRUE(db.is_ok()) << db.status().to_string();
+  auto store = StateStore::open(**db).value();
+  for (const Write& w : block) EXPECT_EQ(store->get(w.key), w.value);
+}
+
 TEST(StateStore, CommitmentIsOrderIndependentAndSeesValues) {
   WriteSet a{{key(1), "x"}, {key(2), "y"}};
   WriteSet b{{key(2), "y"}, {key(1), "x"}};
