@@ -3,14 +3,17 @@
 # a chain (init), produces BLOCKS blocks of 10,000 p2p transactions on it, exports them, imports
 # them into a follower made from the same genesis, and replays the follower's last 3 blocks;
 # one row per size: the time and peak memory (RSS) of each step, the import and replay rates
-# (as pel reports them: execution, roots and commit, not the process's start), and the
-# follower's bytes on disk. With gnuplot installed it also draws the rates against the size.
+# (as pel reports them: execution, roots and commit, not the process's start), the same two
+# rates again with LATENCY microseconds injected into every table-file read (a disk the page
+# cache does not hold), and the follower's bytes on disk. With gnuplot installed it also draws
+# the rates against the size.
 #   usage: bench/state_size.sh [SIZES...]     (default: 10000 100000 1000000)
-#   env:   PEL (default build/node/pel), BLOCKS (default 6), PLOT (a PNG path, optional)
+#   env:   PEL (default build/node/pel), BLOCKS (default 6), LATENCY (default 100), PLOT (a PNG path)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pel=${PEL:-build/node/pel}
 blocks=${BLOCKS:-6}
+latency=${LATENCY:-100}
 sizes=("$@")
 ((${#sizes[@]})) || sizes=(10000 100000 1000000)
 [ -x "$pel" ] || { echo "state_size: no pel at $pel (build it first: scripts/demo.sh)" >&2; exit 1; }
@@ -32,8 +35,8 @@ measure() {
 # The "(N tps)" pel prints for a run.
 rate() { sed -n 's/.*(\([0-9]*\) tps).*/\1/p' "$work/$1.out" | head -1; }
 
-printf '%10s %8s %9s %10s %9s %10s %10s %10s %10s %10s %10s\n' accounts "init s" "init MiB" "start-up s" \
-  "produce s" "prod MiB" "import tps" "import MiB" "replay tps" "replay MiB" "disk MB"
+printf '%10s %8s %9s %10s %9s %10s %10s %10s %10s %10s %12s %12s %8s\n' accounts "init s" "init MiB" "start-up s" \
+  "produce s" "prod MiB" "import tps" "import MiB" "replay tps" "replay MiB" "import slow" "replay slow" "disk MB"
 : >"$work/rows"
 for n in "${sizes[@]}"; do
   rm -rf "$work/p" "$work/f"
@@ -44,12 +47,20 @@ for n in "${sizes[@]}"; do
   measure produce "$pel" produce --datadir "$work/p" --workload p2p --blocks "$blocks" --block-size 10000 --quiet
   "$pel" export --datadir "$work/p" --out "$work/blocks.pel" >/dev/null
   "$pel" init --datadir "$work/f" --accounts "$n" --producer "$producer" >/dev/null
+  rm -rf "$work/f0"
+  cp -r "$work/f" "$work/f0"  # a second follower, for the import with injected latency
   measure import "$pel" import --datadir "$work/f" --in "$work/blocks.pel" --skip-signatures
+  measure slow_import "$pel" import --datadir "$work/f0" --in "$work/blocks.pel" --skip-signatures \
+    --inject-read-latency-us "$latency"
+  rm -rf "$work/f0"
   head=$((blocks + 1))
   measure replay "$pel" replay --datadir "$work/f" --skip-signatures --from $((head > 3 ? head - 2 : 1))
+  measure slow_replay "$pel" replay --datadir "$work/f" --skip-signatures --from $((head > 3 ? head - 2 : 1)) \
+    --inject-read-latency-us "$latency"
   disk=$(($(du -sb "$work/f" | cut -f1) / 1000000))
-  row=$(printf '%10s %8s %9s %10s %9s %10s %10s %10s %10s %10s %10s' "$n" "$init_s" "$init_mib" "$startup_s" \
-    "$produce_s" "$produce_mib" "$(rate import)" "$import_mib" "$(rate replay)" "$replay_mib" "$disk")
+  row=$(printf '%10s %8s %9s %10s %9s %10s %10s %10s %10s %10s %12s %12s %8s' "$n" "$init_s" "$init_mib" "$startup_s" \
+    "$produce_s" "$produce_mib" "$(rate import)" "$import_mib" "$(rate replay)" "$replay_mib" "$(rate slow_import)" \
+    "$(rate slow_replay)" "$disk")
   echo "$row"
   echo "$row" >>"$work/rows"
 done
@@ -63,7 +74,9 @@ set xlabel "accounts"
 set ylabel "transactions per second"
 set key top right
 plot "$work/rows" using 1:7 with linespoints title "import (from access lists)", \
-     "$work/rows" using 1:9 with linespoints title "replay, last 3 blocks"
+     "$work/rows" using 1:9 with linespoints title "replay, last 3 blocks", \
+     "$work/rows" using 1:11 with linespoints title "import, ${latency} us per table read", \
+     "$work/rows" using 1:12 with linespoints title "replay, ${latency} us per table read"
 EOF
   echo "plot: $PLOT"
 fi
