@@ -44,6 +44,12 @@ Status FirstReadError::take() {
   return s;
 }
 
+std::optional<Value> FirstReadError::value_or_keep(Result<std::optional<Value>> read) {
+  if (read.is_ok()) return std::move(read).value();
+  keep(read.status());
+  return std::nullopt;
+}
+
 std::optional<Value> ChangedState::get(const StateKey& key) const {
   auto it = changes_.find(key);
   if (it != changes_.end()) return it->second;

@@ -50,6 +50,9 @@ class FirstReadError {
  public:
   void keep(const Status& error);
   Status take();
+  /// What a read returned, or nothing with its error kept: a BaseState::get() over a read
+  /// that can fail.
+  std::optional<Value> value_or_keep(Result<std::optional<Value>> read);
 
  private:
   std::mutex mutex_;

@@ -142,12 +142,7 @@ Result<std::optional<Value>> HistoricalState::read(const StateKey& key) const {
   return value;
 }
 
-std::optional<Value> HistoricalState::get(const StateKey& key) const {
-  auto r = read(key);
-  if (r.is_ok()) return std::move(r).value();
-  read_error_.keep(r.status());
-  return std::nullopt;
-}
+std::optional<Value> HistoricalState::get(const StateKey& key) const { return read_error_.value_or_keep(read(key)); }
 
 Status HistoricalState::for_each_entry(const std::function<Status(const Write&)>& fn) const {
   // The value here of every key written since: its first history entry after this height.
@@ -242,12 +237,7 @@ Result<std::optional<Value>> StateStore::read(const StateKey& key) const {
   return v;
 }
 
-std::optional<Value> StateStore::get(const StateKey& key) const {
-  auto r = read(key);
-  if (r.is_ok()) return std::move(r).value();
-  read_error_.keep(r.status());
-  return std::nullopt;
-}
+std::optional<Value> StateStore::get(const StateKey& key) const { return read_error_.value_or_keep(read(key)); }
 
 void StateStore::prefetch(std::span<const StateKey> keys, const WriteSet* skip, int readers) const {
   auto in_skip = [skip](const StateKey& key) {

@@ -51,6 +51,21 @@ pid_t spawn_pel(const std::vector<std::string>& pel_args, const std::string& log
   return pid;
 }
 
+// Kills `pid` after `after_ms` and reaps it: whether the kill ended it (it was still running).
+bool kill_after(pid_t pid, int after_ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(after_ms));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFSIGNALED(status);
+}
+
+Result<std::unique_ptr<Chain>> reopen(const std::string& datadir) {
+  ChainOptions o;
+  o.datadir = datadir;
+  return Chain::open(o);
+}
+
 pid_t spawn_produce(const std::string& datadir, const std::string& log, std::uint64_t seed) {
   return spawn_pel({"produce", "--datadir", datadir, "--workload", "mix", "--blocks", "1000000", "--block-size", "40",
                     "--threads", "2", "--seed", std::to_string(seed)},
@@ -101,15 +116,9 @@ TEST(CrashSafety, SigkillDuringCommitsNeverLosesOrMixesAState) {
   for (int k = 0; k < kills; ++k) {
     const std::string log = dir.path() + "/produce.log";
     pid_t pid = spawn_produce(datadir, log, 100 + k);
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(window_ms / 12, window_ms)(rng)));
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (WIFSIGNALED(status)) ++killed_mid_run;
+    if (kill_after(pid, std::uniform_int_distribution<int>(window_ms / 12, window_ms)(rng))) ++killed_mid_run;
 
-    ChainOptions o;
-    o.datadir = datadir;
-    auto chain = Chain::open(o);
+    auto chain = reopen(datadir);
     ASSERT_TRUE(chain.is_ok()) << "kill " << k << ": " << chain.status().to_string();
     const std::uint64_t head = (*chain)->head().height;
     ASSERT_GE(head, last_head) << "a synced block was lost";
@@ -173,14 +182,8 @@ TEST(CrashSafety, AReplayKilledMidRunChangesNothing) {
   int killed_mid_run = 0;
   for (int k = 0; k < 5; ++k) {
     pid_t pid = spawn_pel({"replay", "--datadir", datadir, "--compare-sequential"}, "/dev/null");
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(10, 150)(rng)));
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (WIFSIGNALED(status)) ++killed_mid_run;
-    ChainOptions o;
-    o.datadir = datadir;
-    auto chain = Chain::open(o);
+    if (kill_after(pid, std::uniform_int_distribution<int>(10, 150)(rng))) ++killed_mid_run;
+    auto chain = reopen(datadir);
     ASSERT_TRUE(chain.is_ok()) << "kill " << k << ": " << chain.status().to_string();
     EXPECT_EQ((*chain)->head_hash(), head_hash) << "kill " << k;
     EXPECT_TRUE((*chain)->verify_state().is_ok()) << "kill " << k;

@@ -30,10 +30,15 @@ echo "launcher: $launcher"
 "$pel" produce --datadir "$work/a" --workload mix --blocks 12 --block-size 60 --quiet >/dev/null || exit 1
 "$pel" export --datadir "$work/a" --out "$work/blocks.pel" >/dev/null || exit 1
 
-PEL=$pel "$driver" --datadir "$work/a" --in "$work/blocks.pel" --ranges 4 --workers 2 --launcher $launcher \
-  --shared "$work/good" >"$work/good.out" 2>&1
-check "a whole chain verifies (exit 0)" test $? -eq 0
-cat "$work/good.out"
+# verify NAME BLOCKS PEL LAUNCHER EXPECTED_EXIT: 4 ranges of chain a on 2 workers, output to NAME.out.
+verify() {
+  PEL=$3 "$driver" --datadir "$work/a" --in "$2" --ranges 4 --workers 2 --launcher "$4" --shared "$work/$1" \
+    >"$work/$1.out" 2>&1
+  check "$1: exit $5" test $? -eq "$5"
+  cat "$work/$1.out"
+}
+
+verify good "$work/blocks.pel" "$pel" $launcher 0
 check "every range verified" grep -q "every range verified" "$work/good.out"
 check "four ranges reported" test "$(grep -c '^range .* verified' "$work/good.out")" -eq 4
 
@@ -46,10 +51,7 @@ cp "$work/blocks.pel" "$work/bad.pel"
 at=$((offset + 4 + len / 2))
 byte=$(od -An -tu1 -j$at -N1 "$work/bad.pel" | tr -d ' ')
 printf "$(printf '\\%03o' $((byte ^ 1)))" | dd of="$work/bad.pel" bs=1 seek=$at conv=notrunc status=none
-PEL=$pel "$driver" --datadir "$work/a" --in "$work/bad.pel" --ranges 4 --workers 2 --launcher $launcher \
-  --shared "$work/bad" >"$work/bad.out" 2>&1
-check "a planted bad block fails the run (exit 1)" test $? -eq 1
-cat "$work/bad.out"
+verify bad "$work/bad.pel" "$pel" $launcher 1
 check "the range holding it fails at its height" grep -q "^range 7\.\.9 failed at height 8" "$work/bad.out"
 check "the other ranges verify" test "$(grep -c '^range .* verified' "$work/bad.out")" -eq 3
 check "the summary names the first bad height" grep -q "the first bad height is 8" "$work/bad.out"
@@ -62,10 +64,7 @@ case "\$*" in verify-range*snapshot_2*) kill -9 \$PPID; exit 1 ;; esac
 exec "$pel" "\$@"
 KILL
 chmod +x "$work/killing_pel"
-PEL="$work/killing_pel" "$driver" --datadir "$work/a" --in "$work/blocks.pel" --ranges 4 --workers 2 --launcher local \
-  --shared "$work/killed" >"$work/killed.out" 2>&1
-check "a run with a killed worker fails (exit 1)" test $? -eq 1
-cat "$work/killed.out"
+verify killed "$work/blocks.pel" "$work/killing_pel" local 1
 check "the killed range is named" grep -q "^range 7\.\.9: did not finish" "$work/killed.out"
 rerun=$(sed -n 's/^range 7\.\.9: did not finish.*rerun it alone: //p' "$work/killed.out" | sed "s#$work/killing_pel#$pel#")
 check "the rerun of that range alone completes" bash -c "$rerun | grep -q '^range 7..9 verified'"
