@@ -22,6 +22,29 @@ struct KeyConflicts {
   friend bool operator==(const KeyConflicts&, const KeyConflicts&) = default;
 };
 
+/// Which executor ran a block, and why.
+enum class ExecutionPath : std::uint8_t {
+  kSequential,     // the plain loop: one thread, or a block too small for the workers
+  kBlockStm,       // Block-STM ran the block to the end
+  kFellBack,       // Block-STM started and the plain loop finished the block: it advanced more
+                   // slowly than the loop, its declared writes left too little parallelism, or
+                   // the loop's timed prefix met deltas it could not apply
+  kLoopAfterLoss,  // the plain loop ran the block: Block-STM lost the blocks before
+  kLoopProbe,      // the plain loop ran the block to measure itself (the fallback's yardstick,
+                   // ParallelOptions::fallback_speedup), not for speed
+  kListed,         // executed from an access list
+};
+
+/// The contention fallback's plain loop ran all or part of the block (not a block too small).
+inline bool fallback_loop_ran(ExecutionPath path) {
+  return path == ExecutionPath::kFellBack || path == ExecutionPath::kLoopAfterLoss ||
+         path == ExecutionPath::kLoopProbe;
+}
+
+/// A name for logs and JSON: "sequential", "block-stm", "fell-back", "loop-after-loss",
+/// "loop-probe", "listed".
+const char* path_name(ExecutionPath path);
+
 /// Counts that explain a parallel execution; independent of the hardware where noted.
 struct ExecutionStats {
   /// At most this many keys are kept in hot_keys.
@@ -42,12 +65,8 @@ struct ExecutionStats {
   std::uint64_t listed_dependencies = 0;
   std::uint64_t longest_chain = 0;
   int threads = 1;
-  bool sequential = false;        // ran on the sequential path (small block or 1 thread)
-  bool fell_back = false;  // the plain loop ran or finished the block: Block-STM was slower, or
-                           // the declared writes left too little parallelism
-  bool loop_probe = false;  // the plain loop ran the block to measure itself (the fallback's
-                            // yardstick, ParallelOptions::fallback_speedup), not for speed
-  std::uint64_t kept_on_fallback = 0;  // when fell_back: transactions the parallel run had made
+  ExecutionPath path = ExecutionPath::kSequential;
+  std::uint64_t kept_on_fallback = 0;  // with kFellBack: transactions the parallel run had made
                                        // final, kept instead of executed again
   std::uint64_t loop_prefix = 0;  // transactions the plain loop ran first, alone, to measure its
                                   // cost: the contention fallback's yardstick (counted in executions)

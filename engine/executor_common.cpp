@@ -66,21 +66,9 @@ std::optional<StateKey> misplaced_delta(DeltaSet& deltas, const WriteSet& writes
   return std::nullopt;
 }
 
-}  // namespace
-
-Result<Value> apply_delta(const Vm& vm, const StateKey& key, const std::optional<Value>& base, DeltaSum total) {
-  try {
-    return vm.apply_delta(key, base, total);
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {
-    return error(ErrorCode::kInvalidArgument, "deltas to key " + key.hex() + " cannot be applied: " + e.what());
-  } catch (...) {
-    return error(ErrorCode::kInvalidArgument, "deltas to key " + key.hex() + " cannot be applied: a non-standard exception");
-  }
-}
-
-Status apply_final_deltas(const Vm& vm, const BaseState& base, FinalWrites& state, bool data_parallel) {
+// Applies the pending deltas of `state` into its writes (on `pool`'s threads when given); or
+// the error of the lowest key whose deltas cannot be applied.
+Status apply_final_deltas(const Vm& vm, const BaseState& base, FinalWrites& state, WorkerPool* pool) {
   if (state.deltas.empty()) return Status::ok();
   std::mutex failure_mutex;  // taken only where deltas cannot be applied; guards the two below
   std::size_t first_failed = state.deltas.size();
@@ -100,12 +88,58 @@ Status apply_final_deltas(const Vm& vm, const BaseState& base, FinalWrites& stat
       }
     }
   };
-  if (data_parallel) {
-    parallel_ranges(state.deltas.size(), 64, apply);
+  if (pool != nullptr) {
+    pool->in_arena([&] { parallel_ranges(state.deltas.size(), 64, apply); });
   } else {
     apply(0, state.deltas.size());
   }
   return failure;
+}
+
+// Runs the VM's finish_block on the state after every transaction and merges its writes into
+// result.writes; an exception becomes result.finish_error. A block that already has a
+// finish_error skips the VM. Then takes the base state's read error.
+void finish_block(const Vm& vm, const BaseState& base, BlockResult& result) {
+  if (!result.finish_error.empty()) {  // deltas that could not be applied: the block is lost
+    result.read_error = base.take_read_error();
+    return;
+  }
+  AfterBlockReader reader(base, result.writes);
+  WriteSet extra;
+  try {
+    extra = vm.finish_block(result.outputs, reader);
+  } catch (const std::bad_alloc&) {
+    throw;  // this node ran out of memory
+  } catch (const std::exception& e) {
+    result.finish_error = std::string("vm finish_block threw: ") + e.what();
+  } catch (...) {
+    result.finish_error = "vm finish_block threw a non-standard exception";
+  }
+  result.read_error = base.take_read_error();
+  if (!result.finish_error.empty()) return;
+  // Usually one or two writes (the fee credit): update in place or insert at the sorted spot.
+  for (Write& w : extra) {
+    auto it = std::lower_bound(result.writes.begin(), result.writes.end(), w.key, key_less);
+    if (it != result.writes.end() && it->key == w.key) {
+      it->value = std::move(w.value);
+    } else {
+      result.writes.insert(it, std::move(w));
+    }
+  }
+}
+
+}  // namespace
+
+Result<Value> apply_delta(const Vm& vm, const StateKey& key, const std::optional<Value>& base, DeltaSum total) {
+  try {
+    return vm.apply_delta(key, base, total);
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    return error(ErrorCode::kInvalidArgument, "deltas to key " + key.hex() + " cannot be applied: " + e.what());
+  } catch (...) {
+    return error(ErrorCode::kInvalidArgument, "deltas to key " + key.hex() + " cannot be applied: a non-standard exception");
+  }
 }
 
 TxnOutput call_vm(const Vm& vm, TxnIndex txn, StateReader& reader) {
@@ -138,33 +172,62 @@ TxnOutput call_vm(const Vm& vm, TxnIndex txn, StateReader& reader) {
   return out;
 }
 
-void finish_block(const Vm& vm, const BaseState& base, BlockResult& result) {
-  if (!result.finish_error.empty()) {  // deltas that could not be applied: the block is lost
-    result.read_error = base.take_read_error();
-    return;
+void end_block(const Vm& vm, const BaseState& base, const std::optional<std::string>& read_delta_failure,
+               FinalWrites state, WorkerPool* pool, BlockResult& result) {
+  if (read_delta_failure) {
+    result.finish_error = *read_delta_failure;
+  } else if (const Status applied = apply_final_deltas(vm, base, state, pool); applied.is_ok()) {
+    result.writes = std::move(state.writes);
+  } else {
+    result.finish_error = applied.message();
   }
-  AfterBlockReader reader(base, result.writes);
-  WriteSet extra;
-  try {
-    extra = vm.finish_block(result.outputs, reader);
-  } catch (const std::bad_alloc&) {
-    throw;  // this node ran out of memory
-  } catch (const std::exception& e) {
-    result.finish_error = std::string("vm finish_block threw: ") + e.what();
-  } catch (...) {
-    result.finish_error = "vm finish_block threw a non-standard exception";
+  finish_block(vm, base, result);
+}
+
+void keep_hottest(std::vector<KeyConflicts>& keys) {
+  std::sort(keys.begin(), keys.end(), [](const KeyConflicts& a, const KeyConflicts& b) {
+    return a.total() != b.total() ? a.total() > b.total() : a.key < b.key;
+  });
+  if (keys.size() > ExecutionStats::kHotKeys) keys.resize(ExecutionStats::kHotKeys);
+}
+
+const char* path_name(ExecutionPath path) {
+  switch (path) {
+    case ExecutionPath::kSequential: return "sequential";
+    case ExecutionPath::kBlockStm: return "block-stm";
+    case ExecutionPath::kFellBack: return "fell-back";
+    case ExecutionPath::kLoopAfterLoss: return "loop-after-loss";
+    case ExecutionPath::kLoopProbe: return "loop-probe";
+    case ExecutionPath::kListed: return "listed";
   }
-  result.read_error = base.take_read_error();
-  if (!result.finish_error.empty()) return;
-  // Usually one or two writes (the fee credit): update in place or insert at the sorted spot.
-  for (Write& w : extra) {
-    auto it = std::lower_bound(result.writes.begin(), result.writes.end(), w.key, key_less);
-    if (it != result.writes.end() && it->key == w.key) {
-      it->value = std::move(w.value);
+  return "unknown";
+}
+
+ExecutionStats& ExecutionStats::operator+=(const ExecutionStats& o) {
+  transactions += o.transactions;
+  executions += o.executions;
+  validations += o.validations;
+  aborts += o.aborts;
+  suspensions += o.suspensions;
+  predicted_waits += o.predicted_waits;
+  declared_dependencies += o.declared_dependencies;
+  listed_dependencies += o.listed_dependencies;
+  longest_chain = std::max(longest_chain, o.longest_chain);
+  kept_on_fallback += o.kept_on_fallback;
+  loop_prefix += o.loop_prefix;
+  execute_ns += o.execute_ns;
+  finalize_ns += o.finalize_ns;
+  for (const KeyConflicts& theirs : o.hot_keys) {
+    auto mine = std::find_if(hot_keys.begin(), hot_keys.end(), [&](const KeyConflicts& k) { return k.key == theirs.key; });
+    if (mine == hot_keys.end()) {
+      hot_keys.push_back(theirs);
     } else {
-      result.writes.insert(it, std::move(w));
+      mine->aborts += theirs.aborts;
+      mine->waits += theirs.waits;
     }
   }
+  keep_hottest(hot_keys);
+  return *this;
 }
 
 }  // namespace pel

@@ -1,4 +1,4 @@
-// Pieces both executors share (internal to the engine): calling the VM and holding its output
+// Pieces every executor shares (internal to the engine): calling the VM and holding its output
 // to the contract, and finishing a block, identically.
 #pragma once
 
@@ -6,13 +6,17 @@
 #include <cstdint>
 #include <exception>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
 
 #include "engine/block_result.hpp"
+#include "engine/worker_pool.hpp"
 #include "state/base_state.hpp"
 
 namespace pel {
@@ -31,17 +35,20 @@ struct DeltaReadFailed {};
 /// rethrown). The one place every executor applies deltas, so their messages agree.
 Result<Value> apply_delta(const Vm& vm, const StateKey& key, const std::optional<Value>& base, DeltaSum total);
 
-/// Applies the pending deltas of `state` (with `data_parallel`, on the calling thread's TBB
-/// arena) into its writes, which then are the block's write set; or the error of the lowest key
-/// whose deltas cannot be applied, the same whichever executor ran the block.
-Status apply_final_deltas(const Vm& vm, const BaseState& base, FinalWrites& state, bool data_parallel);
+/// The end of a block, the same on every executor. `read_delta_failure` (the error of the
+/// lowest transaction whose read met deltas it could not apply) ends the block; else the pending
+/// deltas of `state` are applied (data-parallel on `pool` when given), and its writes become
+/// result.writes, unless the lowest key whose deltas cannot be applied ends the block. Then the
+/// VM's finish_block runs on the state after every transaction, and its writes are merged in
+/// (sorted, one per key); an exception there ends the block too. A block that ends this way has
+/// result.finish_error set (see BlockResult). Last, the base state's read error, if any, goes to
+/// result.read_error. result.outputs must be the block's.
+void end_block(const Vm& vm, const BaseState& base, const std::optional<std::string>& read_delta_failure,
+               FinalWrites state, WorkerPool* pool, BlockResult& result);
 
-/// Runs the VM's finish_block on the state after every transaction and merges its writes into
-/// result.writes (sorted, one per key); an exception becomes result.finish_error instead. A
-/// block that already has a finish_error (deltas that cannot be applied) skips the VM. Then
-/// takes the base state's read error, if any, into result.read_error. Timed into
-/// result.stats.finalize_ns by the caller.
-void finish_block(const Vm& vm, const BaseState& base, BlockResult& result);
+/// Sorts by conflicts, most first (ties by key, so the order is reproducible), and keeps the top
+/// ExecutionStats::kHotKeys.
+void keep_hottest(std::vector<KeyConflicts>& keys);
 
 /// The first exception any of a block's workers hit, kept to be rethrown once they joined.
 /// Thread-safety: capture() and get() may be called concurrently (a mutex: only on failure).
@@ -85,16 +92,6 @@ class Backoff {
   }
   int count_ = 0;
 };
-
-/// The contention fallback's judgement (ParallelOptions::fallback_speedup): whether a parallel
-/// run that took `elapsed_ns` of wall time for `standing_executions` executions still standing
-/// advanced more slowly than `fallback_speedup` times a plain loop that spends
-/// `plain_loop_ns_per_txn` on each transaction would have.
-inline bool slower_than_plain_loop(std::uint64_t elapsed_ns, std::uint64_t standing_executions,
-                                   double plain_loop_ns_per_txn, double fallback_speedup) {
-  return static_cast<double>(elapsed_ns) * fallback_speedup >
-         static_cast<double>(standing_executions) * plain_loop_ns_per_txn;
-}
 
 inline std::uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(

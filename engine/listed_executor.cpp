@@ -1,4 +1,4 @@
-// ParallelExecutor::execute_listed: a block executed from its access list. The list gives, for
+// ListedExecutor: a block executed from its access list. The list gives, for
 // every read, the transaction whose write it sees (the highest lower one whose entry writes the
 // key) and the adds made to the key since (the entries between them that add to it), so each
 // transaction waits for exactly those, runs once, and reads their outputs; keys are versioned by
@@ -34,7 +34,7 @@
 
 #include "crypto/parallel_for.hpp"
 #include "engine/executor_common.hpp"
-#include "engine/parallel_executor.hpp"
+#include "engine/listed_executor.hpp"
 
 namespace pel {
 namespace {
@@ -647,36 +647,15 @@ class ListedRun {
   std::string delta_failure_;
 };
 
-}  // namespace
-
-Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t num_txns, const BaseState& base,
-                                                     const AccessList& list) {
-  auto start = std::chrono::steady_clock::now();
-  auto plan = plan_block(list, num_txns);
-  if (!plan.is_ok()) return plan.status();
-  // No more workers than the block's parallelism (transactions per transaction of its longest
-  // chain): a worker beyond it would only wait, taking a core that an import or replay pipeline
-  // uses meanwhile to check the next block's signatures.
-  const auto parallelism = static_cast<double>(num_txns) / static_cast<double>(std::max<std::uint64_t>(plan->longest_chain, 1));
-  const int workers = static_cast<int>(std::min<double>(options_.threads, std::max(1.0, std::floor(parallelism))));
-  auto run = std::make_unique<ListedRun>(vm, base, list, std::move(plan).value(), num_txns);
-  run_workers(workers, [&run, workers](int) { run->work(workers == 1); });
-  if (std::exception_ptr failure = run->failure()) std::rethrow_exception(failure);
-  PEL_TRY(run->mismatch());
-
-  BlockResult result;
-  result.stats.execute_ns = elapsed_ns(start);
-  auto finalize_start = std::chrono::steady_clock::now();
-  result.outputs = run->take_outputs();
-  // The block's writes: each key's last writer's value, which the plan already knows, and which
-  // is there (every transaction wrote exactly its listed keys), or, for a key added to since,
-  // that value (or the base state's) and the sum of those adds, its last gate's total. The
-  // written keys are sorted as (key prefix, id) pairs, which mostly compare as one integer, then
-  // the values are copied in that order, both data-parallel; only the keys with adds pending are
-  // then visited one by one.
-  const Plan& planned = run->plan();
-  const std::uint64_t plan_waits = planned.waits;
-  const std::uint64_t plan_longest_chain = planned.longest_chain;
+// The block's final state from its list: each key's last writer's value, which the plan already
+// knows and which is there (every transaction wrote exactly its listed keys), or, for a key added
+// to since, that value (or the base state's) and the sum of those adds, its last gate's total.
+// The written keys are sorted as (key prefix, id) pairs, which mostly compare as one integer,
+// then the values are copied in that order, both data-parallel on `pool`; only the keys with
+// adds pending are then visited one by one.
+FinalWrites listed_final_state(const AccessList& list, ListedRun& run, const std::vector<TxnOutput>& outputs,
+                               WorkerPool& pool) {
+  const Plan& planned = run.plan();
   std::vector<std::pair<std::uint64_t, std::uint32_t>> written;  // (key prefix, id)
   written.reserve(list.keys.size());
   for (std::uint32_t id = 0; id < list.keys.size(); ++id) {
@@ -686,7 +665,7 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
   }
   FinalWrites state;
   std::atomic<std::size_t> pending_count{0};
-  arena_->execute([&] {
+  pool.in_arena([&] {
     parallel_sort(written.begin(), written.end(), [&](const auto& a, const auto& b) {
       return a.first != b.first ? a.first < b.first : list.keys[a.second] < list.keys[b.second];
     });
@@ -700,7 +679,7 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
         if (planned.final_gate[id] != kNoGate) {
           ++here;
         } else {
-          state.writes[i].value = ListedReader::written_by(result.outputs[planned.last_writer[id]], key)->value;
+          state.writes[i].value = ListedReader::written_by(outputs[planned.last_writer[id]], key)->value;
         }
       }
       // relaxed: read after parallel_ranges returned, which synchronises with every range.
@@ -714,25 +693,46 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
     const std::uint32_t gate = planned.final_gate[id];
     if (gate == kNoGate) continue;
     const TxnIndex writer = planned.last_writer[id];
-    PendingDeltas d{list.keys[id], writer == kNoWriter, std::nullopt, run->final_total(gate)};
-    if (writer != kNoWriter) d.base = ListedReader::written_by(result.outputs[writer], list.keys[id])->value;
+    PendingDeltas d{list.keys[id], writer == kNoWriter, std::nullopt, run.final_total(gate)};
+    if (writer != kNoWriter) d.base = ListedReader::written_by(outputs[writer], list.keys[id])->value;
     state.deltas.push_back({i, std::move(d)});
   }
-  if (!run->delta_failure().empty()) {
-    result.finish_error = run->delta_failure();
+  return state;
+}
+
+}  // namespace
+
+Result<BlockResult> ListedExecutor::execute(const Vm& vm, std::size_t num_txns, const BaseState& base,
+                                            const AccessList& list) {
+  auto start = std::chrono::steady_clock::now();
+  auto plan = plan_block(list, num_txns);
+  if (!plan.is_ok()) return plan.status();
+  // No more workers than the block's parallelism (transactions per transaction of its longest
+  // chain): a worker beyond it would only wait, taking a core that an import or replay pipeline
+  // uses meanwhile to check the next block's signatures.
+  const auto parallelism = static_cast<double>(num_txns) / static_cast<double>(std::max<std::uint64_t>(plan->longest_chain, 1));
+  const int workers = static_cast<int>(std::min<double>(pool_.threads(), std::max(1.0, std::floor(parallelism))));
+  auto run = std::make_unique<ListedRun>(vm, base, list, std::move(plan).value(), num_txns);
+  pool_.run(workers, [&run, workers](int) { run->work(workers == 1); });
+  if (std::exception_ptr failure = run->failure()) std::rethrow_exception(failure);
+  PEL_TRY(run->mismatch());
+
+  BlockResult result;
+  result.stats.execute_ns = elapsed_ns(start);
+  auto finalize_start = std::chrono::steady_clock::now();
+  result.outputs = run->take_outputs();
+  result.stats.listed_dependencies = run->plan().waits;
+  result.stats.longest_chain = run->plan().longest_chain;
+  std::optional<std::string> read_delta_failure;
+  FinalWrites state;
+  if (run->delta_failure().empty()) {
+    state = listed_final_state(list, *run, result.outputs, pool_);
   } else {
-    arena_->execute([&] {
-      const Status applied = apply_final_deltas(vm, base, state, true);
-      if (applied.is_ok()) {
-        result.writes = std::move(state.writes);
-      } else {
-        result.finish_error = applied.message();
-      }
-    });
+    read_delta_failure = run->delta_failure();
   }
   run.reset();
   AccessRecorder finish(vm, 0);
-  finish_block(finish, base, result);
+  end_block(finish, base, read_delta_failure, std::move(state), &pool_, result);
   // The finish entry is checked against what finish_block did, also when it threw (its reads up
   // to there) or never ran (deltas that failed: nothing), as the Block-STM path checks it. Only
   // a base state that failed to read may have read anything: the caller reports that instead.
@@ -742,9 +742,8 @@ Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t n
   result.stats.finalize_ns = elapsed_ns(finalize_start);
   result.stats.transactions = num_txns;
   result.stats.executions = num_txns;
-  result.stats.listed_dependencies = plan_waits;
-  result.stats.longest_chain = plan_longest_chain;
-  result.stats.threads = options_.threads;
+  result.stats.threads = pool_.threads();
+  result.stats.path = ExecutionPath::kListed;
   return result;
 }
 

@@ -46,6 +46,32 @@ void apply_output(Overlay& overlay, const TxnOutput& out) {
   }
 }
 
+// The overlay as the block's final state: every key's last value, sorted, and the deltas pending
+// on the keys that have some.
+FinalWrites collect(Overlay& overlay) {
+  FinalWrites state;
+  state.writes.reserve(overlay.size());
+  std::vector<PendingDeltas> pending;
+  for (auto& [key, v] : overlay) {
+    if (v.has_deltas) {
+      pending.push_back({key, v.deltas_on_storage, std::move(v.value), v.deltas()});
+      state.writes.push_back({key, std::nullopt});
+    } else {
+      state.writes.push_back({key, std::move(v.value)});
+    }
+  }
+  auto by_key = [](const auto& a, const auto& b) { return a.key < b.key; };
+  std::sort(state.writes.begin(), state.writes.end(), by_key);
+  std::sort(pending.begin(), pending.end(), by_key);
+  state.deltas.reserve(pending.size());
+  std::size_t at = 0;
+  for (PendingDeltas& d : pending) {
+    while (state.writes[at].key != d.key) ++at;
+    state.deltas.push_back({at, std::move(d)});
+  }
+  return state;
+}
+
 class OverlayReader final : public StateReader {
  public:
   OverlayReader(const Vm& vm, Overlay& overlay, const BaseState& base) : vm_(vm), overlay_(overlay), base_(base) {}
@@ -56,7 +82,8 @@ class OverlayReader final : public StateReader {
       // Applied to the value the deltas add to and returned, not stored: the sum keeps running
       // from the key's last written value, as in the multi-version memory and the listed
       // executor, so every executor applies the same sums to the same values (Vm::apply_delta).
-      Result<Value> applied = resolve(vm_, base_, key, it->second);
+      const OverlayValue& v = it->second;
+      Result<Value> applied = apply_delta(vm_, key, v.deltas_on_storage ? base_.get(key) : v.value, v.deltas());
       if (!applied) {
         if (!failure_) failure_ = applied.status().message();
         throw DeltaReadFailed{};
@@ -67,11 +94,6 @@ class OverlayReader final : public StateReader {
   }
   /// The first read whose deltas could not be applied, if any: the block cannot be made.
   const std::optional<std::string>& failure() const { return failure_; }
-
-  /// The value `v` stands for, its deltas applied.
-  static Result<Value> resolve(const Vm& vm, const BaseState& base, const StateKey& key, const OverlayValue& v) {
-    return apply_delta(vm, key, v.deltas_on_storage ? base.get(key) : v.value, v.deltas());
-  }
 
  private:
   const Vm& vm_;
@@ -135,37 +157,11 @@ BlockResult SequentialRun::finish() {
   result.stats.execute_ns = elapsed_ns(s.start);
 
   auto finalize_start = std::chrono::steady_clock::now();
-  // Pending deltas are applied as the overlay is collected; where some cannot be, the lowest
-  // such key's error is the block's, as apply_final_deltas reports it for the other executors.
-  std::optional<StateKey> failed_key;
-  std::string failure;
-  result.writes.reserve(s.overlay.size());
-  for (auto& [key, v] : s.overlay) {
-    if (v.has_deltas) {
-      Result<Value> applied = OverlayReader::resolve(vm, base, key, v);
-      if (!applied) {
-        if (!failed_key || key < *failed_key) {
-          failed_key = key;
-          failure = applied.status().message();
-        }
-        continue;
-      }
-      v.value = std::move(applied).value();
-    }
-    result.writes.push_back({key, std::move(v.value)});
-  }
-  std::sort(result.writes.begin(), result.writes.end(),
-            [](const Write& a, const Write& b) { return a.key < b.key; });
-  // A read that met deltas it could not apply came first.
-  if (s.reader.failure()) result.finish_error = *s.reader.failure();
-  if (result.finish_error.empty() && failed_key) result.finish_error = std::move(failure);
-  if (!result.finish_error.empty()) result.writes.clear();  // a block that cannot be made writes nothing
-  finish_block(vm, base, result);
+  end_block(vm, base, s.reader.failure(), collect(s.overlay), nullptr, result);
   result.stats.finalize_ns = elapsed_ns(finalize_start);
 
   result.stats.transactions = s.num_txns;
   result.stats.executions = s.num_txns - s.first;
-  result.stats.sequential = s.first == 0;
   return std::move(result);
 }
 

@@ -114,7 +114,7 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
       auto t2 = std::chrono::steady_clock::now();
       plain = block_stm.execute(vm, txns.size(), *scratch);
       summary.block_stm_exec_s += static_cast<double>(elapsed_ns(t2)) * 1e-9;
-      if (plain->stats.loop_probe || plain->stats.fell_back) ++summary.block_stm_loop_blocks;
+      if (fallback_loop_ran(plain->stats.path)) ++summary.block_stm_loop_blocks;
     };
     const bool others_first = options.compare_sequential && height % 2 == 0;
     if (others_first) run_others();

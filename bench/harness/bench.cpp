@@ -257,7 +257,7 @@ nlohmann::json BenchRow::to_json() const {
           {"suspensions", suspensions},
           {"commit_share", commit_share},
           {"par_cpus", par_cpus},
-          {"fell_back", fell_back},
+          {"path", path_name(path)},
           {"loop_runs", loop_runs},
           {"timed_runs", timed_runs},
           {"kept_on_fallback", kept_on_fallback},
@@ -330,8 +330,9 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
               cpus.push_back(par->cpus);
               // The contention fallback's loop ran this block, outright (after a lost block, or to
               // measure itself) or for the rest of it: its counts describe the loop.
-              const bool outright_loop = par->stats.loop_probe || (par->stats.fell_back && par->stats.loop_prefix == 0);
-              if (par->stats.fell_back || par->stats.loop_probe) ++loop_runs;
+              const bool outright_loop = par->stats.path == ExecutionPath::kLoopProbe ||
+                                         par->stats.path == ExecutionPath::kLoopAfterLoss;
+              if (fallback_loop_ran(par->stats.path)) ++loop_runs;
               if (!outright_loop || !block_stm_ran) last = *par;
               block_stm_ran = block_stm_ran || !outright_loop;
               commit_share = par->commit_seconds / par->seconds;
@@ -361,7 +362,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
             row.suspensions = last.stats.suspensions;
             row.commit_share = commit_share;
             row.par_cpus = median(cpus);
-            row.fell_back = last.stats.fell_back;
+            row.path = last.stats.path;
             row.loop_runs = loop_runs;
             row.timed_runs = static_cast<std::uint32_t>(seq_s.size());
             row.kept_on_fallback = last.stats.kept_on_fallback;

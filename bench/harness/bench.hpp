@@ -58,11 +58,11 @@ struct BenchRow {
   std::uint64_t suspensions = 0;
   double commit_share = 0;      // end to end: commit time / block time on the parallel side
   double par_cpus = 0;          // median cores the parallel runs really got (CPU time / wall time)
-  bool fell_back = false;       // the contention fallback ran the block sequentially (see below)
+  ExecutionPath path = ExecutionPath::kBlockStm;  // which executor ran the block (see below)
   std::uint64_t kept_on_fallback = 0;  // of it, transactions the parallel run had made final
   /// Timed parallel runs, and of them those the contention fallback's plain loop ran all or
   /// part of (a fallback, a block after a lost one, a probe; ParallelOptions::fallback_speedup).
-  /// The counts above (exec/tx, aborts, fell_back, hot_keys) are the last run's where Block-STM
+  /// The counts above (exec/tx, aborts, path, hot_keys) are the last run's where Block-STM
   /// ran, or the last run's when the loop ran every one.
   std::uint32_t timed_runs = 0;
   std::uint32_t loop_runs = 0;

@@ -260,11 +260,11 @@ int produce_run(const po::variables_map& vm) {
         std::printf("  conflicts on %s: %llu aborts, %llu waits\n", k.key.hex().c_str(),
                     static_cast<unsigned long long>(k.aborts), static_cast<unsigned long long>(k.waits));
       }
-      if (b.stats.fell_back) {
+      if (b.stats.path == ExecutionPath::kFellBack || b.stats.path == ExecutionPath::kLoopAfterLoss) {
         std::printf("  (the plain loop ran %s: Block-STM lost to it here or on the block before)\n",
                     b.stats.kept_on_fallback > 0 ? "the rest of this block" : "this block");
       }
-      if (b.stats.loop_probe) std::printf("  (the plain loop ran this block to measure its cost, the fallback's yardstick)\n");
+      if (b.stats.path == ExecutionPath::kLoopProbe) std::printf("  (the plain loop ran this block to measure its cost, the fallback's yardstick)\n");
     }
     std::fflush(stdout);
   });

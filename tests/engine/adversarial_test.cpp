@@ -253,7 +253,7 @@ TEST(ContentionFallback, FullySerialBlockWastesLittleAndAgrees) {
     // 1.4, and one that preempts a worker (fewer overlaps, so conflicts judged later) under 2:
     // measured 1.58 once under a parallel ctest.
     EXPECT_LE(par.stats.executions, txns.size() * 2)
-        << "attempt " << attempt << (par.stats.fell_back ? " (fell back)" : "") << ": " << par.stats.aborts
+        << "attempt " << attempt << " (" << path_name(par.stats.path) << "): " << par.stats.aborts
         << " aborts, " << par.stats.suspensions << " waits";
   }
 }
@@ -281,8 +281,9 @@ TEST(ContentionFallback, BlocksAfterAFallbackRunOnTheLoopThenTryAgain) {
   const BlockResult seq = execute_sequential(vm, txns.size(), MemoryState{});
   ParallelExecutor executor({.threads = 2, .fallback_speedup = 1e9});  // falls back at every try
   const std::string pattern = run_blocks(executor, vm, txns.size(), seq, 30, [&](const ExecutionStats& stats) {
-    EXPECT_TRUE(stats.fell_back);
-    const bool tried = stats.loop_prefix > 0;
+    const bool tried = stats.path == ExecutionPath::kFellBack;
+    EXPECT_TRUE(tried || stats.path == ExecutionPath::kLoopAfterLoss) << path_name(stats.path);
+    EXPECT_EQ(tried, stats.loop_prefix > 0);
     if (!tried) {
       EXPECT_EQ(stats.executions, txns.size()) << "a block on the loop alone";
     }
@@ -300,8 +301,9 @@ TEST(ContentionFallback, TheLoopProbesItsCostOnTheSecondBlockThenEvery32) {
   const BlockResult seq = execute_sequential(vm, 400, MemoryState{});
   ParallelExecutor executor({.threads = 2, .fallback_speedup = 1e-9});  // too lenient to lose
   const std::string pattern = run_blocks(executor, vm, 400, seq, 40, [](const ExecutionStats& stats) {
-    EXPECT_FALSE(stats.fell_back);
-    return stats.loop_probe ? 'p' : 'T';
+    EXPECT_TRUE(stats.path == ExecutionPath::kBlockStm || stats.path == ExecutionPath::kLoopProbe)
+        << path_name(stats.path);
+    return stats.path == ExecutionPath::kLoopProbe ? 'p' : 'T';
   });
   EXPECT_EQ(pattern, "TpTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTpTTTTT");
 }
@@ -381,7 +383,7 @@ TEST(ContentionFallback, TheKeptPrefixAndTheRestAgreeWithSequential) {
       ASSERT_EQ(seq.outputs, par.outputs) << what;
       ASSERT_EQ(seq.writes, par.writes) << what;
       EXPECT_LE(par.stats.kept_on_fallback, size) << what;
-      if (par.stats.fell_back) kept_somewhere += par.stats.kept_on_fallback;
+      if (par.stats.path == ExecutionPath::kFellBack) kept_somewhere += par.stats.kept_on_fallback;
     }
   }
   EXPECT_GT(kept_somewhere, 0u) << "no fallback ever kept a prefix";
@@ -444,8 +446,7 @@ TEST(ContentionFallback, OneWorkerNeverFallsBack) {
   ToyVm vm(txns);
   ParallelExecutor executor({.threads = 1, .always_block_stm = true});
   const BlockResult par = executor.execute(vm, txns.size(), base);
-  EXPECT_FALSE(par.stats.fell_back);
-  EXPECT_FALSE(par.stats.sequential);
+  EXPECT_EQ(par.stats.path, ExecutionPath::kBlockStm);
   EXPECT_EQ(par.writes, execute_sequential(vm, txns.size(), base).writes);
 }
 

@@ -76,9 +76,9 @@ TEST_P(DifferentialTest, ParallelEqualsSequential) {
     expect_same(seq, par, what.str());
     if (HasFatalFailure()) return;
     // Blocks with at least as many transactions as workers took the parallel path.
-    EXPECT_EQ(par.stats.sequential, c.threads == 1 || size < static_cast<std::size_t>(std::max(2, c.threads)))
+    EXPECT_EQ(par.stats.path == ExecutionPath::kSequential, c.threads == 1 || size < static_cast<std::size_t>(std::max(2, c.threads)))
         << what.str();
-    if (!par.stats.sequential) {
+    if (par.stats.path != ExecutionPath::kSequential) {
       EXPECT_GE(par.stats.executions, size) << what.str();
     }
   }
