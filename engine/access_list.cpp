@@ -296,108 +296,150 @@ Result<Bytes> encode_access_list(const AccessList& list, const Vm& vm, std::size
   return w.take();
 }
 
+namespace {
+
+Status bad_encoding(const std::string& why) { return error(ErrorCode::kInvalidArgument, "access list: " + why); }
+
+// Decodes one list, refusing all but the encoder's canonical bytes, and allocating no more than
+// the block's transactions allow.
+class ListDecoder {
+ public:
+  ListDecoder(ByteView bytes, const Vm& vm, std::size_t num_txns) : r_(bytes), vm_(vm), num_txns_(num_txns) {}
+
+  Result<AccessList> decode() {
+    PEL_TRY(read_literals());
+    for (std::size_t e = 0; e <= num_txns_; ++e) {
+      declared_keys(vm_, e, num_txns_, declared_);
+      declared_index_.reset(declared_);
+      std::uint64_t literal_refs = 0;
+      for (std::size_t part = 0; part < AccessList::kParts; ++part) PEL_TRY(read_part(e, literal_refs));
+    }
+    if (r_.failed()) return bad_encoding("truncated");
+    if (!r_.at_end()) return bad_encoding(std::to_string(r_.remaining()) + " trailing bytes");
+    if (auto unused = std::find(literal_used_.begin(), literal_used_.end(), false); unused != literal_used_.end()) {
+      return bad_encoding("literal key " +
+                          list_.keys[literal_ids_[static_cast<std::size_t>(unused - literal_used_.begin())]].hex() +
+                          " is named by no entry");
+    }
+    return std::move(list_);
+  }
+
+ private:
+  // The version, then the literal keys: strictly ascending, front-coded as the encoder writes
+  // them, and no more than the block's entries may name.
+  Status read_literals() {
+    std::uint8_t version = 0;
+    std::uint64_t literal_count = 0;
+    if (!r_.u8(version)) return bad_encoding("empty");
+    if (version != kEncodingVersion) {
+      return bad_encoding("encoding version " + std::to_string(version) + ", expected " +
+                          std::to_string(kEncodingVersion));
+    }
+    // What decoding allocates is bounded by the block's transactions, not by the bytes: every
+    // literal is named by some entry, and an entry names at most kMaxLiteralRefsPerEntry of them.
+    const std::uint64_t literal_bound = kMaxLiteralRefsPerEntry * (static_cast<std::uint64_t>(num_txns_) + 1);
+    if (!r_.varint(literal_count)) return bad_encoding("truncated");
+    if (literal_count > literal_bound) {
+      return bad_encoding(std::to_string(literal_count) + " literal keys, more than " + std::to_string(num_txns_) +
+                          " transactions may name (" + std::to_string(kMaxLiteralRefsPerEntry) + " each)");
+    }
+    // A literal takes at least its two lengths.
+    if (literal_count > r_.remaining() / 2) return bad_encoding("literal key count beyond the bytes left");
+    literal_ids_.resize(literal_count);
+    literal_used_.assign(literal_count, false);
+    StateKey previous;
+    for (std::uint32_t& id : literal_ids_) {
+      std::uint64_t shared = 0, suffix = 0;
+      ByteView bytes_after;
+      if (!r_.varint(shared) || !r_.varint(suffix)) return bad_encoding("truncated literal key");
+      if (shared > StateKey::kSize || suffix > StateKey::kSize - shared) return bad_encoding("literal key longer than a key");
+      if (!r_.raw(suffix, bytes_after)) return bad_encoding("truncated literal key");
+      StateKey k;
+      std::copy_n(previous.bytes.begin(), shared, k.bytes.begin());
+      std::copy(bytes_after.begin(), bytes_after.end(), k.bytes.begin() + static_cast<std::ptrdiff_t>(shared));
+      // Strictly ascending, as encoded: each literal is a new key, so a few bytes cannot name the
+      // same key again and again.
+      if (&id != literal_ids_.data() && !(previous < k)) return bad_encoding("literal keys out of order");
+      if (front_coding(previous, k) != std::pair<std::size_t, std::size_t>(shared, suffix)) {
+        return bad_encoding("literal key " + k.hex() + " not front-coded as the encoder writes it");
+      }
+      id = interner_.id(k);
+      previous = k;
+    }
+    return Status::ok();
+  }
+
+  // One part of entry `e`: its count, then its references in strictly ascending key order.
+  Status read_part(std::size_t e, std::uint64_t& literal_refs) {
+    std::uint64_t count = 0;
+    if (!r_.varint(count) || count > r_.remaining()) {
+      return bad_encoding(entry_name(e, num_txns_) + ": key count beyond the bytes left");
+    }
+    if (count > declared_.size() + kMaxLiteralRefsPerEntry) {
+      return bad_encoding(entry_name(e, num_txns_) + ": " + std::to_string(count) + " keys in one part, more than its " +
+                          std::to_string(declared_.size()) + " declared and " +
+                          std::to_string(kMaxLiteralRefsPerEntry) + " others");
+    }
+    StateKey last;  // the part's keys are strictly ascending, as encoded
+    for (std::uint64_t i = 0; i < count; ++i) {
+      std::uint32_t id = 0;
+      PEL_TRY(read_ref(e, literal_refs, id));
+      const StateKey& key = list_.keys[id];
+      if (i > 0 && !(last < key)) {
+        return bad_encoding(entry_name(e, num_txns_) + (last == key ? " names key " + key.hex() + " twice"
+                                                                    : ": keys out of order at " + key.hex()));
+      }
+      last = key;
+      list_.ids.push_back(id);
+    }
+    list_.offsets.push_back(static_cast<std::uint32_t>(list_.ids.size()));
+    return Status::ok();
+  }
+
+  // One reference of entry `e`: a declared key at its first position, or a literal the entry
+  // did not declare (at most kMaxLiteralRefsPerEntry of them).
+  Status read_ref(std::size_t e, std::uint64_t& literal_refs, std::uint32_t& id) {
+    std::uint64_t ref = 0;
+    if (!r_.varint(ref)) return bad_encoding(entry_name(e, num_txns_) + ": truncated");
+    if (ref < declared_.size()) {
+      if (declared_index_.first(declared_[ref]) != ref) {
+        return bad_encoding(entry_name(e, num_txns_) + " refers to declared key " + declared_[ref].hex() +
+                            " by a later position than its first");
+      }
+      id = interner_.id(declared_[ref]);
+      return Status::ok();
+    }
+    if (ref - declared_.size() >= literal_ids_.size()) {
+      return bad_encoding(entry_name(e, num_txns_) + ": key reference " + std::to_string(ref) + " out of range");
+    }
+    const std::uint64_t literal = ref - declared_.size();
+    id = literal_ids_[literal];
+    if (declared_index_.contains(list_.keys[id])) {
+      return bad_encoding(entry_name(e, num_txns_) + " spells declared key " + list_.keys[id].hex() + " as a literal");
+    }
+    if (++literal_refs > kMaxLiteralRefsPerEntry) {
+      return bad_encoding(entry_name(e, num_txns_) + " names more than " + std::to_string(kMaxLiteralRefsPerEntry) +
+                          " keys it did not declare");
+    }
+    literal_used_[literal] = true;
+    return Status::ok();
+  }
+
+  Reader r_;
+  const Vm& vm_;
+  const std::size_t num_txns_;
+  AccessList list_;
+  KeyInterner interner_{list_};
+  std::vector<std::uint32_t> literal_ids_;
+  std::vector<bool> literal_used_;
+  DeclaredWrites declared_;
+  DeclaredIndex declared_index_;
+};
+
+}  // namespace
+
 Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t num_txns) {
-  auto bad = [](const std::string& why) { return error(ErrorCode::kInvalidArgument, "access list: " + why); };
-  Reader r(bytes);
-  std::uint8_t version = 0;
-  std::uint64_t literal_count = 0;
-  if (!r.u8(version)) return bad("empty");
-  if (version != kEncodingVersion) {
-    return bad("encoding version " + std::to_string(version) + ", expected " + std::to_string(kEncodingVersion));
-  }
-  // What decoding allocates is bounded by the block's transactions, not by the bytes: every
-  // literal is named by some entry, and an entry names at most kMaxLiteralRefsPerEntry of them.
-  const std::uint64_t literal_bound = kMaxLiteralRefsPerEntry * (static_cast<std::uint64_t>(num_txns) + 1);
-  if (!r.varint(literal_count)) return bad("truncated");
-  if (literal_count > literal_bound) {
-    return bad(std::to_string(literal_count) + " literal keys, more than " + std::to_string(num_txns) +
-               " transactions may name (" + std::to_string(kMaxLiteralRefsPerEntry) + " each)");
-  }
-  // A literal takes at least its two lengths.
-  if (literal_count > r.remaining() / 2) return bad("literal key count beyond the bytes left");
-  AccessList list;
-  KeyInterner interner(list);
-  std::vector<std::uint32_t> literal_ids(literal_count);
-  StateKey previous;
-  for (std::uint32_t& id : literal_ids) {
-    std::uint64_t shared = 0, suffix = 0;
-    ByteView bytes_after;
-    if (!r.varint(shared) || !r.varint(suffix)) return bad("truncated literal key");
-    if (shared > StateKey::kSize || suffix > StateKey::kSize - shared) return bad("literal key longer than a key");
-    if (!r.raw(suffix, bytes_after)) return bad("truncated literal key");
-    StateKey k;
-    std::copy_n(previous.bytes.begin(), shared, k.bytes.begin());
-    std::copy(bytes_after.begin(), bytes_after.end(), k.bytes.begin() + static_cast<std::ptrdiff_t>(shared));
-    // Strictly ascending, as encoded: each literal is a new key, so a few bytes cannot name the
-    // same key again and again.
-    if (&id != literal_ids.data() && !(previous < k)) return bad("literal keys out of order");
-    if (front_coding(previous, k) != std::pair<std::size_t, std::size_t>(shared, suffix)) {
-      return bad("literal key " + k.hex() + " not front-coded as the encoder writes it");
-    }
-    id = interner.id(k);
-    previous = k;
-  }
-  std::vector<bool> literal_used(literal_count, false);
-  DeclaredWrites declared;
-  DeclaredIndex declared_index;
-  for (std::size_t e = 0; e <= num_txns; ++e) {
-    declared_keys(vm, e, num_txns, declared);
-    declared_index.reset(declared);
-    std::uint64_t literal_refs = 0;
-    for (std::size_t part = 0; part < AccessList::kParts; ++part) {
-      std::uint64_t count = 0;
-      if (!r.varint(count) || count > r.remaining()) {
-        return bad(entry_name(e, num_txns) + ": key count beyond the bytes left");
-      }
-      if (count > declared.size() + kMaxLiteralRefsPerEntry) {
-        return bad(entry_name(e, num_txns) + ": " + std::to_string(count) + " keys in one part, more than its " +
-                   std::to_string(declared.size()) + " declared and " + std::to_string(kMaxLiteralRefsPerEntry) + " others");
-      }
-      StateKey last;  // the part's keys are strictly ascending, as encoded
-      bool first_key = true;
-      for (std::uint64_t i = 0; i < count; ++i) {
-        std::uint64_t ref = 0;
-        if (!r.varint(ref)) return bad(entry_name(e, num_txns) + ": truncated");
-        std::uint32_t id = 0;
-        if (ref < declared.size()) {
-          if (declared_index.first(declared[ref]) != ref) {
-            return bad(entry_name(e, num_txns) + " refers to declared key " + declared[ref].hex() +
-                       " by a later position than its first");
-          }
-          id = interner.id(declared[ref]);
-        } else if (ref - declared.size() < literal_count) {
-          const std::uint64_t literal = ref - declared.size();
-          id = literal_ids[literal];
-          if (declared_index.contains(list.keys[id])) {
-            return bad(entry_name(e, num_txns) + " spells declared key " + list.keys[id].hex() + " as a literal");
-          }
-          if (++literal_refs > kMaxLiteralRefsPerEntry) {
-            return bad(entry_name(e, num_txns) + " names more than " + std::to_string(kMaxLiteralRefsPerEntry) +
-                       " keys it did not declare");
-          }
-          literal_used[literal] = true;
-        } else {
-          return bad(entry_name(e, num_txns) + ": key reference " + std::to_string(ref) + " out of range");
-        }
-        const StateKey& key = list.keys[id];
-        if (!first_key && !(last < key)) {
-          return bad(entry_name(e, num_txns) + (last == key ? " names key " + key.hex() + " twice"
-                                                            : ": keys out of order at " + key.hex()));
-        }
-        last = key;
-        first_key = false;
-        list.ids.push_back(id);
-      }
-      list.offsets.push_back(static_cast<std::uint32_t>(list.ids.size()));
-    }
-  }
-  if (r.failed()) return bad("truncated");
-  if (!r.at_end()) return bad(std::to_string(r.remaining()) + " trailing bytes");
-  if (auto unused = std::find(literal_used.begin(), literal_used.end(), false); unused != literal_used.end()) {
-    return bad("literal key " + list.keys[literal_ids[static_cast<std::size_t>(unused - literal_used.begin())]].hex() +
-               " is named by no entry");
-  }
-  return list;
+  return ListDecoder(bytes, vm, num_txns).decode();
 }
 
 }  // namespace pel

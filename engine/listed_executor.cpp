@@ -90,144 +90,199 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> first_key_named_twice(con
   return std::nullopt;
 }
 
-// Errors say what is wrong with the list; the caller names the list and the block.
-Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
-  auto bad = [](const std::string& why) { return error(ErrorCode::kInvalidArgument, why); };
+Status bad_list(const std::string& why) { return error(ErrorCode::kInvalidArgument, why); }
+
+// The list's shape: one entry per transaction and one for finish_block, offsets in order, each key
+// under one id (two ids for one key would hide a dependency; the decoder never makes such a
+// list, an embedder's may).
+Status check_list_shape(const AccessList& list, std::size_t num_txns) {
   if (list.offsets.size() % AccessList::kParts != 1 || list.entries() != num_txns + 1) {
-    return bad(std::to_string(list.offsets.empty() ? 0 : list.entries()) + " entries for " +
-               std::to_string(num_txns) + " transactions");
+    return bad_list(std::to_string(list.offsets.empty() ? 0 : list.entries()) + " entries for " +
+                    std::to_string(num_txns) + " transactions");
   }
   if (list.offsets.front() != 0 || list.offsets.back() != list.ids.size() ||
       !std::is_sorted(list.offsets.begin(), list.offsets.end())) {
-    return bad("entry offsets out of order");
+    return bad_list("entry offsets out of order");
   }
-  const std::size_t keys = list.keys.size();
-  // Each key under one id: two ids for one key would hide a dependency. The decoder never makes
-  // such a list; an embedder's may.
   if (const std::optional<std::pair<std::uint32_t, std::uint32_t>> twice = first_key_named_twice(list.keys)) {
-    return bad("key " + list.keys[twice->first].hex() + " has two ids, " + std::to_string(twice->first) + " and " +
-               std::to_string(twice->second));
+    return bad_list("key " + list.keys[twice->first].hex() + " has two ids, " + std::to_string(twice->first) +
+                    " and " + std::to_string(twice->second));
   }
-  Plan plan;
-  plan.source.assign(list.ids.size(), kNoWriter);
-  plan.source_gate.assign(list.ids.size(), kNoGate);
-  plan.last_writer.assign(keys, kNoWriter);
-  plan.final_gate.assign(keys, kNoGate);
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> edges;  // (from, to) nodes, in reader order
-  edges.reserve(num_txns);
-  std::vector<std::uint32_t> chain(num_txns, 1);  // the longest chain ending at each transaction
-  std::vector<std::uint32_t> gate_chain;          // the longest chain of adds a gate waits for
-  // Per node, the last reader an edge was made for: a writer named by several of one
-  // transaction's reads gives one edge, found in O(1) (a hostile list may name many). Gates get
-  // theirs as they are made.
-  std::vector<TxnIndex> last_reader(num_txns, kNoWriter);
-  std::vector<TxnIndex> gate_last_reader;
-  std::vector<std::uint64_t> named_in(keys, 0);  // the entry part that last named each id
-  // Per key: its latest gate since its last write, and the adds since that gate, a list through
-  // `open` (adder, list position, next) from open_first to open_last.
-  std::vector<std::uint32_t> current_gate(keys, kNoGate);
-  constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
-  struct OpenAdd {
-    TxnIndex adder;
-    std::uint32_t position;
-    std::uint32_t next;
-  };
-  std::vector<OpenAdd> open;
-  std::vector<std::uint32_t> open_first(keys, kNone), open_last(keys, kNone);
-  // Closes the adds open on `id` into a new gate after its current one; a node unless `at_end`.
-  auto close_adds = [&](std::uint32_t id, bool at_end) {
-    const auto gate = static_cast<std::uint32_t>(plan.gates.size());
-    Gate g{id, current_gate[id], static_cast<std::uint32_t>(plan.gate_adds.size()), 0};
-    std::uint32_t longest = g.previous == kNoGate ? 0 : gate_chain[g.previous];
-    for (std::uint32_t at = open_first[id]; at != kNone; at = open[at].next) {
-      plan.gate_adds.push_back(open[at].position);
-      if (!at_end) edges.emplace_back(open[at].adder, static_cast<std::uint32_t>(num_txns) + gate);
-      longest = std::max(longest, chain[open[at].adder]);
+  return Status::ok();
+}
+
+// Builds a block's Plan from its list, entry by entry. Errors say what is wrong with the list;
+// the caller names the list and the block.
+class PlanBuilder {
+ public:
+  PlanBuilder(const AccessList& list, std::size_t num_txns)
+      : list_(list),
+        num_txns_(num_txns),
+        keys_(list.keys.size()),
+        chain_(num_txns, 1),
+        last_reader_(num_txns, kNoWriter),
+        named_in_(keys_, 0),
+        current_gate_(keys_, kNoGate),
+        open_first_(keys_, kNone),
+        open_last_(keys_, kNone) {
+    plan_.source.assign(list.ids.size(), kNoWriter);
+    plan_.source_gate.assign(list.ids.size(), kNoGate);
+    plan_.last_writer.assign(keys_, kNoWriter);
+    plan_.final_gate.assign(keys_, kNoGate);
+    edges_.reserve(num_txns);
+  }
+
+  Result<Plan> build() {
+    for (std::size_t e = 0; e < list_.entries(); ++e) {
+      PEL_TRY(check_entry_ids(e));
+      if (e == num_txns_) break;  // finish_block runs after every transaction
+      const auto txn = static_cast<TxnIndex>(e);
+      link_reads(txn);
+      for (std::uint32_t id : list_.writes(e)) {
+        plan_.last_writer[id] = txn;
+        current_gate_[id] = kNoGate;
+        open_first_[id] = open_last_[id] = kNone;  // adds before a write no longer count
+      }
+      open_adds(txn);
     }
-    g.adds_end = static_cast<std::uint32_t>(plan.gate_adds.size());
-    if (g.previous != kNoGate && !at_end) {
-      edges.emplace_back(static_cast<std::uint32_t>(num_txns) + g.previous, static_cast<std::uint32_t>(num_txns) + gate);
+    plan_.read_gates = static_cast<std::uint32_t>(plan_.gates.size());
+    for (std::uint32_t id = 0; id < keys_; ++id) {
+      if (open_first_[id] != kNone) close_adds(id, true);
+      plan_.final_gate[id] = current_gate_[id];
     }
-    plan.gates.push_back(g);
-    gate_chain.push_back(longest);
-    gate_last_reader.push_back(kNoWriter);
-    open_first[id] = open_last[id] = kNone;
-    current_gate[id] = gate;
-  };
-  for (std::size_t e = 0; e < list.entries(); ++e) {
+    build_dependents();
+    return std::move(plan_);
+  }
+
+ private:
+  static constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+
+  // Every id in range, and named once per entry except a key read and then written.
+  Status check_entry_ids(std::size_t e) {
     for (std::size_t part = 0; part < AccessList::kParts; ++part) {
       const std::uint64_t stamp = AccessList::kParts * e + part + 1;
-      for (std::uint32_t p = list.offsets[AccessList::kParts * e + part]; p < list.offsets[AccessList::kParts * e + part + 1]; ++p) {
-        const std::uint32_t id = list.ids[p];
-        if (id >= keys) return bad("key id " + std::to_string(id) + " out of range");
-        if (named_in[id] == stamp) return bad(access_entry_name(e, num_txns) + " names key " + list.keys[id].hex() + " twice");
-        // Parts come in order, so a key the writes named last was written: one output per key.
-        if (part == static_cast<std::size_t>(Part::kAdds) && named_in[id] == stamp - 1) {
-          return bad(access_entry_name(e, num_txns) + " both writes and adds to key " + list.keys[id].hex());
+      for (std::uint32_t p = list_.offsets[AccessList::kParts * e + part]; p < list_.offsets[AccessList::kParts * e + part + 1]; ++p) {
+        const std::uint32_t id = list_.ids[p];
+        if (id >= keys_) return bad_list("key id " + std::to_string(id) + " out of range");
+        if (named_in_[id] == stamp) {
+          return bad_list(access_entry_name(e, num_txns_) + " names key " + list_.keys[id].hex() + " twice");
         }
-        named_in[id] = stamp;
+        // Parts come in order, so a key the writes named last was written: one output per key.
+        if (part == static_cast<std::size_t>(Part::kAdds) && named_in_[id] == stamp - 1) {
+          return bad_list(access_entry_name(e, num_txns_) + " both writes and adds to key " + list_.keys[id].hex());
+        }
+        named_in_[id] = stamp;
       }
     }
-    if (e == num_txns) break;  // finish_block runs after every transaction
-    const auto txn = static_cast<TxnIndex>(e);
-    auto wait_for = [&](std::uint32_t node, TxnIndex& last) {
-      if (last == txn) return;
-      last = txn;
-      edges.emplace_back(node, txn);
-      ++plan.waits;
-    };
-    for (std::uint32_t p = list.begin(e, Part::kReads); p < list.begin(e, Part::kWrites); ++p) {
-      const std::uint32_t id = list.ids[p];
-      const TxnIndex writer = plan.last_writer[id];
-      plan.source[p] = writer;
+    return Status::ok();
+  }
+
+  // Each read of `txn` waits for the key's last writer and for the adds made to it since (its
+  // latest gate, closed here if adds are open).
+  void link_reads(TxnIndex txn) {
+    for (std::uint32_t p = list_.begin(txn, Part::kReads); p < list_.begin(txn, Part::kWrites); ++p) {
+      const std::uint32_t id = list_.ids[p];
+      const TxnIndex writer = plan_.last_writer[id];
+      plan_.source[p] = writer;
       if (writer != kNoWriter) {
-        wait_for(writer, last_reader[writer]);
-        chain[e] = std::max(chain[e], chain[writer] + 1);
+        wait_for(writer, last_reader_[writer], txn);
+        chain_[txn] = std::max(chain_[txn], chain_[writer] + 1);
       }
-      if (open_first[id] != kNone) close_adds(id, false);
-      const std::uint32_t gate = current_gate[id];
-      plan.source_gate[p] = gate;
+      if (open_first_[id] != kNone) close_adds(id, false);
+      const std::uint32_t gate = current_gate_[id];
+      plan_.source_gate[p] = gate;
       if (gate != kNoGate) {
-        wait_for(static_cast<std::uint32_t>(num_txns) + gate, gate_last_reader[gate]);
-        chain[e] = std::max(chain[e], gate_chain[gate] + 1);
+        wait_for(static_cast<std::uint32_t>(num_txns_) + gate, gate_last_reader_[gate], txn);
+        chain_[txn] = std::max(chain_[txn], gate_chain_[gate] + 1);
       }
     }
-    plan.longest_chain = std::max<std::uint64_t>(plan.longest_chain, chain[e]);
-    for (std::uint32_t id : list.writes(e)) {
-      plan.last_writer[id] = txn;
-      current_gate[id] = kNoGate;
-      open_first[id] = open_last[id] = kNone;  // adds before a write no longer count
-    }
-    for (std::uint32_t p = list.begin(e, Part::kAdds); p < list.offsets[AccessList::kParts * (e + 1)]; ++p) {
-      const std::uint32_t id = list.ids[p];
-      const auto at = static_cast<std::uint32_t>(open.size());
-      open.push_back({txn, p, kNone});
-      if (open_last[id] == kNone) {
-        open_first[id] = at;
+    plan_.longest_chain = std::max<std::uint64_t>(plan_.longest_chain, chain_[txn]);
+  }
+
+  // `txn` waits for `node`; `last` is the node's last reader an edge was made for, so a writer
+  // named by several of one transaction's reads gives one edge, found in O(1).
+  void wait_for(std::uint32_t node, TxnIndex& last, TxnIndex txn) {
+    if (last == txn) return;
+    last = txn;
+    edges_.emplace_back(node, txn);
+    ++plan_.waits;
+  }
+
+  // The adds of `txn` join their keys' open adds.
+  void open_adds(TxnIndex txn) {
+    for (std::uint32_t p = list_.begin(txn, Part::kAdds); p < list_.offsets[AccessList::kParts * (txn + 1)]; ++p) {
+      const std::uint32_t id = list_.ids[p];
+      const auto at = static_cast<std::uint32_t>(open_.size());
+      open_.push_back({txn, p, kNone});
+      if (open_last_[id] == kNone) {
+        open_first_[id] = at;
       } else {
-        open[open_last[id]].next = at;
+        open_[open_last_[id]].next = at;
       }
-      open_last[id] = at;
+      open_last_[id] = at;
     }
   }
-  plan.read_gates = static_cast<std::uint32_t>(plan.gates.size());
-  for (std::uint32_t id = 0; id < keys; ++id) {
-    if (open_first[id] != kNone) close_adds(id, true);
-    plan.final_gate[id] = current_gate[id];
+
+  // Closes the adds open on `id` into a new gate after its current one; a node unless `at_end`.
+  void close_adds(std::uint32_t id, bool at_end) {
+    const auto gate = static_cast<std::uint32_t>(plan_.gates.size());
+    const auto n = static_cast<std::uint32_t>(num_txns_);
+    Gate g{id, current_gate_[id], static_cast<std::uint32_t>(plan_.gate_adds.size()), 0};
+    std::uint32_t longest = g.previous == kNoGate ? 0 : gate_chain_[g.previous];
+    for (std::uint32_t at = open_first_[id]; at != kNone; at = open_[at].next) {
+      plan_.gate_adds.push_back(open_[at].position);
+      if (!at_end) edges_.emplace_back(open_[at].adder, n + gate);
+      longest = std::max(longest, chain_[open_[at].adder]);
+    }
+    g.adds_end = static_cast<std::uint32_t>(plan_.gate_adds.size());
+    if (g.previous != kNoGate && !at_end) edges_.emplace_back(n + g.previous, n + gate);
+    plan_.gates.push_back(g);
+    gate_chain_.push_back(longest);
+    gate_last_reader_.push_back(kNoWriter);
+    open_first_[id] = open_last_[id] = kNone;
+    current_gate_[id] = gate;
   }
+
   // Dependents by node (compressed rows), each row in the order the edges were made.
-  const std::size_t nodes = num_txns + plan.read_gates;
-  plan.dependencies.assign(nodes, 0);
-  plan.dependents_begin.assign(nodes + 1, 0);
-  for (const auto& [from, to] : edges) {
-    ++plan.dependents_begin[from + 1];
-    ++plan.dependencies[to];
+  void build_dependents() {
+    const std::size_t nodes = num_txns_ + plan_.read_gates;
+    plan_.dependencies.assign(nodes, 0);
+    plan_.dependents_begin.assign(nodes + 1, 0);
+    for (const auto& [from, to] : edges_) {
+      ++plan_.dependents_begin[from + 1];
+      ++plan_.dependencies[to];
+    }
+    for (std::size_t node = 0; node < nodes; ++node) plan_.dependents_begin[node + 1] += plan_.dependents_begin[node];
+    plan_.dependents.resize(edges_.size());
+    std::vector<std::uint32_t> fill(plan_.dependents_begin.begin(), plan_.dependents_begin.end() - 1);
+    for (const auto& [from, to] : edges_) plan_.dependents[fill[from]++] = to;
   }
-  for (std::size_t n = 0; n < nodes; ++n) plan.dependents_begin[n + 1] += plan.dependents_begin[n];
-  plan.dependents.resize(edges.size());
-  std::vector<std::uint32_t> fill(plan.dependents_begin.begin(), plan.dependents_begin.end() - 1);
-  for (const auto& [from, to] : edges) plan.dependents[fill[from]++] = to;
-  return plan;
+
+  const AccessList& list_;
+  const std::size_t num_txns_;
+  const std::size_t keys_;
+  Plan plan_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> edges_;  // (from, to) nodes, in reader order
+  std::vector<std::uint32_t> chain_;       // the longest chain ending at each transaction
+  std::vector<std::uint32_t> gate_chain_;  // the longest chain of adds a gate waits for
+  std::vector<TxnIndex> last_reader_;      // per transaction (see wait_for)
+  std::vector<TxnIndex> gate_last_reader_;  // per gate (see wait_for)
+  std::vector<std::uint64_t> named_in_;    // the entry part that last named each id
+  // Per key: its latest gate since its last write, and the adds since that gate, a list through
+  // open_ from open_first_ to open_last_.
+  std::vector<std::uint32_t> current_gate_;
+  struct OpenAdd {
+    TxnIndex adder;
+    std::uint32_t position;  // in the list
+    std::uint32_t next;      // in open_, or kNone
+  };
+  std::vector<OpenAdd> open_;
+  std::vector<std::uint32_t> open_first_, open_last_;
+};
+
+Result<Plan> plan_block(const AccessList& list, std::size_t num_txns) {
+  PEL_TRY(check_list_shape(list, num_txns));
+  return PlanBuilder(list, num_txns).build();
 }
 
 /// The reader of one transaction: each read is looked up in the transaction's entry and served

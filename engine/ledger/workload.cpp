@@ -230,6 +230,41 @@ struct WorkloadGenerator::Model {
     return weights.back().first;
   }
 
+  // A sale of one of the sender's NFTs (a mint when it has none).
+  Payload nft_transfer(bool commit, std::uint32_t sender) {
+    auto& owned = account(sender).nfts;
+    if (owned.empty()) return nft_mint(commit, sender);
+    const std::size_t i = rng.below(owned.size());
+    const auto [collection, id] = owned[i];
+    NftTransferPayload p;
+    p.collection = collection;
+    p.id = id;
+    const std::uint32_t to = pick_other(sender);
+    p.to = address(to);
+    p.price = rng.chance(0.5) ? 0 : rng.between(1, 1000);
+    if (commit) {
+      owned[i] = owned.back();
+      owned.pop_back();
+      account(to).nfts.emplace_back(collection, id);
+    }
+    return p;
+  }
+
+  // Part of one of the sender's delegations back (a stake when it has none).
+  Payload unstake(bool commit, std::uint32_t sender) {
+    auto& ds = account(sender).delegations;
+    if (ds.empty()) return stake(commit, sender);
+    const std::size_t i = rng.below(ds.size());
+    UnstakePayload p;
+    p.validator = ds[i].first;
+    p.amount = rng.between(1, ds[i].second);
+    if (commit && (ds[i].second -= p.amount) == 0) {
+      ds[i] = ds.back();
+      ds.pop_back();
+    }
+    return p;
+  }
+
   // Chooses the sender and payload of one transaction of `kind`; `commit` is false for a
   // transaction that will be made invalid, so the model must not change. A kind whose
   // precondition does not hold for the sender (no NFT, no delegation, not an issuer) falls back
@@ -277,38 +312,9 @@ struct WorkloadGenerator::Model {
         return p;
       }
       case TxKind::kNftMint: return nft_mint(commit, sender);
-      case TxKind::kNftTransfer: {
-        auto& owned = account(sender).nfts;
-        if (owned.empty()) return nft_mint(commit, sender);
-        const std::size_t i = rng.below(owned.size());
-        const auto [collection, id] = owned[i];
-        NftTransferPayload p;
-        p.collection = collection;
-        p.id = id;
-        const std::uint32_t to = pick_other(sender);
-        p.to = address(to);
-        p.price = rng.chance(0.5) ? 0 : rng.between(1, 1000);
-        if (commit) {
-          owned[i] = owned.back();
-          owned.pop_back();
-          account(to).nfts.emplace_back(collection, id);
-        }
-        return p;
-      }
+      case TxKind::kNftTransfer: return nft_transfer(commit, sender);
       case TxKind::kStake: return stake(commit, sender);
-      case TxKind::kUnstake: {
-        auto& ds = account(sender).delegations;
-        if (ds.empty()) return stake(commit, sender);
-        const std::size_t i = rng.below(ds.size());
-        UnstakePayload p;
-        p.validator = ds[i].first;
-        p.amount = rng.between(1, ds[i].second);
-        if (commit && (ds[i].second -= p.amount) == 0) {
-          ds[i] = ds.back();
-          ds.pop_back();
-        }
-        return p;
-      }
+      case TxKind::kUnstake: return unstake(commit, sender);
       case TxKind::kClaimRewards: {
         const auto& ds = account(sender).delegations;
         if (ds.empty()) return stake(commit, sender);
