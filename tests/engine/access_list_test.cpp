@@ -15,6 +15,7 @@
 #include "engine/access_list.hpp"
 #include "engine/parallel_executor.hpp"
 #include "engine/sequential_executor.hpp"
+#include "tests/engine/oracle.hpp"
 #include "tests/engine/toy_vm.hpp"
 #include "tests/support/access_list_edit.hpp"
 #include "tests/support/watchdog.hpp"
@@ -55,12 +56,6 @@ AccessList record(const Vm& vm, std::size_t size, const BaseState& base, int thr
                              .fallback_speedup = 0});
   BlockResult result = executor.execute(recorder, size, base);
   return recorder.take(result.outputs);
-}
-
-void expect_same(const BlockResult& seq, const BlockResult& listed, const std::string& what) {
-  ASSERT_EQ(seq.outputs, listed.outputs) << what;
-  ASSERT_EQ(seq.writes, listed.writes) << what;
-  ASSERT_EQ(seq.finish_error, listed.finish_error) << what;
 }
 
 TEST(AccessList, ExecutionFromARecordedListEqualsSequential) {

@@ -8,6 +8,7 @@
 
 #include "engine/parallel_executor.hpp"
 #include "engine/sequential_executor.hpp"
+#include "tests/engine/oracle.hpp"
 #include "tests/engine/toy_vm.hpp"
 #include "tests/support/watchdog.hpp"
 
@@ -20,36 +21,24 @@ constexpr int kSeedsPerCase = 6;
 constexpr int kSeedsPerCase = 40;
 #endif
 
-void expect_same(const BlockResult& seq, const BlockResult& par, const std::string& what) {
-  ASSERT_EQ(seq.outputs, par.outputs) << what;
-  ASSERT_EQ(seq.writes, par.writes) << what;
-}
-
 using Declarations = ParallelOptions::Declarations;
 
-TEST(Differential, DeclaredWritesOfEveryQualityAgreeWithSequential) {
-  for (Declarations use : {Declarations::kAll, Declarations::kHotKeys}) {
-    for (Hint hint : {Hint::kExact, Hint::kNone, Hint::kWrong, Hint::kEveryKey, Hint::kDuplicated}) {
-      for (int threads : {1, 2, 3, 4, 8}) {
-        // One executor per case across its seeds, so kHotKeys learns from the blocks before.
-        ParallelExecutor executor({.threads = threads, .min_parallel_txns = 2, .always_block_stm = true,
-                                   .fallback_speedup = 0, .declarations = use});
-        for (int s = 0; s < kSeedsPerCase; ++s) {
-          const std::uint64_t seed = 77'000 + static_cast<std::uint64_t>(s) * 131 + static_cast<std::uint64_t>(threads);
-          ToyWorkload w;
-          w.keys = s % 2 == 0 ? 8 : 200;
-          w.hot_fraction = s % 3 == 0 ? 0.4 : 0.0;
-          w.throw_chance = s % 5 == 0 ? 0.05 : 0.0;
-          const std::size_t size = 50 + static_cast<std::size_t>(s) * 7;
-          DeclaringVm vm(make_toy_block(seed, size, w), hint, w.keys, seed);
-          MemoryState base = toy_base(w.keys);
-          std::ostringstream what;
-          what << "declarations=" << static_cast<int>(use) << " hint=" << name(hint) << " threads=" << threads
-               << " seed=" << seed;
-          Watchdog dog(std::chrono::seconds(60), what.str());
-          expect_same(execute_sequential(vm, size, base), executor.execute(vm, size, base), what.str());
-          if (HasFatalFailure()) return;
-        }
+TEST(Declarations, DeclaredWritesOfEveryQualityAgreeWithSequential) {
+  for (Hint hint : {Hint::kExact, Hint::kNone, Hint::kWrong, Hint::kEveryKey, Hint::kDuplicated}) {
+    for (int threads : {1, 2, 3, 4, 8}) {
+      // One oracle per case across its seeds, so kHotKeys learns from the blocks before.
+      ExecutorOracle oracle(threads);
+      for (int s = 0; s < kSeedsPerCase; ++s) {
+        const std::uint64_t seed = 77'000 + static_cast<std::uint64_t>(s) * 131 + static_cast<std::uint64_t>(threads);
+        ToyWorkload w;
+        w.keys = s % 2 == 0 ? 8 : 200;
+        w.hot_fraction = s % 3 == 0 ? 0.4 : 0.0;
+        w.throw_chance = s % 5 == 0 ? 0.05 : 0.0;
+        const std::size_t size = 50 + static_cast<std::size_t>(s) * 7;
+        DeclaringVm vm(make_toy_block(seed, size, w), hint, w.keys, seed);
+        MemoryState base = toy_base(w.keys);
+        oracle.check(vm, size, base, std::string("hint=") + name(hint) + " seed=" + std::to_string(seed));
+        if (HasFatalFailure()) return;
       }
     }
   }
@@ -72,7 +61,7 @@ std::vector<ToyTxn> four_hot_keys_block() {
 // Every transaction reads and writes one of four hot keys after some private reads. Declared
 // exactly, no transaction runs before the last one declaring its key: nothing is aborted and
 // no conflict is counted, only planned waits.
-TEST(Differential, ExactDeclarationsLeaveNoAbortOnHotKeys) {
+TEST(Declarations, ExactDeclarationsLeaveNoAbortOnHotKeys) {
   const std::vector<ToyTxn> txns = four_hot_keys_block();
   MemoryState base;
   DeclaringVm vm(txns, Hint::kExact, 4, 1);
@@ -91,7 +80,7 @@ TEST(Differential, ExactDeclarationsLeaveNoAbortOnHotKeys) {
 // With kHotKeys the executor declares only the keys that conflicted in the block before; a
 // declared key that links transactions stays declared, block after block, whatever the schedule
 // (a run where nobody happened to wait must not drop it and conflict again the block after).
-TEST(Differential, HotKeysStayDeclaredWhileTheyKeepReadersWaiting) {
+TEST(Declarations, HotKeysStayDeclaredWhileTheyKeepReadersWaiting) {
   const std::vector<ToyTxn> txns = four_hot_keys_block();
   MemoryState base;
   DeclaringVm vm(txns, Hint::kExact, 4, 1);
@@ -116,38 +105,6 @@ TEST(Differential, HotKeysStayDeclaredWhileTheyKeepReadersWaiting) {
         << "block " << block << " after learning: a declared key dropped out";
     linked = par.stats.declared_dependencies;
   }
-}
-
-// A block whose declarations chain every transaction to the one before has no parallelism to
-// win: it runs on the plain loop at once, with no speculative execution wasted, and so do the
-// next few without paying for the declarations.
-TEST(ContentionFallback, ADeclaredSerialChainRunsSequentiallyAtOnce) {
-  std::vector<ToyTxn> txns(1000, ToyTxn{{{ToyOp::Kind::kRead, 0}, {ToyOp::Kind::kWrite, 0}}});
-  MemoryState base;
-  DeclaringVm vm(txns, Hint::kExact, 1, 1);
-  ParallelExecutor executor({.threads = 2, .declarations = Declarations::kAll});
-  const BlockResult seq = execute_sequential(vm, txns.size(), base);
-  // Judging costs the declaration pass, so a block judged serial counts as lost: the next ones
-  // run on the loop without that pass (1, 2, 4, then 8 blocks), then the declarations are
-  // judged again. D: judged from its declarations; l: on the loop at once.
-  std::string pattern;
-  for (int block = 0; block < 16; ++block) {
-    const BlockResult par = executor.execute(vm, txns.size(), base);
-    EXPECT_TRUE(par.stats.path == ExecutionPath::kFellBack || par.stats.path == ExecutionPath::kLoopAfterLoss)
-        << "block " << block << ": " << path_name(par.stats.path);
-    EXPECT_EQ(par.stats.executions, txns.size()) << "block " << block << ": nothing ran speculatively first";
-    expect_same(seq, par, "serial chain, block " + std::to_string(block));
-    EXPECT_EQ(par.stats.declared_dependencies > 0, par.stats.path == ExecutionPath::kFellBack) << "block " << block;
-    pattern += par.stats.declared_dependencies > 0 ? 'D' : 'l';
-  }
-  EXPECT_EQ(pattern, "DlDllDllllDlllll");
-
-  // With one worker there is nothing to judge: Block-STM runs the chain (as the benchmark's
-  // one-worker overhead measurement asks), and still agrees.
-  ParallelExecutor one({.threads = 1, .always_block_stm = true, .declarations = Declarations::kAll});
-  const BlockResult alone = one.execute(vm, txns.size(), base);
-  EXPECT_EQ(alone.stats.path, ExecutionPath::kBlockStm);
-  expect_same(execute_sequential(vm, txns.size(), base), alone, "serial chain, one worker");
 }
 
 }  // namespace

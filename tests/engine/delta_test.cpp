@@ -12,43 +12,19 @@
 #include "engine/access_list.hpp"
 #include "engine/parallel_executor.hpp"
 #include "engine/sequential_executor.hpp"
+#include "tests/engine/oracle.hpp"
 #include "tests/engine/toy_vm.hpp"
 #include "tests/support/watchdog.hpp"
 
 namespace pel::testing {
 namespace {
 
-void expect_same(const BlockResult& seq, const BlockResult& other, const std::string& what) {
-  ASSERT_EQ(seq.finish_error, other.finish_error) << what;
-  ASSERT_EQ(seq.outputs, other.outputs) << what;
-  ASSERT_EQ(seq.writes, other.writes) << what;
-}
-
 // Runs `vm` on every executor and returns the plain loop's result, which all the others equal.
 BlockResult run_everywhere(const Vm& vm, std::size_t size, const BaseState& base, const std::string& what) {
-  const BlockResult seq = execute_sequential(vm, size, base);
+  BlockResult seq;
   for (int threads : {1, 2, 3, 4, 8}) {
-    // Off (no loop prefix); on, but too lenient to fire (Block-STM runs on from the plain
-    // loop's measured prefix); and firing at the first judgement.
-    for (double fallback : {0.0, 1e-9, 1e9}) {
-      std::ostringstream where;
-      where << what << " threads=" << threads << " fallback=" << fallback;
-      Watchdog dog(std::chrono::seconds(60), where.str());
-      ParallelExecutor executor(
-          {.threads = threads, .min_parallel_txns = 2, .always_block_stm = true, .fallback_speedup = fallback});
-      expect_same(seq, executor.execute(vm, size, base), where.str());
-      if (::testing::Test::HasFatalFailure()) return seq;
-    }
-    std::ostringstream where;
-    where << what << " threads=" << threads << " listed";
-    Watchdog dog(std::chrono::seconds(60), where.str());
-    AccessRecorder recorder(vm, size);
-    const BlockResult recorded = execute_sequential(recorder, size, base);
-    ParallelExecutor executor({.threads = threads});
-    Result<BlockResult> listed = executor.execute_listed(vm, size, base, recorder.take(recorded.outputs));
-    EXPECT_TRUE(listed.is_ok()) << where.str() << ": " << listed.status().message();
-    if (listed.is_ok()) expect_same(seq, *listed, where.str());
-    if (::testing::Test::HasFatalFailure()) return seq;
+    seq = ExecutorOracle(threads).check(vm, size, base, what);
+    if (::testing::Test::HasFatalFailure()) break;
   }
   return seq;
 }

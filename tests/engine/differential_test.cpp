@@ -11,6 +11,7 @@
 
 #include "engine/parallel_executor.hpp"
 #include "engine/sequential_executor.hpp"
+#include "tests/engine/oracle.hpp"
 #include "tests/engine/toy_vm.hpp"
 #include "tests/support/watchdog.hpp"
 
@@ -30,18 +31,6 @@ MemoryState make_base(std::uint64_t keys, std::uint64_t seed) {
   return base;
 }
 
-// Compares field by field so that a failure says where the results diverge.
-void expect_same(const BlockResult& seq, const BlockResult& par, const std::string& what) {
-  ASSERT_EQ(seq.outputs.size(), par.outputs.size()) << what;
-  for (std::size_t i = 0; i < seq.outputs.size(); ++i) {
-    ASSERT_EQ(seq.outputs[i], par.outputs[i]) << what << " txn " << i;
-  }
-  ASSERT_EQ(seq.writes.size(), par.writes.size()) << what;
-  for (std::size_t i = 0; i < seq.writes.size(); ++i) {
-    ASSERT_EQ(seq.writes[i], par.writes[i]) << what << " write " << i << " key " << seq.writes[i].key.hex();
-  }
-}
-
 struct DiffCase {
   int threads;
   std::uint64_t keys;
@@ -49,14 +38,12 @@ struct DiffCase {
 
 class DifferentialTest : public ::testing::TestWithParam<DiffCase> {};
 
-TEST_P(DifferentialTest, ParallelEqualsSequential) {
+TEST_P(DifferentialTest, EveryExecutorEqualsSequential) {
   const DiffCase c = GetParam();
-  ParallelExecutor plain({.threads = c.threads, .min_parallel_txns = 2, .fallback_speedup = 0});
-  // The fallback on but too lenient to fire: the plain loop runs the first transactions to
-  // measure its cost, and Block-STM goes on from the outputs it made.
-  ParallelExecutor from_loop_prefix({.threads = c.threads, .min_parallel_txns = 2, .fallback_speedup = 1e-9});
+  ExecutorOracle oracle(c.threads);
+  // Which path a block takes: at least as many transactions as workers take the parallel one.
+  ParallelExecutor paths({.threads = c.threads, .min_parallel_txns = 2, .fallback_speedup = 0});
   for (int s = 0; s < kSeedsPerCase; ++s) {
-    ParallelExecutor& executor = s % 4 == 1 ? from_loop_prefix : plain;
     const std::uint64_t seed = c.keys * 1000003 + static_cast<std::uint64_t>(c.threads) * 7919 + s;
     std::mt19937_64 rng(seed);
     ToyWorkload w;
@@ -68,17 +55,14 @@ TEST_P(DifferentialTest, ParallelEqualsSequential) {
     ToyVm vm(make_toy_block(seed, size, w));
     MemoryState base = make_base(c.keys, seed);
     std::ostringstream what;
-    what << "seed=" << seed << " threads=" << c.threads << " keys=" << c.keys << " size=" << size
-         << (&executor == &from_loop_prefix ? " from the loop's prefix" : "");
-    Watchdog dog(std::chrono::seconds(60), what.str());
-    BlockResult seq = execute_sequential(vm, size, base);
-    BlockResult par = executor.execute(vm, size, base);
-    expect_same(seq, par, what.str());
+    what << "seed=" << seed << " keys=" << c.keys << " size=" << size;
+    oracle.check(vm, size, base, what.str());
     if (HasFatalFailure()) return;
-    // Blocks with at least as many transactions as workers took the parallel path.
-    EXPECT_EQ(par.stats.path == ExecutionPath::kSequential, c.threads == 1 || size < static_cast<std::size_t>(std::max(2, c.threads)))
-        << what.str();
-    if (par.stats.path != ExecutionPath::kSequential) {
+    Watchdog dog(std::chrono::seconds(60), what.str());
+    const BlockResult par = paths.execute(vm, size, base);
+    const bool sequential = c.threads == 1 || size < static_cast<std::size_t>(std::max(2, c.threads));
+    EXPECT_EQ(par.stats.path, sequential ? ExecutionPath::kSequential : ExecutionPath::kBlockStm) << what.str();
+    if (!sequential) {
       EXPECT_GE(par.stats.executions, size) << what.str();
     }
   }
