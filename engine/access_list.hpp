@@ -1,6 +1,6 @@
 // Block access lists: the keys each transaction of a block read and wrote in the execution that
 // counts, recorded where the block was made and carried with it, so that whoever executes the
-// block again knows every dependency before starting (ParallelExecutor::execute_listed: no
+// block again knows every dependency before starting (ListedExecutor: no
 // speculation, no validation) and proves the list right by executing.
 #pragma once
 

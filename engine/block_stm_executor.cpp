@@ -365,7 +365,7 @@ class BlockRun {
         // Maybe this node is out of memory, maybe the VM sized an allocation from an inconsistent
         // view. Record what it read and no writes, and let validation tell: an execution on an
         // inconsistent view is aborted and runs again; one that stays final saw the block's
-        // true state, and execute() then fails the block.
+        // true state, and BlockStmExecutor::execute then fails the block.
         out_of_memory = true;
       }
       counters.bump(counters.executions);

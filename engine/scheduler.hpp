@@ -88,7 +88,7 @@ class Scheduler {
   };
 
   /// `already_executed`: transactions 0 .. already_executed-1 ran elsewhere (the executor's
-  /// measured prefix, see ParallelExecutor) and their writes are recorded with no reads: they
+  /// measured prefix, see AdaptivePolicy) and their writes are recorded with no reads: they
   /// start executed, are never validated (nothing they read can change) and never re-run.
   /// `workers`: how many run the block; the more run at once, the more an undetected conflict
   /// costs, so the fewer conflicts in-order validation tolerates (see next_task).
