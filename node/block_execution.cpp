@@ -42,44 +42,57 @@ Status receipts_of(const BlockResult& result, std::uint64_t height, std::vector<
   return Status::ok();
 }
 
-Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::BlockContext& context,
-                                     std::span<const ledger::Transaction> txns,
-                                     std::span<const std::uint8_t> signature_ok, const ledger::LedgerOptions& options,
-                                     const BaseState& base, const LatticeHash& accumulator_before,
-                                     AccessListUse use, ByteView access_list, const AccessList* decoded_list) {
+namespace {
+
+// Runs the block on `executor` as `list` says, into out.result and out.access_list.
+Status run_block(ParallelExecutor& executor, const ledger::LedgerVm& vm, const BlockInputs& in,
+                 const std::string& where, BlockExecution& out) {
+  const std::size_t n = in.transactions.size();
+  if (const auto* execute = std::get_if<ExecuteAccessList>(&in.access_list)) {
+    std::optional<AccessList> decoded_here;
+    const AccessList* list = execute->decoded;
+    if (list == nullptr) {
+      auto decoded = decode_access_list(execute->encoded, vm, n);
+      if (!decoded.is_ok()) return decoded.status().with_context(where);
+      list = &decoded_here.emplace(std::move(decoded).value());
+    }
+    auto result = executor.execute_listed(vm, n, in.base, *list);
+    // A read error can make execution look unlike its list: report the database first.
+    PEL_TRY(in.base.take_read_error().with_context(where));
+    if (!result.is_ok()) return result.status().with_context(where + ": access list");
+    out.result = std::move(result).value();
+    out.access_list.assign(execute->encoded.begin(), execute->encoded.end());
+    return Status::ok();
+  }
+  AccessRecorder recorder(vm, n);
+  out.result = executor.execute(recorder, n, in.base);
+  AccessList recorded = recorder.take(out.result.outputs);
+  if (std::holds_alternative<RecordAccessList>(in.access_list)) {
+    auto encoded = encode_access_list(recorded, vm, n);
+    if (!encoded.is_ok()) return encoded.status().with_context(where);
+    out.access_list = std::move(encoded).value();
+    return Status::ok();
+  }
+  const ByteView claimed = std::get<CheckAccessList>(in.access_list).encoded;
+  auto list = decode_access_list(claimed, vm, n);
+  if (!list.is_ok()) return list.status().with_context(where);
+  PEL_TRY(out.result.read_error.with_context(where));
+  PEL_TRY(list->check_matches(recorded).with_context(where + ": access list"));
+  out.access_list.assign(claimed.begin(), claimed.end());
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<BlockExecution> execute_block(ParallelExecutor& executor, const BlockInputs& in) {
+  const ledger::BlockContext& context = in.context;
+  const BaseState& base = in.base;
+  const std::span<const ledger::Transaction> txns = in.transactions;
   const std::string where = "height " + std::to_string(context.height);
   BlockExecution out;
   auto t0 = std::chrono::steady_clock::now();
-  ledger::LedgerVm vm(context, txns, signature_ok, options);
-  if (use == AccessListUse::kExecute) {
-    std::optional<AccessList> decoded_here;
-    if (decoded_list == nullptr) {
-      auto list = decode_access_list(access_list, vm, txns.size());
-      if (!list.is_ok()) return list.status().with_context(where);
-      decoded_list = &decoded_here.emplace(std::move(list).value());
-    }
-    auto result = executor.execute_listed(vm, txns.size(), base, *decoded_list);
-    // A read error can make execution look unlike its list: report the database first.
-    PEL_TRY(base.take_read_error().with_context(where));
-    if (!result.is_ok()) return result.status().with_context(where + ": access list");
-    out.result = std::move(result).value();
-    out.access_list.assign(access_list.begin(), access_list.end());
-  } else {
-    AccessRecorder recorder(vm, txns.size());
-    out.result = executor.execute(recorder, txns.size(), base);
-    AccessList recorded = recorder.take(out.result.outputs);
-    if (use == AccessListUse::kRecord) {
-      auto encoded = encode_access_list(recorded, vm, txns.size());
-      if (!encoded.is_ok()) return encoded.status().with_context(where);
-      out.access_list = std::move(encoded).value();
-    } else {
-      auto list = decode_access_list(access_list, vm, txns.size());
-      if (!list.is_ok()) return list.status().with_context(where);
-      PEL_TRY(out.result.read_error.with_context(where));
-      PEL_TRY(list->check_matches(recorded).with_context(where + ": access list"));
-      out.access_list.assign(access_list.begin(), access_list.end());
-    }
-  }
+  ledger::LedgerVm vm(context, txns, in.signature_ok, in.ledger);
+  PEL_TRY(run_block(executor, vm, in, where, out));
   PEL_TRY(out.result.read_error.with_context(where));
   if (!out.result.finish_error.empty()) {
     return error(ErrorCode::kInvalidArgument, where + ": the block cannot be finished: " + out.result.finish_error);
@@ -88,7 +101,7 @@ Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::B
 
   auto t1 = std::chrono::steady_clock::now();
   PEL_TRY(receipts_of(out.result, context.height, out.receipts, out.encoded_receipts));
-  out.accumulator = accumulator_before;
+  out.accumulator = in.accumulator_before;
   out.accumulator.combine(commitment_delta(out.result.writes, base));
   PEL_TRY(base.take_read_error().with_context(where));
   BlockHeader& h = out.header;
@@ -103,6 +116,18 @@ Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::B
   h.transaction_count = static_cast<std::uint32_t>(txns.size());
   out.roots_ns = elapsed_ns(t1);
   return out;
+}
+
+Status check_extends(const BlockHeader& header, std::uint64_t parent_height, const Hash256& parent_hash) {
+  if (header.height != parent_height + 1) {
+    return error(ErrorCode::kInvalidArgument, "out of order: block " + std::to_string(header.height) +
+                                                  " where block " + std::to_string(parent_height + 1) + " comes next");
+  }
+  if (header.parent_hash != parent_hash) {
+    return error(ErrorCode::kVerification, "parent hash " + header.parent_hash.hex() + " is not block " +
+                                               std::to_string(parent_height) + "'s hash " + parent_hash.hex());
+  }
+  return Status::ok();
 }
 
 Status check_executed_header(const BlockHeader& claimed, const BlockHeader& executed) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <span>
+#include <variant>
 #include <vector>
 
 #include "engine/block_result.hpp"
@@ -16,11 +17,29 @@
 
 namespace pel {
 
+/// Making the block: Block-STM runs under an AccessRecorder, and the list is encoded.
+struct RecordAccessList {};
+/// A block made elsewhere: execute from its list (no speculation), which proves it.
+struct ExecuteAccessList {
+  ByteView encoded;                    // the block's list
+  const AccessList* decoded = nullptr;  // `encoded` decoded already (for this block), or null
+};
+/// A block made elsewhere, run by plain Block-STM: the list it records must equal `encoded`.
+struct CheckAccessList {
+  ByteView encoded;
+};
 /// What execute_block does with a block's access list.
-enum class AccessListUse : std::uint8_t {
-  kRecord,   // making the block: Block-STM runs under an AccessRecorder, the list is encoded
-  kExecute,  // a block made elsewhere: execute from its list (no speculation), which proves it
-  kCheck,    // the same, but with plain Block-STM, then the list recorded must equal the block's
+using AccessListInput = std::variant<RecordAccessList, ExecuteAccessList, CheckAccessList>;
+
+/// Everything one block's execution reads. The referenced values must outlive the call.
+struct BlockInputs {
+  ledger::BlockContext context;
+  std::span<const ledger::Transaction> transactions;
+  std::span<const std::uint8_t> signature_ok;  // signature_ok[i] is 1 when transaction i's verified
+  const ledger::LedgerOptions& ledger;
+  const BaseState& base;                 // the state before the block
+  const LatticeHash& accumulator_before;  // its commitment
+  AccessListInput access_list;
 };
 
 /// What executing a block's transactions gave.
@@ -40,17 +59,15 @@ struct BlockExecution {
   std::uint64_t roots_ns = 0;            // receipts, state commitment and Merkle roots
 };
 
-/// Executes `txns` as the block `context` describes on `base`, whose commitment is
-/// `accumulator_before`. `signature_ok[i]` is 1 when txns[i]'s signature verified. `access_list`
-/// is the block's (unused with kRecord). Fails when the state could not be read, the block
-/// cannot be finished (the VM's finish_block threw), or its access list is not what its
-/// transactions do (the error names the transaction and the key).
-Result<BlockExecution> execute_block(ParallelExecutor& executor, const ledger::BlockContext& context,
-                                     std::span<const ledger::Transaction> txns,
-                                     std::span<const std::uint8_t> signature_ok, const ledger::LedgerOptions& options,
-                                     const BaseState& base, const LatticeHash& accumulator_before,
-                                     AccessListUse use, ByteView access_list = {},
-                                     const AccessList* decoded_list = nullptr);
+/// Executes the block `in` describes. Fails when the state could not be read, the block cannot
+/// be finished (the VM's finish_block threw), or its access list is not what its transactions
+/// do (the error names the transaction and the key).
+Result<BlockExecution> execute_block(ParallelExecutor& executor, const BlockInputs& in);
+
+/// That `header` comes right after the block at `parent_height` whose hash is `parent_hash`:
+/// the one rule import, commit and replay apply. Out of order is kInvalidArgument, another
+/// parent kVerification; the error names both heights or both hashes (the caller adds where).
+Status check_extends(const BlockHeader& header, std::uint64_t parent_height, const Hash256& parent_hash);
 
 /// `claimed` (a block's header) against `executed` (what execute_block made of its
 /// transactions): OK when every field but the producer signature agrees; otherwise names the

@@ -454,9 +454,12 @@ Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns
                            .chain_id = genesis_.chain_id};
   // While the previous block is still being written, its writes are read from memory.
   const LatticeHash& before = pending_ ? pending_->executed.accumulator : state_->accumulator();
-  const AccessListUse use = imported_list == nullptr ? AccessListUse::kRecord
-                            : options_.use_access_lists ? AccessListUse::kExecute
-                                                        : AccessListUse::kCheck;
+  AccessListInput list_input = RecordAccessList{};
+  if (imported_list != nullptr && options_.use_access_lists) {
+    list_input = ExecuteAccessList{.encoded = *imported_list, .decoded = decoded_list};
+  } else if (imported_list != nullptr) {
+    list_input = CheckAccessList{.encoded = *imported_list};
+  }
   if (decoded_list != nullptr && options_.prefetch_readers > 0) {
     // Every key the block will read, from the disk at once rather than one by one inside its
     // transactions; the pending block's writes are served from memory.
@@ -464,8 +467,13 @@ Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns
     state_->prefetch(decoded_list->keys, pending_ ? &pending_->executed.writes : nullptr, options_.prefetch_readers);
     out.timings.prefetch_ns = elapsed_ns(t1);
   }
-  auto execution = pel::execute_block(executor_, ctx, txns, signature_ok, options_.ledger, state(), before, use,
-                                      imported_list == nullptr ? ByteView{} : ByteView(*imported_list), decoded_list);
+  auto execution = pel::execute_block(executor_, {.context = ctx,
+                                                  .transactions = txns,
+                                                  .signature_ok = signature_ok,
+                                                  .ledger = options_.ledger,
+                                                  .base = state(),
+                                                  .accumulator_before = before,
+                                                  .access_list = list_input});
   if (!execution.is_ok()) return execution.status().with_context(options_.datadir);
   out.timings.execution_ns = execution->execution_ns;
   out.timings.roots_ns = execution->roots_ns;
@@ -486,11 +494,7 @@ Status Chain::check_extends_head(const BlockHeader& h) const {
   const std::string ctx = height_context(options_.datadir, h.height);
   if (broken_) return error(ErrorCode::kAborted, ctx + ": an earlier commit failed; reopen the chain");
   if (closed_) return error(ErrorCode::kAborted, ctx + ": the chain is closed");
-  if (h.height != head_.height + 1 || h.parent_hash != head_hash_) {
-    return error(ErrorCode::kInvalidArgument, ctx + ": block does not extend the head (head is " +
-                                                  std::to_string(head_.height) + ")");
-  }
-  return Status::ok();
+  return check_extends(h, head_.height, head_hash_).with_context(ctx);
 }
 
 Status Chain::write_block(ExecutedBlock& executed, bool& synced) {
@@ -582,13 +586,7 @@ Result<ExecutedBlock> Chain::execute_import(const Block& block, const std::vecto
                                             const DecodedAccessList* decoded_list) {
   const BlockHeader& h = block.header;
   const std::string ctx = height_context(options_.datadir, h.height);
-  if (h.height != head_.height + 1) {
-    return error(ErrorCode::kInvalidArgument, ctx + ": out of order, expected height " + std::to_string(head_.height + 1));
-  }
-  if (h.parent_hash != head_hash_) {
-    return error(ErrorCode::kVerification, ctx + ": parent hash " + h.parent_hash.hex() +
-                                               " does not match head " + head_hash_.hex());
-  }
+  PEL_TRY(check_extends(h, head_.height, head_hash_).with_context(ctx));
   PEL_TRY(check_header(h).with_context(ctx));
   PEL_TRY(check_body(block).with_context(ctx));
   if (decoded_list != nullptr && decoded_list->block_hash() != h.hash()) {

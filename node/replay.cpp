@@ -96,7 +96,7 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
     const auto& txns = current.block.transactions;
     const std::vector<std::uint8_t>& signature_ok = current.signature_ok;
     const std::string where = "height " + std::to_string(height);
-    if (h.parent_hash != parent_hash) return mismatch(height, "parent hash", h.parent_hash, parent_hash);
+    PEL_TRY(check_extends(h, height - 1, parent_hash).with_context(where));
     PEL_TRY(check_body(current.block).with_context(where));
 
     ledger::BlockContext ctx{.height = height, .timestamp = h.timestamp, .beneficiary = h.beneficiary,
@@ -118,10 +118,18 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
     };
     const bool others_first = options.compare_sequential && height % 2 == 0;
     if (others_first) run_others();
-    auto execution = execute_block(executor, ctx, txns, signature_ok, chain.options().ledger, *scratch, accumulator,
-                                   options.use_access_lists ? AccessListUse::kExecute : AccessListUse::kCheck,
-                                   current.block.access_list,
-                                   current.access_list ? &current.access_list->list() : nullptr);
+    AccessListInput list_input = CheckAccessList{.encoded = current.block.access_list};
+    if (options.use_access_lists) {
+      list_input = ExecuteAccessList{.encoded = current.block.access_list,
+                                     .decoded = current.access_list ? &current.access_list->list() : nullptr};
+    }
+    auto execution = execute_block(executor, {.context = ctx,
+                                              .transactions = txns,
+                                              .signature_ok = signature_ok,
+                                              .ledger = chain.options().ledger,
+                                              .base = *scratch,
+                                              .accumulator_before = accumulator,
+                                              .access_list = list_input});
     if (!execution.is_ok()) return execution.status();
     const BlockResult& result = execution->result;
     summary.parallel_exec_s += static_cast<double>(execution->execution_ns) * 1e-9;
