@@ -194,7 +194,7 @@ Result<std::unique_ptr<Chain>> Chain::open_empty(const ChainOptions& options) {
   if (!db.is_ok()) return db.status();
   std::unique_ptr<Chain> chain(new Chain(opts, std::move(db).value()));
   chain->closed_ = true;  // nothing to mark clean until the first block is written
-  auto store = StateStore::open(*chain->db_, opts.history_blocks);
+  auto store = StateStore::open(*chain->db_, opts.history_blocks, opts.state_cache_entries);
   if (!store.is_ok()) return store.status();
   chain->state_ = std::move(store).value();
   return chain;
@@ -244,7 +244,7 @@ Result<std::unique_ptr<Chain>> Chain::create(const ChainOptions& options,
   ChainStore::put_genesis(batch, chain->genesis_);
   PEL_TRY(chain->db_->write(batch, /*sync=*/true));
   PEL_TRY(chain->db_->set_durable_mark(durable_mark(0, hash)));
-  auto loaded = StateStore::open(*chain->db_, opts.history_blocks);  // with the accumulator just written
+  auto loaded = StateStore::open(*chain->db_, opts.history_blocks, opts.state_cache_entries);  // with the accumulator just written
   if (!loaded.is_ok()) return loaded.status();
   chain->state_ = std::move(loaded).value();
   chain->head_ = block.header;
@@ -313,7 +313,7 @@ Result<std::unique_ptr<Chain>> Chain::create_from_snapshot(const ChainOptions& o
     ChainStore::put_genesis(batch, genesis);
     PEL_TRY(chain->db_->write(batch, /*sync=*/true));
     PEL_TRY(chain->db_->set_durable_mark(durable_mark(height, hash)));
-    auto loaded = StateStore::open(*chain->db_, chain->options_.history_blocks);
+    auto loaded = StateStore::open(*chain->db_, chain->options_.history_blocks, chain->options_.state_cache_entries);
     if (!loaded.is_ok()) return loaded.status();
     chain->state_ = std::move(loaded).value();
     chain->base_height_ = height;
@@ -402,7 +402,7 @@ Status Chain::load_head() {
   written_head_ = head_;
   durable_height_ = height;
 
-  auto store = StateStore::open(*db_, options_.history_blocks);
+  auto store = StateStore::open(*db_, options_.history_blocks, options_.state_cache_entries);
   if (!store.is_ok()) return store.status();
   state_ = std::move(store).value();
   if (state_->state_root() != head_.state_root) {
@@ -507,7 +507,7 @@ Status Chain::write_block(ExecutedBlock& executed, bool& synced) {
   WriteBatch batch;
   PEL_TRY(state_->stage(executed.writes, h.height, executed.accumulator, batch).with_context(ctx));
   ChainStore::put_block(batch, executed.block, h.hash(), executed.encoded_receipts);
-  const std::uint32_t every = std::max<std::uint32_t>(1, options_.database.sync_every_blocks);
+  const std::uint32_t every = std::max<std::uint32_t>(1, options_.sync_every_blocks);
   synced = h.height % every == 0;
   PEL_TRY(db_->write(batch, synced).with_context(ctx));
   if (synced) PEL_TRY(db_->set_durable_mark(durable_mark(h.height, h.hash())).with_context(ctx));

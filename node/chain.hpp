@@ -33,7 +33,14 @@ enum class SignaturePolicy : std::uint8_t {
 struct ChainOptions {
   std::string datadir;
   int threads = 2;                 // Block-STM workers (and signature checking workers)
-  DatabaseOptions database;        // path is taken from datadir
+  DatabaseOptions database;        // LevelDB's; path is taken from datadir
+  /// Sync every Nth block commit to disk (1: every block, the safe default). Every batch is
+  /// atomic and carries the new head, so a crash always reopens at a whole block; a larger N
+  /// only lets a power loss take back up to N-1 of the latest blocks (a log is synced before
+  /// LevelDB leaves it, so no earlier block is lost under a later one).
+  std::uint32_t sync_every_blocks = 1;
+  /// The read cache in front of the state table, in entries.
+  std::size_t state_cache_entries = StateStore::kDefaultCacheEntries;
   ledger::LedgerOptions ledger;    // VM knobs (the benchmark's --work)
   SignaturePolicy signatures = SignaturePolicy::kVerify;
   /// import() executes a block from its access list (no speculation), which proves the list.

@@ -37,12 +37,6 @@ struct DatabaseOptions {
   int bloom_bits_per_key = 10;                // 0 disables the bloom filter
   bool compression = true;                    // snappy
   std::size_t write_buffer_bytes = 32u << 20;
-  /// Sync every Nth block commit to disk (1: every block, the safe default). Every batch is
-  /// atomic and carries the new head, so a crash always reopens at a whole block; a larger N
-  /// only lets a power loss take back up to N-1 of the latest blocks (a log is synced before
-  /// LevelDB leaves it, so no earlier block is lost under a later one).
-  std::uint32_t sync_every_blocks = 1;
-  std::size_t state_cache_entries = 1u << 20;  // read cache in front of the state table
   /// Benchmarks only: every read of a table file first waits this many microseconds, as a read
   /// from an SSD the page cache does not hold would (this VM's disk is cached by its host).
   std::uint32_t table_read_latency_us = 0;

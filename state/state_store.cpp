@@ -202,11 +202,12 @@ Result<WriteSet> HistoricalState::entries() const {
   return out;
 }
 
-StateStore::StateStore(Database& db, std::optional<std::uint64_t> keep_history_blocks)
-    : db_(db), keep_history_blocks_(keep_history_blocks), cache_(db.options().state_cache_entries) {}
+StateStore::StateStore(Database& db, std::optional<std::uint64_t> keep_history_blocks, std::size_t cache_entries)
+    : db_(db), keep_history_blocks_(keep_history_blocks), cache_(cache_entries) {}
 
-Result<std::unique_ptr<StateStore>> StateStore::open(Database& db, std::optional<std::uint64_t> keep_history_blocks) {
-  std::unique_ptr<StateStore> store(new StateStore(db, keep_history_blocks));
+Result<std::unique_ptr<StateStore>> StateStore::open(Database& db, std::optional<std::uint64_t> keep_history_blocks,
+                                                     std::size_t cache_entries) {
+  std::unique_ptr<StateStore> store(new StateStore(db, keep_history_blocks, cache_entries));
   auto stored = db.get(kCommitmentSpace, {});
   if (!stored.is_ok()) return stored.status();
   if (stored->has_value()) {

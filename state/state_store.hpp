@@ -73,8 +73,11 @@ class StateStore final : public BaseState {
   /// Loads the accumulator and the history window from the database (empty for a new one).
   /// `keep_history_blocks`: how many blocks of state history to keep below the head (each
   /// stage() removes what falls out of the window); unset keeps every height since genesis.
+  /// `cache_entries`: the read cache in front of the state table.
   static Result<std::unique_ptr<StateStore>> open(Database& db,
-                                                  std::optional<std::uint64_t> keep_history_blocks = std::nullopt);
+                                                  std::optional<std::uint64_t> keep_history_blocks = std::nullopt,
+                                                  std::size_t cache_entries = kDefaultCacheEntries);
+  static constexpr std::size_t kDefaultCacheEntries = 1u << 20;
 
   /// Reads through the cache. A database error makes get() return nothing and is kept: see
   /// take_read_error(). Callers check it before committing anything computed from the reads.
@@ -137,7 +140,7 @@ class StateStore final : public BaseState {
   static constexpr std::uint64_t kMaxBlocksPrunedPerCommit = 64;
 
  private:
-  StateStore(Database& db, std::optional<std::uint64_t> keep_history_blocks);
+  StateStore(Database& db, std::optional<std::uint64_t> keep_history_blocks, std::size_t cache_entries);
   /// Reads through the cache, returning a database error instead of recording it.
   Result<std::optional<Value>> read(const StateKey& key) const;
   /// OK when the state after `height` is kept; else kNotFound naming the kept window.

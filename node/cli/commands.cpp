@@ -229,7 +229,7 @@ void produce_options(po::options_description& d) {
 
 int produce_run(const po::variables_map& vm) {
   ChainOptions options = chain_options(vm);
-  options.database.sync_every_blocks = number<std::uint32_t>(vm, "sync-every", 1, 1000);
+  options.sync_every_blocks = number<std::uint32_t>(vm, "sync-every", 1, 1000);
   options.history_blocks = history_blocks(vm);
   ProduceParams p;
   p.workload.name = vm["workload"].as<std::string>();
@@ -326,7 +326,7 @@ int import_run(const po::variables_map& vm) {
   ChainOptions options = chain_options(vm);
   options.database.table_read_latency_us = number<std::uint32_t>(vm, "inject-read-latency-us", 0, 100'000);
   options.prefetch_readers = number<int>(vm, "prefetch-readers", 0, 1024);
-  options.database.sync_every_blocks = number<std::uint32_t>(vm, "sync-every", 1, 1000);
+  options.sync_every_blocks = number<std::uint32_t>(vm, "sync-every", 1, 1000);
   options.history_blocks = history_blocks(vm);
   options.signatures = vm["skip-signatures"].as<bool>() ? SignaturePolicy::kAssumeValid : SignaturePolicy::kVerify;
   options.use_access_lists = !vm["no-access-list"].as<bool>();
@@ -757,7 +757,7 @@ int verify_range_run(const po::variables_map& vm) {
     o.datadir = scratch + "/chain";
     o.threads = number<int>(vm, "threads", 1, kMaxThreads);
     o.signatures = vm["skip-signatures"].as<bool>() ? SignaturePolicy::kAssumeValid : SignaturePolicy::kVerify;
-    o.database.sync_every_blocks = 1000;  // scratch: nothing here needs to survive a power cut
+    o.sync_every_blocks = 1000;  // scratch: nothing here needs to survive a power cut
     auto chain = Chain::create_from_snapshot(o, **reader);
     if (!chain.is_ok()) return chain.status();
     std::uint64_t transactions = 0;

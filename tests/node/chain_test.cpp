@@ -459,7 +459,7 @@ TEST(Chain, ImportsGiveTheSameChainWithAndWithoutPrefetch) {
   for (int readers : {0, 1, 16}) {
     ChainOptions o = test_options(dir.path() + "/dst" + std::to_string(readers));
     o.prefetch_readers = readers;
-    o.database.state_cache_entries = 64;  // a tiny cache: most reads go to the disk
+    o.state_cache_entries = 64;  // a tiny cache: most reads go to the disk
     auto dst = Chain::create(o, small_genesis());
     ASSERT_TRUE(dst.is_ok());
     Status s = import_blocks(**dst, file);

@@ -319,7 +319,7 @@ TEST_F(FaultInjection, AFailedPipelinedImportNamesTheHeightThatFailed) {
 // durable before returning, and leaves no callback behind for the chain to run later, when
 // produce's frame is gone (AddressSanitizer would see that).
 TEST_F(FaultInjection, AFailedProduceReportsWhatItMadeDurableAndNothingLater) {
-  options_.database.sync_every_blocks = 10;
+  options_.sync_every_blocks = 10;
   std::vector<std::uint64_t> reported;
   // Pipelined from genesis (blocks 1 and 2 made and reported), then, reopened at 2, not
   // pipelined (height 3 fails at once).
@@ -345,7 +345,7 @@ TEST(Durability, BlocksAreReportedOnlyOnceSynced) {
   testing::TempDir dir;
   ChainOptions o;
   o.datadir = dir.path();
-  o.database.sync_every_blocks = 10;
+  o.sync_every_blocks = 10;
   ledger::GenesisParams g;
   g.accounts = 40;
   auto chain = Chain::create(o, g);

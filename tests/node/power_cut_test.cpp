@@ -51,7 +51,7 @@ ChainOptions options_on(const std::string& dir, testing::PowerCutEnv* env, const
   ChainOptions o;
   o.datadir = dir;
   o.database.env = env;
-  o.database.sync_every_blocks = mode.sync_every;
+  o.sync_every_blocks = mode.sync_every;
   // Tiny memtables: LevelDB leaves a log every block or two, and compacts in the background.
   o.database.write_buffer_bytes = 16u << 10;
   return o;

@@ -307,7 +307,7 @@ TEST_F(DamagedDatabase, ALogThatLostReportedBlocksIsRefusedNamingBothHeights) {
 // 100 blocks): the open keeps every whole block, verifies, and goes on.
 TEST_F(DamagedDatabase, ATornLogTailOfUnreportedBlocksReopensAtTheLastWholeBlock) {
   ChainOptions unsynced = options_for(dir_.path() + "/unsynced");
-  unsynced.database.sync_every_blocks = 100;
+  unsynced.sync_every_blocks = 100;
   unsynced.database.write_buffer_bytes = 32u << 20;  // every block stays in the log
   const std::string image = dir_.path() + "/unsynced-image";
   std::vector<Hash256> hashes;
