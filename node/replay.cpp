@@ -4,7 +4,6 @@
 #include <optional>
 
 #include "engine/executor_common.hpp"
-#include "engine/sequential_executor.hpp"
 #include "node/block_execution.hpp"
 #include "node/read_ahead.hpp"
 
@@ -80,17 +79,14 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
   };
 
   ParallelExecutor executor(ParallelOptions{.threads = options.threads});
-  // Plain Block-STM beside the access-list runs, when compared: an executor of its own, so the
-  // hot keys it learns are its own.
-  ParallelExecutor block_stm(ParallelOptions{.threads = options.threads});
   ReadAhead<Result<LoadedBlock>> ahead(load);  // joined on every way out, errors included
   Result<LoadedBlock> next = from <= to ? load(from) : Result<LoadedBlock>(error(ErrorCode::kNotFound, "empty range"));
   for (std::uint64_t height = from; height <= to; ++height) {
     if (!next.is_ok()) return next.status();
     LoadedBlock current = std::move(next).value();
-    // When the two executions are compared, the next block's signature check waits until both
-    // are timed: run beside only the parallel one, it would take its cores.
-    if (height < to && !options.compare_sequential) ahead.start(height + 1);
+    // Around a benchmark's executions, the next block's signature check waits until they are
+    // timed: run beside only some of them, it would take their cores.
+    if (height < to && !options.around_execution) ahead.start(height + 1);
 
     const BlockHeader& h = current.block.header;
     const auto& txns = current.block.transactions;
@@ -101,51 +97,35 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
 
     ledger::BlockContext ctx{.height = height, .timestamp = h.timestamp, .beneficiary = h.beneficiary,
                              .chain_id = chain.genesis().chain_id};
-    // Compared, the executions alternate which runs first, so none always meets the others'
-    // warm caches.
-    std::optional<BlockResult> sequential;
-    std::optional<BlockResult> plain;
-    auto run_others = [&] {
-      ledger::LedgerVm vm(ctx, txns, signature_ok, chain.options().ledger);
-      auto t1 = std::chrono::steady_clock::now();
-      sequential = execute_sequential(vm, txns.size(), *scratch);
-      summary.sequential_exec_s += static_cast<double>(elapsed_ns(t1)) * 1e-9;
-      if (!options.use_access_lists) return;
-      auto t2 = std::chrono::steady_clock::now();
-      plain = block_stm.execute(vm, txns.size(), *scratch);
-      summary.block_stm_exec_s += static_cast<double>(elapsed_ns(t2)) * 1e-9;
-      if (fallback_loop_ran(plain->stats.path)) ++summary.block_stm_loop_blocks;
-    };
-    const bool others_first = options.compare_sequential && height % 2 == 0;
-    if (others_first) run_others();
     AccessListInput list_input = CheckAccessList{.encoded = current.block.access_list};
     if (options.use_access_lists) {
       list_input = ExecuteAccessList{.encoded = current.block.access_list,
                                      .decoded = current.access_list ? &current.access_list->list() : nullptr};
     }
-    auto execution = execute_block(executor, {.context = ctx,
-                                              .transactions = txns,
-                                              .signature_ok = signature_ok,
-                                              .ledger = chain.options().ledger,
-                                              .base = *scratch,
-                                              .accumulator_before = accumulator,
-                                              .access_list = list_input});
+    Result<BlockExecution> execution = error(ErrorCode::kAborted, where + ": around_execution never executed the block");
+    auto execute = [&]() -> const BlockResult* {
+      execution = execute_block(executor, {.context = ctx,
+                                           .transactions = txns,
+                                           .signature_ok = signature_ok,
+                                           .ledger = chain.options().ledger,
+                                           .base = *scratch,
+                                           .accumulator_before = accumulator,
+                                           .access_list = list_input});
+      return execution.is_ok() ? &execution->result : nullptr;
+    };
+    if (options.around_execution) {
+      ledger::LedgerVm vm(ctx, txns, signature_ok, chain.options().ledger);
+      PEL_TRY(options.around_execution({height, vm, txns.size(), *scratch}, execute).with_context(where));
+      if (height < to) ahead.start(height + 1);
+    } else {
+      execute();
+    }
     if (!execution.is_ok()) return execution.status();
     const BlockResult& result = execution->result;
     summary.parallel_exec_s += static_cast<double>(execution->execution_ns) * 1e-9;
     summary.stats += result.stats;
     summary.access_list_bytes += current.block.access_list.size();
     summary.block_bytes += current.block.encode().size();
-    if (options.compare_sequential) {
-      if (!others_first) run_others();
-      if (height < to) ahead.start(height + 1);
-      for (const BlockResult* other : {&*sequential, plain ? &*plain : nullptr}) {
-        if (other != nullptr && (other->outputs != result.outputs || other->writes != result.writes ||
-                      other->finish_error != result.finish_error)) {
-          return error(ErrorCode::kVerification, where + ": parallel and sequential execution differ");
-        }
-      }
-    }
     PEL_TRY(check_executed_header(h, execution->header).with_context(where));
     // Last: a header whose roots match what execution gives, yet that its producer did not sign
     // (an edited timestamp or beneficiary), is refused too.

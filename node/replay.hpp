@@ -9,6 +9,9 @@
 #include <functional>
 #include <optional>
 
+#include "engine/vm.hpp"
+#include "state/base_state.hpp"
+
 #include "node/chain.hpp"
 
 namespace pel {
@@ -21,6 +24,14 @@ struct ReplayProgress {
   double elapsed_s = 0;
 };
 
+/// One block as replay executes it, for ReplayOptions::around_execution.
+struct ReplayedBlock {
+  std::uint64_t height = 0;
+  const Vm& vm;              // the ledger VM over the block's transactions
+  std::size_t transactions;  // how many
+  const BaseState& state;    // the state before the block
+};
+
 struct ReplayOptions {
   std::uint64_t from = 1;            // first block to re-execute: from-1 must be a kept height
   std::optional<std::uint64_t> to;   // last block; the head when unset
@@ -28,10 +39,13 @@ struct ReplayOptions {
   /// Execute each block from its access list (no speculation), which proves the list. False:
   /// plain Block-STM, and the list it records must equal the block's.
   bool use_access_lists = true;
-  /// Also run the sequential executor (and, when access lists are used, plain Block-STM) on each
-  /// block and require equality. The runs alternate which goes first, and the next block is
-  /// read and checked only after all, so the timings compare the engine alone.
-  bool compare_sequential = false;
+  /// Benchmarks only (bench::compare_replay): wraps each block's execution. It must call
+  /// `execute` (replay's own execution of the block) once, and may run and time other
+  /// executions of the same VM on the same state around it and compare them with what
+  /// `execute` returned (null when it failed: replay reports that). An error it returns stops
+  /// the replay. When set, the next block's signatures are checked only after it returned, so
+  /// nothing else runs beside what it times. Unset: replay only verifies.
+  std::function<Status(const ReplayedBlock&, const std::function<const BlockResult*()>& execute)> around_execution;
   /// kAssumeValid: the verdicts of the signature check made at import, as its receipts kept them.
   SignaturePolicy signatures = SignaturePolicy::kVerify;
   std::function<void(const ReplayProgress&)> on_block;
@@ -46,11 +60,6 @@ struct ReplaySummary {
   std::uint64_t transactions = 0;
   double seconds = 0;             // whole replay: signatures, execution, roots
   double parallel_exec_s = 0;     // execution only: from the access lists, or plain Block-STM
-  double sequential_exec_s = 0;   // with compare_sequential: the sequential executor on the same blocks
-  double block_stm_exec_s = 0;    // with compare_sequential and access lists: plain Block-STM
-  /// Of those plain Block-STM runs, the blocks the contention fallback's plain loop ran all or
-  /// part of (measuring itself, or after Block-STM lost), as `pel bench` counts `loop k/n`.
-  std::uint64_t block_stm_loop_blocks = 0;
   bool access_lists = true;       // parallel_exec_s ran from the blocks' access lists
   std::uint64_t access_list_bytes = 0;  // the replayed blocks' access lists, encoded
   std::uint64_t block_bytes = 0;        // the replayed blocks, encoded (lists included)

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/harness/bench.hpp"
+#include "bench/harness/replay_comparison.hpp"
 #include "engine/ledger/genesis.hpp"
 #include "engine/ledger/records.hpp"
 #include "engine/ledger/state_keys.hpp"
@@ -394,7 +395,6 @@ int replay_run(const po::variables_map& vm) {
   options.database.table_read_latency_us = number<std::uint32_t>(vm, "inject-read-latency-us", 0, 100'000);
   auto chain = Chain::open(options);
   if (!chain.is_ok()) return fail("replay", chain.status());
-  o.compare_sequential = vm["compare-sequential"].as<bool>();
   o.use_access_lists = !vm["no-access-list"].as<bool>();
   o.signatures = vm["skip-signatures"].as<bool>() ? SignaturePolicy::kAssumeValid : SignaturePolicy::kVerify;
   const bool tty = ::isatty(STDERR_FILENO) != 0;
@@ -415,7 +415,16 @@ int replay_run(const po::variables_map& vm) {
                    static_cast<unsigned long long>(p.height), static_cast<unsigned long long>(p.to), rate, eta);
     }
   };
-  auto s = replay(**chain, o);
+  const bool compare = vm["compare-sequential"].as<bool>();
+  std::optional<bench::ReplayComparison> compared;
+  Result<ReplaySummary> s = error(ErrorCode::kAborted, "not replayed");
+  if (compare) {
+    auto c = bench::compare_replay(**chain, o);
+    s = c.is_ok() ? Result<ReplaySummary>(c->summary) : Result<ReplaySummary>(c.status());
+    if (c.is_ok()) compared = std::move(c).value();
+  } else {
+    s = replay(**chain, o);
+  }
   if (!s.is_ok()) {
     if (tty) std::fprintf(stderr, "\n");
     return fail("replay", s.status());
@@ -430,10 +439,10 @@ int replay_run(const po::variables_map& vm) {
               static_cast<unsigned long long>(s->access_list_bytes), static_cast<unsigned long long>(s->block_bytes),
               s->block_bytes ? 100.0 * static_cast<double>(s->access_list_bytes) / static_cast<double>(s->block_bytes) : 0.0,
               s->access_lists ? "; blocks executed from them" : "; blocks executed with plain Block-STM (--no-access-list)");
-  if (o.compare_sequential) {
-    auto speedup = [&](double secs) { return secs > 0 ? s->sequential_exec_s / secs : 0.0; };
-    std::printf("execution (%d threads): sequential %.0f tps", o.threads, per_second(n, s->sequential_exec_s));
-    const double block_stm_s = s->access_lists ? s->block_stm_exec_s : s->parallel_exec_s;
+  if (compared) {
+    auto speedup = [&](double secs) { return secs > 0 ? compared->sequential_exec_s / secs : 0.0; };
+    std::printf("execution (%d threads): sequential %.0f tps", o.threads, per_second(n, compared->sequential_exec_s));
+    const double block_stm_s = compared->block_stm_exec_s;
     std::printf("; Block-STM %.0f tps, speedup %.2fx", per_second(n, block_stm_s), speedup(block_stm_s));
     if (s->access_lists) {
       std::printf("; from access lists %.0f tps, speedup %.2fx", per_second(n, s->parallel_exec_s),
@@ -654,24 +663,24 @@ int demo_run(const po::variables_map& vm) {
               "   with Block-STM and from its access list, alternately, with nothing else running (the engine alone)\n");
   ReplayOptions ro;
   ro.threads = threads;
-  ro.compare_sequential = true;
-  auto replayed = replay(**chain, ro);
-  if (!replayed.is_ok()) return fail("demo", replayed.status());
+  auto compared = bench::compare_replay(**chain, ro);
+  if (!compared.is_ok()) return fail("demo", compared.status());
+  const ReplaySummary* replayed = &compared->summary;
   Status verified = (*chain)->verify_state();
   if (!verified.is_ok()) return fail("demo", verified);
 
   const double n = static_cast<double>(replayed->transactions);
-  const double seq_tps = per_second(n, replayed->sequential_exec_s);
-  const double block_stm_tps = per_second(n, replayed->block_stm_exec_s);
+  const double seq_tps = per_second(n, compared->sequential_exec_s);
+  const double block_stm_tps = per_second(n, compared->block_stm_exec_s);
   const double listed_tps = per_second(n, replayed->parallel_exec_s);
   std::printf("\n   %-34s %12s\n", "", "tx/s");
   std::printf("   %-34s %12.0f\n", "execution, sequential", seq_tps);
   std::printf("   %-34s %12.0f   engine speedup %.2fx", ("execution, Block-STM " + std::to_string(threads) + " threads").c_str(),
               block_stm_tps, seq_tps > 0 ? block_stm_tps / seq_tps : 0.0);
-  if (replayed->block_stm_loop_blocks > 0) {
+  if (compared->block_stm_loop_blocks > 0) {
     // The contention fallback's plain loop ran these, measuring itself or after a lost block.
     std::printf(" (%llu of the %llu blocks on the fallback's plain loop: its probe, or a lost block)",
-                static_cast<unsigned long long>(replayed->block_stm_loop_blocks),
+                static_cast<unsigned long long>(compared->block_stm_loop_blocks),
                 static_cast<unsigned long long>(replayed->blocks));
   }
   std::printf("\n");

@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "crypto/merkle.hpp"
+#include "engine/sequential_executor.hpp"
 #include "node/block_file.hpp"
 #include "node/chain.hpp"
 #include "node/producer.hpp"
@@ -356,14 +357,11 @@ TEST(Chain, ExportImportGivesTheSameChainAndReplayVerifies) {
   EXPECT_EQ((*dst)->head_hash(), source->head_hash());
   EXPECT_EQ((*dst)->head().state_root, source->head().state_root);
 
-  for (bool compare : {false, true}) {
-    ReplayOptions ro;
-    ro.compare_sequential = compare;
-    auto summary = replay(**dst, ro);
-    ASSERT_TRUE(summary.is_ok()) << summary.status().to_string();
-    EXPECT_EQ(summary->blocks, 5u);
-    EXPECT_EQ(summary->transactions, 300u);
-  }
+  ReplayOptions ro;
+  auto summary = replay(**dst, ro);
+  ASSERT_TRUE(summary.is_ok()) << summary.status().to_string();
+  EXPECT_EQ(summary->blocks, 5u);
+  EXPECT_EQ(summary->transactions, 300u);
   ReplayOptions from3;
   from3.from = 3;
   from3.signatures = SignaturePolicy::kAssumeValid;
@@ -371,6 +369,45 @@ TEST(Chain, ExportImportGivesTheSameChainAndReplayVerifies) {
   ASSERT_TRUE(resumed.is_ok()) << resumed.status().to_string();
   EXPECT_EQ(resumed->blocks, 3u);
   EXPECT_EQ(resumed->signatures, SignaturePolicy::kAssumeValid);
+}
+
+// A benchmark wraps each block's execution (ReplayOptions::around_execution): it sees every
+// block with the state before it, replay's own result once it executed; an error it returns
+// stops the replay at that height, and a wrapper that never executes the block is an error too.
+TEST(Chain, ReplayHandsEachBlockToTheWrapperAroundItsExecution) {
+  testing::TempDir dir;
+  auto chain = make_chain(dir.path(), 4);
+  std::vector<std::uint64_t> heights;
+  ReplayOptions ro;
+  ro.around_execution = [&](const ReplayedBlock& block, const std::function<const BlockResult*()>& execute) {
+    heights.push_back(block.height);
+    const BlockResult* result = execute();
+    if (result == nullptr) return error(ErrorCode::kAborted, "replay's execution failed");
+    // The plain loop on the same VM and state gives replay's result.
+    const BlockResult sequential = execute_sequential(block.vm, block.transactions, block.state);
+    if (sequential.writes != result->writes || sequential.outputs != result->outputs) {
+      return error(ErrorCode::kVerification, "differs");
+    }
+    return Status::ok();
+  };
+  auto summary = replay(*chain, ro);
+  ASSERT_TRUE(summary.is_ok()) << summary.status().to_string();
+  EXPECT_EQ(heights, (std::vector<std::uint64_t>{1, 2, 3, 4}));
+
+  ro.around_execution = [](const ReplayedBlock& block, const std::function<const BlockResult*()>& execute) {
+    execute();
+    return block.height == 3 ? error(ErrorCode::kVerification, "the benchmark disagrees") : Status::ok();
+  };
+  auto stopped = replay(*chain, ro);
+  ASSERT_FALSE(stopped.is_ok());
+  EXPECT_NE(stopped.status().message().find("height 3: the benchmark disagrees"), std::string::npos)
+      << stopped.status().to_string();
+
+  ro.around_execution = [](const ReplayedBlock&, const std::function<const BlockResult*()>&) { return Status::ok(); };
+  auto skipped = replay(*chain, ro);
+  ASSERT_FALSE(skipped.is_ok());
+  EXPECT_NE(skipped.status().message().find("never executed the block"), std::string::npos)
+      << skipped.status().to_string();
 }
 
 TEST(Chain, ReplayStartsAtAnyKeptHeightAndHoldsBoundedChanges) {
