@@ -5,6 +5,7 @@
 #include <new>
 #include <optional>
 
+#include "node/prepared_block.hpp"
 #include "node/read_ahead.hpp"
 
 namespace pel {
@@ -68,21 +69,15 @@ Status export_blocks(const Chain& chain, const std::string& path, std::uint64_t 
 
 namespace {
 
-// One block read from the file with its signatures already checked, or the end of the file
-// (no block), or the error that stopped reading.
+// One block read from the file and prepared (prepare_block), or the end of the file (no
+// block), or the error that stopped reading.
 struct Prefetched {
   Status status;
-  std::optional<Block> block;
-  std::vector<std::uint8_t> signature_ok;
-  std::optional<DecodedAccessList> access_list;  // the block's, decoded; unset when it does not decode
+  std::optional<PreparedBlock> prepared;
 };
 
 // `file_size` bounds what a record's length prefix may claim before anything is allocated for
-// it. Signatures are checked on `threads` workers unless the policy trusts them. With
-// `decode_for`, the access list is decoded for that chain's import, once the header is
-// authentic and commits to the list (decoding takes memory in proportion to the bytes); a list
-// that does not decode, or a header that does not check out, is left to the import, which
-// reports it in order.
+// it. A block the import skips is not prepared; the others are, for `decode_for`'s import.
 Prefetched read_and_verify_block(std::ifstream& in, const std::string& path, std::uint64_t file_size,
                                  std::uint64_t index, SignaturePolicy signatures, int threads, const Chain* decode_for,
                                  std::uint64_t skipped_through) {
@@ -123,15 +118,10 @@ Prefetched read_and_verify_block(std::ifstream& in, const std::string& path, std
   }
   // A block the import skips (held already, or before the chain's snapshot) is not executed.
   if (block->header.height <= skipped_through) {
-    out.block = std::move(block).value();
+    out.prepared = PreparedBlock{.block = std::move(block).value(), .signature_ok = {}, .access_list = {}};
     return out;
   }
-  if (signatures == SignaturePolicy::kVerify) out.signature_ok = ledger::verify_signatures(block->transactions, threads);
-  if (decode_for != nullptr && sha256(block->access_list) == block->header.access_list_root &&
-      decode_for->check_header(block->header).is_ok()) {
-    if (auto list = block->decode_access_list(); list.is_ok()) out.access_list = std::move(list).value();
-  }
-  out.block = std::move(block).value();
+  out.prepared = prepare_block(std::move(block).value(), signatures, threads, decode_for);
   return out;
 }
 
@@ -201,12 +191,12 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
     return read_and_verify(in, path, file_size, index, signatures, threads, decode_for, skipped_through);
   });
   for (std::uint64_t index = 0;; ++index) {
-    if (!current.status.is_ok() || !current.block) {
+    if (!current.status.is_ok() || !current.prepared) {
       // Whatever stopped the reading, the blocks before it are written out and reported.
       PEL_TRY(chain.flush());
       return current.status;
     }
-    const Block& block = *current.block;
+    const Block& block = current.prepared->block;
     if (options.to && block.header.height > *options.to) {
       PEL_TRY(chain.flush());
       return Status::ok();
@@ -235,8 +225,8 @@ Status import_blocks(Chain& chain, const std::string& path, const ImportOptions&
       continue;
     }
     const std::vector<std::uint8_t>* signature_ok =
-        signatures == SignaturePolicy::kVerify ? &current.signature_ok : nullptr;
-    const DecodedAccessList* list = current.access_list ? &*current.access_list : nullptr;
+        signatures == SignaturePolicy::kVerify ? &current.prepared->signature_ok : nullptr;
+    const DecodedAccessList* list = current.prepared->access_list ? &*current.prepared->access_list : nullptr;
     Status imported;
     try {
       imported = options.pipeline ? chain.import_async(block, signature_ok, durable, list)

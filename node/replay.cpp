@@ -5,16 +5,11 @@
 
 #include "engine/executor_common.hpp"
 #include "node/block_execution.hpp"
+#include "node/prepared_block.hpp"
 #include "node/read_ahead.hpp"
 
 namespace pel {
 namespace {
-
-struct LoadedBlock {
-  Block block;
-  std::vector<std::uint8_t> signature_ok;
-  std::optional<DecodedAccessList> access_list;  // decoded ahead; unset when it does not decode
-};
 
 Status mismatch(std::uint64_t height, const char* what, const Hash256& header, const Hash256& computed) {
   return error(ErrorCode::kVerification, "height " + std::to_string(height) + ": " + what +
@@ -53,10 +48,11 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
 
   // A two-stage pipeline: while block h executes and its roots are checked, a second thread
   // loads block h+1 and checks its signatures (or reads the stored verdicts).
-  auto load = [&chain, &options](std::uint64_t height) -> Result<LoadedBlock> {
+  auto load = [&chain, &options](std::uint64_t height) -> Result<PreparedBlock> {
     auto block = chain.block_at(height);
     if (!block.is_ok()) return block.status();
-    LoadedBlock loaded{std::move(block).value(), {}, std::nullopt};
+    PreparedBlock loaded = prepare_block(std::move(block).value(), options.signatures, options.threads,
+                                         options.use_access_lists ? &chain : nullptr);
     const auto& txns = loaded.block.transactions;
     if (options.signatures == SignaturePolicy::kAssumeValid) {
       // Assume valid: the verdicts of the signature check made at import, as its receipts kept them.
@@ -68,22 +64,17 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
       for (const ledger::Receipt& r : *stored) {
         loaded.signature_ok.push_back(r.status == ledger::TxStatus::kDiscarded && r.reason == ledger::kBadSignatureReason ? 0 : 1);
       }
-    } else {
-      loaded.signature_ok = ledger::verify_signatures(txns, options.threads);
-    }
-    // A list that does not decode is left to execute_block, which names the height.
-    if (options.use_access_lists) {
-      if (auto list = loaded.block.decode_access_list(); list.is_ok()) loaded.access_list = std::move(list).value();
     }
     return loaded;
   };
 
   ParallelExecutor executor(ParallelOptions{.threads = options.threads});
-  ReadAhead<Result<LoadedBlock>> ahead(load);  // joined on every way out, errors included
-  Result<LoadedBlock> next = from <= to ? load(from) : Result<LoadedBlock>(error(ErrorCode::kNotFound, "empty range"));
+  ReadAhead<Result<PreparedBlock>> ahead(load);  // joined on every way out, errors included
+  Result<PreparedBlock> next =
+      from <= to ? load(from) : Result<PreparedBlock>(error(ErrorCode::kNotFound, "empty range"));
   for (std::uint64_t height = from; height <= to; ++height) {
     if (!next.is_ok()) return next.status();
-    LoadedBlock current = std::move(next).value();
+    PreparedBlock current = std::move(next).value();
     // Around a benchmark's executions, the next block's signature check waits until they are
     // timed: run beside only some of them, it would take their cores.
     if (height < to && !options.around_execution) ahead.start(height + 1);
