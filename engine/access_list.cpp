@@ -185,11 +185,9 @@ namespace {
 
 // What entry `e`'s references may name, in the same order for encoding and decoding: the
 // transaction's declared writes, then its declared adds; none for finish_block.
-void declared_keys(const Vm& vm, std::size_t e, std::size_t num_txns, DeclaredWrites& out) {
-  out.clear();
-  if (e >= num_txns) return;
-  vm.declare_writes(static_cast<TxnIndex>(e), out);
-  vm.declare_adds(static_cast<TxnIndex>(e), out);
+std::span<const StateKey> declared_keys(const BlockDeclarations& declarations, std::size_t e) {
+  if (e >= declarations.transactions()) return {};
+  return declarations.keys(static_cast<TxnIndex>(e));
 }
 
 }  // namespace
@@ -210,7 +208,7 @@ std::pair<std::size_t, std::size_t> front_coding(const StateKey& previous, const
 // never spelt as a literal). Sorted once per entry: O(d log d).
 class DeclaredIndex {
  public:
-  void reset(const DeclaredWrites& declared) {
+  void reset(std::span<const StateKey> declared) {
     sorted_.clear();
     for (std::uint32_t i = 0; i < declared.size(); ++i) sorted_.emplace_back(declared[i], i);
     std::sort(sorted_.begin(), sorted_.end());
@@ -231,6 +229,11 @@ class DeclaredIndex {
 }  // namespace
 
 Result<Bytes> encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_txns) {
+  return encode_access_list(list, BlockDeclarations::of(vm, num_txns));
+}
+
+Result<Bytes> encode_access_list(const AccessList& list, const BlockDeclarations& declarations) {
+  const std::size_t num_txns = declarations.transactions();
   // Per entry, what each of its keys is written as: a declared position or a literal, numbered
   // once the literals are known and sorted.
   constexpr std::uint32_t kLiteral = std::numeric_limits<std::uint32_t>::max();
@@ -238,10 +241,9 @@ Result<Bytes> encode_access_list(const AccessList& list, const Vm& vm, std::size
   std::unordered_map<StateKey, std::uint32_t, StateKeyHash> literal_index;
   std::vector<StateKey> literals;
   std::vector<std::uint32_t> declared_count(list.entries(), 0);
-  DeclaredWrites declared;
   DeclaredIndex declared_index;
   for (std::size_t e = 0; e < list.entries(); ++e) {
-    declared_keys(vm, e, num_txns, declared);
+    const std::span<const StateKey> declared = declared_keys(declarations, e);
     declared_index.reset(declared);
     declared_count[e] = static_cast<std::uint32_t>(declared.size());
     std::size_t literal_refs = 0;
@@ -304,12 +306,13 @@ Status bad_encoding(const std::string& why) { return error(ErrorCode::kInvalidAr
 // the block's transactions allow.
 class ListDecoder {
  public:
-  ListDecoder(ByteView bytes, const Vm& vm, std::size_t num_txns) : r_(bytes), vm_(vm), num_txns_(num_txns) {}
+  ListDecoder(ByteView bytes, const BlockDeclarations& declarations)
+      : r_(bytes), declarations_(declarations), num_txns_(declarations.transactions()) {}
 
   Result<AccessList> decode() {
     PEL_TRY(read_literals());
     for (std::size_t e = 0; e <= num_txns_; ++e) {
-      declared_keys(vm_, e, num_txns_, declared_);
+      declared_ = declared_keys(declarations_, e);
       declared_index_.reset(declared_);
       std::uint64_t literal_refs = 0;
       for (std::size_t part = 0; part < AccessList::kParts; ++part) PEL_TRY(read_part(e, literal_refs));
@@ -426,20 +429,24 @@ class ListDecoder {
   }
 
   Reader r_;
-  const Vm& vm_;
+  const BlockDeclarations& declarations_;
   const std::size_t num_txns_;
   AccessList list_;
   KeyInterner interner_{list_};
   std::vector<std::uint32_t> literal_ids_;
   std::vector<bool> literal_used_;
-  DeclaredWrites declared_;
+  std::span<const StateKey> declared_;  // the current entry's
   DeclaredIndex declared_index_;
 };
 
 }  // namespace
 
 Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t num_txns) {
-  return ListDecoder(bytes, vm, num_txns).decode();
+  return decode_access_list(bytes, BlockDeclarations::of(vm, num_txns));
+}
+
+Result<AccessList> decode_access_list(ByteView bytes, const BlockDeclarations& declarations) {
+  return ListDecoder(bytes, declarations).decode();
 }
 
 }  // namespace pel

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "crypto/result.hpp"
+#include "engine/declarations.hpp"
 #include "engine/vm.hpp"
 
 namespace pel {
@@ -99,6 +100,9 @@ inline constexpr std::size_t kMaxLiteralRefsPerEntry = 64;
 /// finish_block) names the entry's r-th declared key (its first position when declared twice),
 /// and r >= d the (r-d)-th literal; a declared key is never spelt as a literal. Fails
 /// (kInvalidArgument) when an entry names more than kMaxLiteralRefsPerEntry undeclared keys.
+/// `declarations` are the block's (one entry per transaction, then finish_block's).
+Result<Bytes> encode_access_list(const AccessList& list, const BlockDeclarations& declarations);
+/// The same, asking `vm` for the declarations of its `num_txns` transactions.
 Result<Bytes> encode_access_list(const AccessList& list, const Vm& vm, std::size_t num_txns);
 /// Accepts only the canonical encoding (the bytes encode_access_list writes for the list): a
 /// wrong version, counts beyond the bytes left, literals out of order, not front-coded as
@@ -107,6 +111,8 @@ Result<Bytes> encode_access_list(const AccessList& list, const Vm& vm, std::size
 /// errors (a key both written and added to by one entry is refused where the list is executed).
 /// Memory is bounded by the block's transactions (kMaxLiteralRefsPerEntry literal keys each),
 /// whatever the bytes claim.
+Result<AccessList> decode_access_list(ByteView bytes, const BlockDeclarations& declarations);
+/// The same, asking `vm` for the declarations of its `num_txns` transactions.
 Result<AccessList> decode_access_list(ByteView bytes, const Vm& vm, std::size_t num_txns);
 
 }  // namespace pel

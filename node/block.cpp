@@ -103,9 +103,7 @@ Result<Block> Block::decode(ByteView bytes) {
 }
 
 Result<DecodedAccessList> Block::decode_access_list() const {
-  const std::vector<std::uint8_t> signature_ok(transactions.size(), 1);
-  const ledger::LedgerVm vm(ledger::BlockContext{}, transactions, signature_ok);
-  auto list = pel::decode_access_list(access_list, vm, transactions.size());
+  auto list = pel::decode_access_list(access_list, ledger::declare_block(transactions));
   if (!list.is_ok()) return list.status();
   return DecodedAccessList(std::move(list).value(), header.hash());
 }

@@ -52,7 +52,7 @@ Status run_block(ParallelExecutor& executor, const ledger::LedgerVm& vm, const B
     std::optional<AccessList> decoded_here;
     const AccessList* list = execute->decoded;
     if (list == nullptr) {
-      auto decoded = decode_access_list(execute->encoded, vm, n);
+      auto decoded = decode_access_list(execute->encoded, ledger::declare_block(in.transactions));
       if (!decoded.is_ok()) return decoded.status().with_context(where);
       list = &decoded_here.emplace(std::move(decoded).value());
     }
@@ -67,14 +67,15 @@ Status run_block(ParallelExecutor& executor, const ledger::LedgerVm& vm, const B
   AccessRecorder recorder(vm, n);
   out.result = executor.execute(recorder, n, in.base);
   AccessList recorded = recorder.take(out.result.outputs);
+  const BlockDeclarations declared = ledger::declare_block(in.transactions);
   if (std::holds_alternative<RecordAccessList>(in.access_list)) {
-    auto encoded = encode_access_list(recorded, vm, n);
+    auto encoded = encode_access_list(recorded, declared);
     if (!encoded.is_ok()) return encoded.status().with_context(where);
     out.access_list = std::move(encoded).value();
     return Status::ok();
   }
   const ByteView claimed = std::get<CheckAccessList>(in.access_list).encoded;
-  auto list = decode_access_list(claimed, vm, n);
+  auto list = decode_access_list(claimed, declared);
   if (!list.is_ok()) return list.status().with_context(where);
   PEL_TRY(out.result.read_error.with_context(where));
   PEL_TRY(list->check_matches(recorded).with_context(where + ": access list"));

@@ -23,6 +23,7 @@
 #include <span>
 
 #include "crypto/address.hpp"
+#include "engine/declarations.hpp"
 #include "engine/ledger/transaction.hpp"
 #include "engine/vm.hpp"
 
@@ -40,6 +41,10 @@ struct LedgerOptions {
   /// it read, folded into receipt.work_digest so nothing can skip it (the benchmark's --work).
   std::uint32_t work = 0;
 };
+
+/// The declarations of a block of `txns` (LedgerVm::declare_writes and declare_adds), each
+/// payload decoded once, without a VM: what the access-list codec needs.
+BlockDeclarations declare_block(std::span<const Transaction> txns);
 
 class LedgerVm final : public Vm {
  public:

@@ -107,5 +107,25 @@ TEST(Declarations, HotKeysStayDeclaredWhileTheyKeepReadersWaiting) {
   }
 }
 
+// A block's declarations, asked once and laid flat: each transaction's writes then its adds,
+// in the order the VM gave them, whatever the chunking (empty transactions, and across the
+// 256-transaction chunks the build runs in parallel).
+TEST(Declarations, ABlocksDeclarationsKeepEachTransactionsWritesThenAdds) {
+  for (std::size_t size : {0u, 1u, 255u, 256u, 257u, 1000u}) {
+    const BlockDeclarations d = BlockDeclarations::build(size, [](TxnIndex txn, DeclaredWrites& writes, DeclaredWrites& adds) {
+      for (std::uint64_t k = 0; k < txn % 3; ++k) writes.push_back(toy_key(txn * 10 + k));
+      for (std::uint64_t k = 0; k < txn % 2; ++k) adds.push_back(toy_key(txn * 10 + 5 + k));
+    });
+    ASSERT_EQ(d.transactions(), size);
+    for (TxnIndex txn = 0; txn < size; ++txn) {
+      ASSERT_EQ(d.writes(txn).size(), txn % 3) << size << " txn " << txn;
+      ASSERT_EQ(d.adds(txn).size(), txn % 2) << size << " txn " << txn;
+      for (std::size_t k = 0; k < d.writes(txn).size(); ++k) EXPECT_EQ(d.writes(txn)[k], toy_key(txn * 10 + k));
+      for (std::size_t k = 0; k < d.adds(txn).size(); ++k) EXPECT_EQ(d.adds(txn)[k], toy_key(txn * 10 + 5 + k));
+      ASSERT_EQ(d.keys(txn).size(), d.writes(txn).size() + d.adds(txn).size());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pel::testing

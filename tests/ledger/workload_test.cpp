@@ -466,5 +466,32 @@ TEST(DeclaredWrites, ASuccessfulTransactionWritesWhatItDeclared) {
   }
 }
 
+// The block's declarations the access-list codec reads (declare_block: each payload decoded
+// once, no VM) are the VM's, transaction by transaction, for every workload.
+TEST(DeclaredWrites, TheBlocksDeclarationsAreTheVmsWithoutAVm) {
+  GenesisParams g;
+  g.accounts = 300;
+  for (const char* name : {"p2p", "token", "staking", "dao", "airdrop", "swap", "nft", "mix"}) {
+    WorkloadParams w;
+    w.name = name;
+    w.accounts = 300;
+    w.block_size = 700;  // more than one of the declarations' chunks
+    WorkloadGenerator gen(g, w);
+    const std::vector<Transaction> txns = gen.next_block();
+    const std::vector<std::uint8_t> ok(txns.size(), 1);
+    LedgerVm vm(BlockContext{.height = 1, .timestamp = 0, .beneficiary = {}, .chain_id = g.chain_id}, txns, ok);
+    const BlockDeclarations block = declare_block(txns);
+    ASSERT_EQ(block.transactions(), txns.size()) << name;
+    for (TxnIndex i = 0; i < txns.size(); ++i) {
+      DeclaredWrites writes, adds;
+      vm.declare_writes(i, writes);
+      vm.declare_adds(i, adds);
+      ASSERT_EQ(DeclaredWrites(block.writes(i).begin(), block.writes(i).end()), writes) << name << " txn " << i;
+      ASSERT_EQ(DeclaredWrites(block.adds(i).begin(), block.adds(i).end()), adds) << name << " txn " << i;
+      ASSERT_EQ(block.keys(i).size(), writes.size() + adds.size()) << name << " txn " << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pel::ledger
