@@ -76,8 +76,9 @@ struct Measured {
 class MemoryCase {
  public:
   MemoryCase(const ledger::GenesisParams& genesis, std::vector<ledger::Transaction> txns, std::uint32_t work,
-             ParallelOptions::Declarations declarations)
+             ParallelOptions::Declarations declarations, double fallback_speedup)
       : declarations_(declarations),
+        fallback_speedup_(fallback_speedup),
         txns_(std::move(txns)),
         signature_ok_(ledger::verify_signatures(txns_, 2)),
         vm_(ledger::BlockContext{.height = 1, .timestamp = 1, .beneficiary = {}, .chain_id = genesis.chain_id},
@@ -115,11 +116,15 @@ class MemoryCase {
     auto& e = executors_[threads];
     if (!e) {
       e = std::make_unique<ParallelExecutor>(
-          ParallelOptions{.threads = threads, .always_block_stm = true, .declarations = declarations_});
+          ParallelOptions{.threads = threads,
+                          .always_block_stm = true,
+                          .fallback_speedup = fallback_speedup_,
+                          .declarations = declarations_});
     }
     return *e;
   }
   ParallelOptions::Declarations declarations_;
+  double fallback_speedup_;
   std::vector<ledger::Transaction> txns_;
   std::vector<std::uint8_t> signature_ok_;
   ledger::LedgerVm vm_;
@@ -293,7 +298,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
           if (config.end_to_end) {
             e2e = std::make_unique<EndToEndCase>(genesis, txns, work, scratch);
           } else {
-            memory = std::make_unique<MemoryCase>(genesis, txns, work, config.declarations);
+            memory = std::make_unique<MemoryCase>(genesis, txns, work, config.declarations, config.fallback_speedup);
           }
           auto measure = [&](int threads, bool listed = false) -> Result<Measured> {
             if (e2e) return e2e->run(threads, listed);

@@ -28,6 +28,9 @@ struct BenchConfig {
   bool end_to_end = false;     // add signature checking and the LevelDB commit to both sides
   /// In-memory runs: which declared writes Block-STM uses (end-to-end runs use the chain's).
   ParallelOptions::Declarations declarations = ParallelOptions::Declarations::kOff;
+  /// In-memory runs: ParallelOptions::fallback_speedup (0: the contention fallback off, to
+  /// measure what it costs a block Block-STM wins).
+  double fallback_speedup = 1.0;
   std::string scratch_dir;     // where end-to-end runs create chains (a temporary dir if empty)
 };
 

@@ -562,6 +562,8 @@ void bench_options(po::options_description& d) {
       ("end-to-end", po::bool_switch(), "include signature checking and the LevelDB commit on both sides")
       ("declarations", po::value<std::string>()->default_value("off"),
        "off, hot or all: which of the VM's declared writes Block-STM waits on (in-memory runs)")
+      ("fallback", po::value<std::string>()->default_value("1"),
+       "the contention fallback's speedup to hold Block-STM to, 0 to 100; 0 turns it off (in-memory runs)")
       ("json", po::bool_switch(), "one JSON object per row instead of the table")
       ("plot", po::value<std::string>(), "draw speedup plots to this PNG file (gnuplot)");
 }
@@ -590,6 +592,7 @@ int bench_run(const po::variables_map& vm) {
   } else {
     throw po::error("--declarations: '" + declarations + "' is not off, hot or all");
   }
+  c.fallback_speedup = number<double>(vm, "fallback", 0.0, 100.0);
   const bool json = vm["json"].as<bool>();
   if (!json) std::cout << bench::format_header() << "\n";
   auto rows = bench::run_bench(c, [json](const bench::BenchRow& row) {
