@@ -261,6 +261,7 @@ nlohmann::json BenchRow::to_json() const {
           {"aborts", aborts},
           {"suspensions", suspensions},
           {"commit_share", commit_share},
+          {"finalize_share", finalize_share},
           {"par_cpus", par_cpus},
           {"path", path_name(path)},
           {"loop_runs", loop_runs},
@@ -366,6 +367,8 @@ Result<std::vector<BenchRow>> run_bench(const BenchConfig& config,
             row.aborts = last.stats.aborts;
             row.suspensions = last.stats.suspensions;
             row.commit_share = commit_share;
+            const std::uint64_t last_ns = last.stats.execute_ns + last.stats.finalize_ns;
+            row.finalize_share = last_ns > 0 ? static_cast<double>(last.stats.finalize_ns) / static_cast<double>(last_ns) : 0;
             row.par_cpus = median(cpus);
             row.path = last.stats.path;
             row.loop_runs = loop_runs;

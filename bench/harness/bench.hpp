@@ -60,6 +60,9 @@ struct BenchRow {
   std::uint64_t aborts = 0;
   std::uint64_t suspensions = 0;
   double commit_share = 0;      // end to end: commit time / block time on the parallel side
+  /// The serial end of the last counted parallel run (collecting the writes, final deltas,
+  /// finish_block, freeing the multi-version memory): finalize time / execution time.
+  double finalize_share = 0;
   double par_cpus = 0;          // median cores the parallel runs really got (CPU time / wall time)
   ExecutionPath path = ExecutionPath::kBlockStm;  // which executor ran the block (see below)
   std::uint64_t kept_on_fallback = 0;  // of it, transactions the parallel run had made final
