@@ -408,6 +408,17 @@ TEST(Genesis, SortedUniqueAndQuick) {
 namespace pel::ledger {
 namespace {
 
+constexpr const char* kDeclaringWorkloads[] = {"p2p", "token", "staking", "dao", "airdrop", "swap", "nft", "mix"};
+
+// The first block of workload `name` over every account of `g`.
+std::vector<Transaction> first_block(const GenesisParams& g, const char* name, std::uint32_t block_size) {
+  WorkloadParams w;
+  w.name = name;
+  w.accounts = g.accounts;
+  w.block_size = block_size;
+  return WorkloadGenerator(g, w).next_block();
+}
+
 // The ledger VM's declared writes are right where they speak: every key a successful
 // transaction declares, it writes a value to. For the kinds whose keys all come from the
 // payload (transfers, token transfers, staking, airdrops) it writes exactly what it declared,
@@ -416,15 +427,10 @@ namespace {
 TEST(DeclaredWrites, ASuccessfulTransactionWritesWhatItDeclared) {
   GenesisParams g;
   g.accounts = 200;
-  for (const char* name : {"p2p", "token", "staking", "dao", "airdrop", "swap", "nft", "mix"}) {
-    WorkloadParams w;
-    w.name = name;
-    w.accounts = 200;
-    w.block_size = 400;
+  for (const char* name : kDeclaringWorkloads) {
     MemoryState state;
     state.apply(build_genesis(g));
-    WorkloadGenerator gen(g, w);
-    const std::vector<Transaction> txns = gen.next_block();
+    const std::vector<Transaction> txns = first_block(g, name, 400);
     const std::vector<std::uint8_t> ok = verify_signatures(txns, 2);
     LedgerVm vm(BlockContext{.height = 1, .timestamp = 0, .beneficiary = {}, .chain_id = g.chain_id}, txns, ok);
     const bool exact = std::string_view(name) != "swap" && std::string_view(name) != "nft" &&
@@ -471,13 +477,8 @@ TEST(DeclaredWrites, ASuccessfulTransactionWritesWhatItDeclared) {
 TEST(DeclaredWrites, TheBlocksDeclarationsAreTheVmsWithoutAVm) {
   GenesisParams g;
   g.accounts = 300;
-  for (const char* name : {"p2p", "token", "staking", "dao", "airdrop", "swap", "nft", "mix"}) {
-    WorkloadParams w;
-    w.name = name;
-    w.accounts = 300;
-    w.block_size = 700;  // more than one of the declarations' chunks
-    WorkloadGenerator gen(g, w);
-    const std::vector<Transaction> txns = gen.next_block();
+  for (const char* name : kDeclaringWorkloads) {
+    const std::vector<Transaction> txns = first_block(g, name, 700);  // more than one chunk of declarations
     const std::vector<std::uint8_t> ok(txns.size(), 1);
     LedgerVm vm(BlockContext{.height = 1, .timestamp = 0, .beneficiary = {}, .chain_id = g.chain_id}, txns, ok);
     const BlockDeclarations block = declare_block(txns);
