@@ -257,20 +257,18 @@ class BlockRun {
     return stats;
   }
 
-  /// Before the workers start: the VM's declared writes become ESTIMATE markers, all of them
-  /// or (when `only` is given, sorted) those to keys in `only`. The VM is asked in parallel;
-  /// the markers go in by one thread in transaction order, appends at the end of each key's
-  /// entries. Returns the longest chain of transactions linked by declared keys (each one
+  /// Before the workers start: the block's declared writes become ESTIMATE markers, all of them
+  /// or (when `only` is given, sorted) those to keys in `only`. Their cells are found in
+  /// parallel; the markers go in by one thread in transaction order, appends at the end of each
+  /// key's entries. Returns the longest chain of transactions linked by declared keys (each one
   /// declares a key the previous one declared): no schedule that honours the declarations runs
   /// the block in fewer steps.
-  std::size_t declare(std::size_t num_txns, const std::vector<StateKey>* only) {
+  std::size_t declare(const BlockDeclarations& declared, const std::vector<StateKey>* only) {
+    const std::size_t num_txns = declared.transactions();
     std::vector<boost::container::small_vector<KeyCell*, 2>> cells(num_txns);
     parallel_ranges(num_txns, 256, [&](std::size_t begin, std::size_t end) {
-      DeclaredWrites keys;
       for (std::size_t txn = begin; txn < end; ++txn) {
-        keys.clear();
-        vm_.declare_writes(static_cast<TxnIndex>(txn), keys);
-        for (const StateKey& key : keys) {
+        for (const StateKey& key : declared.writes(static_cast<TxnIndex>(txn))) {
           if (only && !std::binary_search(only->begin(), only->end(), key)) continue;
           cells[txn].push_back(memory_.cell(key));
         }
@@ -500,7 +498,13 @@ BlockStmExecutor::Outcome BlockStmExecutor::execute(const Vm& vm, std::size_t nu
   if (declarations_ == DeclarationMode::kAll || (declarations_ == DeclarationMode::kHotKeys && !hot_keys_.empty())) {
     std::size_t longest_chain = 0;
     pool_.in_arena([&] {
-      longest_chain = run->declare(num_txns, declarations_ == DeclarationMode::kAll ? nullptr : &hot_keys_);
+      // The block's declarations, asked of the VM here unless the caller has them already.
+      std::optional<BlockDeclarations> asked;
+      const BlockDeclarations* declared = start.declarations;
+      if (declared == nullptr || declared->transactions() != num_txns) {
+        declared = &asked.emplace(BlockDeclarations::of(vm, num_txns));
+      }
+      longest_chain = run->declare(*declared, declarations_ == DeclarationMode::kAll ? nullptr : &hot_keys_);
     });
     // Judged before any execution: the declared chain leaves too little parallelism for
     // Block-STM to repay its overhead. The hot keys are kept for when Block-STM runs again.

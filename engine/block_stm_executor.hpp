@@ -8,6 +8,7 @@
 
 #include "engine/adaptive_policy.hpp"
 #include "engine/block_result.hpp"
+#include "engine/declarations.hpp"
 #include "engine/sequential_executor.hpp"
 #include "engine/worker_pool.hpp"
 #include "state/base_state.hpp"
@@ -44,6 +45,9 @@ class BlockStmExecutor {
     /// A block whose declared writes chain more transactions than this does not run (0: no
     /// limit; only meaningful with declarations).
     std::size_t max_declared_chain = 0;
+    /// The block's declarations when the caller has them (the node does, for the access-list
+    /// codec); null: the VM is asked, when the declaration mode needs them.
+    const BlockDeclarations* declarations = nullptr;
   };
 
   struct Outcome {

@@ -28,7 +28,8 @@ ParallelExecutor::ParallelExecutor(ParallelOptions options)
       block_stm_(pool_, options.declarations),
       listed_(pool_) {}
 
-BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const BaseState& base) {
+BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const BaseState& base,
+                                      const BlockDeclarations* declarations) {
   const int threads = pool_.threads();
   if (!options_.always_block_stm && (threads == 1 || num_txns < options_.min_parallel_txns ||
                                      num_txns < static_cast<std::size_t>(threads))) {
@@ -36,7 +37,11 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     result.stats.threads = threads;
     return result;
   }
-  if (!policy_.enabled()) return block_stm_.execute(vm, num_txns, base, {}).result;
+  if (!policy_.enabled()) {
+    BlockStmExecutor::Start start;
+    start.declarations = declarations;
+    return block_stm_.execute(vm, num_txns, base, start).result;
+  }
   switch (policy_.plan_block()) {
     case AdaptivePolicy::Plan::kLoopAfterLoss:
       return run_on_loop(vm, num_txns, base, ExecutionPath::kLoopAfterLoss);
@@ -45,7 +50,7 @@ BlockResult ParallelExecutor::execute(const Vm& vm, std::size_t num_txns, const 
     case AdaptivePolicy::Plan::kBlockStm:
       break;
   }
-  return run_judged(vm, num_txns, base);
+  return run_judged(vm, num_txns, base, declarations);
 }
 
 Result<BlockResult> ParallelExecutor::execute_listed(const Vm& vm, std::size_t num_txns, const BaseState& base,
@@ -60,7 +65,8 @@ BlockResult ParallelExecutor::run_on_loop(const Vm& vm, std::size_t num_txns, co
   return finish_on_loop(loop, prefix_ns_per_txn, path);
 }
 
-BlockResult ParallelExecutor::run_judged(const Vm& vm, std::size_t num_txns, const BaseState& base) {
+BlockResult ParallelExecutor::run_judged(const Vm& vm, std::size_t num_txns, const BaseState& base,
+                                         const BlockDeclarations* declarations) {
   const auto start = std::chrono::steady_clock::now();
   // The fallback's yardstick: the plain loop runs the block's first transactions, alone, where
   // it would run. Not an estimate from executions inside Block-STM: those run with every core
@@ -78,7 +84,10 @@ BlockResult ParallelExecutor::run_judged(const Vm& vm, std::size_t num_txns, con
   }
   BlockStmExecutor::Outcome outcome = block_stm_.execute(
       vm, num_txns, base,
-      {.loop = &loop, .judge = policy_.judge(prefix_ns_per_txn), .max_declared_chain = policy_.max_declared_chain(num_txns)});
+      {.loop = &loop,
+       .judge = policy_.judge(prefix_ns_per_txn),
+       .max_declared_chain = policy_.max_declared_chain(num_txns),
+       .declarations = declarations});
   switch (outcome.kind) {
     case BlockStmExecutor::Outcome::Kind::kTooSerial: {
       // Counted as lost: judging cost the declaration pass, so the next blocks run on the loop

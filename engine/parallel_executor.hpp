@@ -45,9 +45,12 @@ class ParallelExecutor {
  public:
   explicit ParallelExecutor(ParallelOptions options);
 
-  /// The block's result; stats.path says which executor ran it. Throws std::bad_alloc when this
-  /// node runs out of memory (never for a transaction's fault: that is a failed output).
-  BlockResult execute(const Vm& vm, std::size_t num_txns, const BaseState& base);
+  /// The block's result; stats.path says which executor ran it. `declarations`, when given, are
+  /// the block's (BlockDeclarations::of(vm, num_txns) or the VM's own equivalent), so that
+  /// Block-STM does not ask the VM again. Throws std::bad_alloc when this node runs out of
+  /// memory (never for a transaction's fault: that is a failed output).
+  BlockResult execute(const Vm& vm, std::size_t num_txns, const BaseState& base,
+                      const BlockDeclarations* declarations = nullptr);
 
   /// ListedExecutor::execute on this executor's workers.
   Result<BlockResult> execute_listed(const Vm& vm, std::size_t num_txns, const BaseState& base,
@@ -59,7 +62,8 @@ class ParallelExecutor {
   /// The plain loop runs the whole block on `path`'s behalf, its prefix timed for the policy.
   BlockResult run_on_loop(const Vm& vm, std::size_t num_txns, const BaseState& base, ExecutionPath path);
   /// Block-STM after the loop's timed prefix, judged by the policy.
-  BlockResult run_judged(const Vm& vm, std::size_t num_txns, const BaseState& base);
+  BlockResult run_judged(const Vm& vm, std::size_t num_txns, const BaseState& base,
+                         const BlockDeclarations* declarations);
   /// The loop finishes `loop`'s block; the policy learns from it.
   BlockResult finish_on_loop(SequentialRun& loop, double prefix_ns_per_txn, ExecutionPath path);
 

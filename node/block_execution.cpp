@@ -64,10 +64,12 @@ Status run_block(ParallelExecutor& executor, const ledger::LedgerVm& vm, const B
     out.access_list.assign(execute->encoded.begin(), execute->encoded.end());
     return Status::ok();
   }
-  AccessRecorder recorder(vm, n);
-  out.result = executor.execute(recorder, n, in.base);
-  AccessList recorded = recorder.take(out.result.outputs);
+  // The block's declarations, made once: for Block-STM's markers (when they are on) and the
+  // list's encoding or decoding.
   const BlockDeclarations declared = ledger::declare_block(in.transactions);
+  AccessRecorder recorder(vm, n);
+  out.result = executor.execute(recorder, n, in.base, &declared);
+  AccessList recorded = recorder.take(out.result.outputs);
   if (std::holds_alternative<RecordAccessList>(in.access_list)) {
     auto encoded = encode_access_list(recorded, declared);
     if (!encoded.is_ok()) return encoded.status().with_context(where);

@@ -127,5 +127,34 @@ TEST(Declarations, ABlocksDeclarationsKeepEachTransactionsWritesThenAdds) {
   }
 }
 
+// A caller may hand Block-STM the block's declarations (the node does, made once for the block);
+// they are hints like the VM's own: wrong ones, or ones for another block size (then the VM is
+// asked), leave the result sequential execution's.
+TEST(Declarations, DeclarationsHandedInAreHintsToo) {
+  ToyWorkload w;
+  w.keys = 20;
+  w.hot_fraction = 0.4;
+  const std::size_t size = 400;
+  DeclaringVm vm(make_toy_block(5, size, w), Hint::kExact, w.keys, 5);
+  const MemoryState base = toy_base(w.keys);
+  const BlockResult seq = execute_sequential(vm, size, base);
+  const BlockDeclarations exact = BlockDeclarations::of(vm, size);
+  const BlockDeclarations wrong = BlockDeclarations::build(size, [](TxnIndex txn, DeclaredWrites& writes, DeclaredWrites&) {
+    writes.push_back(toy_key((txn * 7) % 20));
+  });
+  const BlockDeclarations other_size = BlockDeclarations::of(vm, size / 2);
+  for (int threads : {2, 4}) {
+    for (const BlockDeclarations* handed : {&exact, &wrong, &other_size}) {
+      for (double fallback : {0.0, 1.0}) {
+        ParallelExecutor executor({.threads = threads, .min_parallel_txns = 2, .always_block_stm = true,
+                                   .fallback_speedup = fallback, .declarations = Declarations::kAll});
+        Watchdog dog(std::chrono::seconds(60), "handed declarations");
+        expect_same(seq, executor.execute(vm, size, base, handed), "threads " + std::to_string(threads));
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pel::testing
