@@ -23,7 +23,7 @@ struct ReplayComparison {
 /// Replays `chain` as `options` say (its around_execution is replaced) and, for each block,
 /// runs the other executions before or after replay's own, alternating by height so that none
 /// always meets the others' warm caches. A block where they differ stops it with an error
-/// naming the height.
+/// naming the height. Thread-safety: as replay(); it runs its own executors.
 Result<ReplayComparison> compare_replay(const Chain& chain, ReplayOptions options);
 
 }  // namespace pel::bench
