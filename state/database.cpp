@@ -427,6 +427,22 @@ Status Database::append_mark(ByteView mark, bool closed_cleanly) {
   return Status::ok();
 }
 
+Status Database::compact_all() {
+  impl_->db->CompactRange(nullptr, nullptr);
+  // CompactRange reports nothing; a compaction that failed left LevelDB's background error,
+  // which the next write returns.
+  return sync();
+}
+
+std::vector<int> Database::tables_per_level() const {
+  std::vector<int> tables;
+  for (int level = 0;; ++level) {
+    std::string count;
+    if (!impl_->db->GetProperty("leveldb.num-files-at-level" + std::to_string(level), &count)) return tables;
+    tables.push_back(std::stoi(count));
+  }
+}
+
 Status Database::flush_memtable() {
   // CompactRange writes the memtable to a table and starts a new, empty log before it compacts
   // the tables overlapping the range; pel's keys all start with a table letter, so the range

@@ -5,7 +5,7 @@
 // kCorruption error naming the directory, never a wrong value. A synced write survives a power
 // cut, and so does what set_durable_mark() recorded, even where the write-ahead log is damaged.
 // Thread-safety: get(), seek() and iterate() are safe from any thread; write(), sync(),
-// flush_memtable(), set_durable_mark() and close_cleanly() from one thread at a time.
+// flush_memtable(), compact_all(), set_durable_mark() and close_cleanly() from one thread at a time.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "crypto/bytes.hpp"
 #include "crypto/result.hpp"
@@ -120,6 +121,14 @@ class Database {
   /// Moves everything written so far from the write-ahead log into table files, leaving the log
   /// empty: after it, nothing that was written depends on the log being read back whole.
   Status flush_memtable();
+  /// Rewrites every table into the deepest level LevelDB places it, so that a read of a key
+  /// probes one table rather than one per level. For the end of a bulk load (a genesis, a
+  /// snapshot's state), which otherwise leaves its tables spread over every level: it reads and
+  /// writes the whole database once. Returns a failure of the compaction.
+  Status compact_all();
+  /// How many table files each of LevelDB's levels holds, level 0 first: a read of a key probes
+  /// every level-0 table and one table in each deeper level that has any.
+  std::vector<int> tables_per_level() const;
   /// Calls `fn(key without prefix, value)` for every entry of `space` in key order, until it
   /// returns false.
   Status iterate(Keyspace space, const std::function<bool(ByteView key, ByteView value)>& fn) const;

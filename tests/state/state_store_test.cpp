@@ -3,6 +3,7 @@
 // databases give clear errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -96,6 +97,30 @@ TEST(Database, RoundTripAndReopen) {
                   return true;
                 }).is_ok());
   EXPECT_EQ(blocks, (std::vector<std::string>{"block seven", "block 300"}));  // height order
+}
+
+TEST(Database, CompactAllLeavesEveryTableInOneLevel) {
+  TempDir dir;
+  auto db = open_db(dir.str());
+  constexpr Keyspace kSpace{'k'};
+  // Ten overlapping loads, each moved from the log to a table of its own.
+  for (std::uint64_t load = 0; load < 10; ++load) {
+    WriteBatch batch;
+    for (std::uint64_t n = 0; n < 1000; ++n) batch.put(kSpace, key(n * 10 + load).view(), height_key(load));
+    ASSERT_TRUE(db->write(batch, false).is_ok());
+    ASSERT_TRUE(db->flush_memtable().is_ok());
+  }
+  auto levels_used = [&] { return std::ranges::count_if(db->tables_per_level(), [](int t) { return t > 0; }); };
+  ASSERT_GT(levels_used(), 1);  // LevelDB placed the loads' tables at different levels
+  ASSERT_TRUE(db->compact_all().is_ok());
+  EXPECT_EQ(db->tables_per_level().at(0), 0);
+  EXPECT_EQ(levels_used(), 1);
+  for (std::uint64_t n = 0; n < 10000; n += 7) {
+    auto v = db->get(kSpace, key(n).view());
+    ASSERT_TRUE(v.is_ok() && v->has_value());
+    const auto load = height_key(n % 10);
+    EXPECT_EQ(**v, Bytes(load.begin(), load.end()));
+  }
 }
 
 TEST(Database, SecondOpenIsRefusedAsLocked) {
