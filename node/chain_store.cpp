@@ -113,7 +113,8 @@ void ChainStore::put_block(WriteBatch& batch, const Block& block, const Hash256&
 }
 
 Result<Block> ChainStore::block_at(std::uint64_t height) const {
-  auto bytes = db_.get(kBlockSpace, height_key(height));
+  // Blocks and receipts are read once each (replay, export, a snapshot): not into the cache.
+  auto bytes = db_.get(kBlockSpace, height_key(height), Database::CacheFill::kSkip);
   if (!bytes.is_ok()) return bytes.status();
   if (!bytes->has_value()) return error(ErrorCode::kNotFound, at_height(height) + ": no such block");
   auto block = Block::decode(**bytes);
@@ -122,7 +123,7 @@ Result<Block> ChainStore::block_at(std::uint64_t height) const {
 }
 
 Result<std::vector<ledger::Receipt>> ChainStore::receipts_at(std::uint64_t height) const {
-  auto bytes = db_.get(kReceiptSpace, height_key(height));
+  auto bytes = db_.get(kReceiptSpace, height_key(height), Database::CacheFill::kSkip);
   if (!bytes.is_ok()) return bytes.status();
   if (!bytes->has_value()) return error(ErrorCode::kNotFound, at_height(height) + ": no receipts");
   auto receipts = decode_receipts(**bytes);

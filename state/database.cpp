@@ -1,7 +1,15 @@
 #include "state/database.hpp"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdarg>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -74,7 +82,7 @@ std::size_t WriteBatch::approximate_size() const { return impl_->batch.Approxima
 struct Database::Impl {
   std::unique_ptr<DurableEnv> owned_env;  // when the options name none
   DurableEnv* env = nullptr;
-  std::unique_ptr<leveldb::Env> slow_reads;  // over env, with options.table_read_latency_us
+  std::unique_ptr<leveldb::Env> table_reads;  // over env: table files read with pread
   leveldb::FileLock* lock = nullptr;  // pel's own lock on the directory, taken first
   std::unique_ptr<leveldb::Logger> info_log;
   std::unique_ptr<leveldb::Cache> cache;
@@ -252,34 +260,85 @@ leveldb::Status open_leveldb(leveldb::Options lo, const std::string& path, std::
 
 namespace {
 
-// A table file whose every read waits first (DatabaseOptions::table_read_latency_us).
-class SlowReadFile final : public leveldb::RandomAccessFile {
+// How table files are read: with pread, not mapped as LevelDB maps them on 64-bit systems. A
+// mapped table's pages count in the process's resident memory once touched, so a long replay's
+// RSS grew with the tables it had read (48 -> 106 MiB of mapped files over 300 blocks); read
+// with pread, the pages stay in the kernel's page cache, and RSS is what pel holds itself, its
+// bounded caches. An open table keeps its descriptor while fewer than
+// DatabaseOptions::table_descriptors are kept so; past that it opens the file for each read.
+// Benchmarks may make every read wait first (DatabaseOptions::table_read_latency_us).
+class TableReadEnv final : public leveldb::EnvWrapper {
  public:
-  SlowReadFile(std::unique_ptr<leveldb::RandomAccessFile> base, std::chrono::microseconds latency)
-      : base_(std::move(base)), latency_(latency) {}
+  TableReadEnv(leveldb::Env* target, const DatabaseOptions& options)
+      : leveldb::EnvWrapper(target),
+        latency_(options.table_read_latency_us),
+        max_kept_(options.table_descriptors > 0 ? options.table_descriptors : default_descriptors()) {}
+
+  leveldb::Status NewRandomAccessFile(const std::string& name, leveldb::RandomAccessFile** result) override;
+
+ private:
+  friend class TableFile;
+  // A quarter of the process's descriptors (RLIMIT_NOFILE), the rest left to the embedder.
+  static int default_descriptors() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 256;
+    return static_cast<int>(std::clamp<rlim_t>(limit.rlim_cur / 4, 1, 4096));
+  }
+
+  const std::chrono::microseconds latency_;
+  const int max_kept_;
+  // Relaxed: a count that only bounds how many descriptors are kept; it publishes nothing.
+  std::atomic<int> kept_{0};
+};
+
+class TableFile final : public leveldb::RandomAccessFile {
+ public:
+  /// `fd`: the file's descriptor, kept for every read, or -1 to open the file for each.
+  TableFile(TableReadEnv& env, std::string name, int fd) : env_(env), name_(std::move(name)), fd_(fd) {}
+  ~TableFile() override {
+    if (fd_ < 0) return;
+    ::close(fd_);
+    env_.kept_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
   leveldb::Status Read(std::uint64_t offset, std::size_t n, leveldb::Slice* result, char* scratch) const override {
-    std::this_thread::sleep_for(latency_);
-    return base_->Read(offset, n, result, scratch);
+    if (env_.latency_.count() > 0) std::this_thread::sleep_for(env_.latency_);
+    *result = leveldb::Slice(scratch, 0);
+    const int fd = fd_ >= 0 ? fd_ : ::open(name_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return leveldb::Status::IOError(name_, std::strerror(errno));
+    ssize_t got;
+    do {
+      got = ::pread(fd, scratch, n, static_cast<off_t>(offset));
+    } while (got < 0 && errno == EINTR);
+    const int saved = errno;
+    if (fd_ < 0) ::close(fd);
+    if (got < 0) return leveldb::Status::IOError(name_, std::strerror(saved));
+    // Fewer bytes than asked: the end of the file, which LevelDB reports as a truncated block.
+    *result = leveldb::Slice(scratch, static_cast<std::size_t>(got));
+    return leveldb::Status::OK();
   }
 
  private:
-  std::unique_ptr<leveldb::RandomAccessFile> base_;
-  std::chrono::microseconds latency_;
+  TableReadEnv& env_;
+  const std::string name_;
+  const int fd_;
 };
 
-class SlowReadEnv final : public leveldb::EnvWrapper {
- public:
-  SlowReadEnv(leveldb::Env* target, std::chrono::microseconds latency) : leveldb::EnvWrapper(target), latency_(latency) {}
-  leveldb::Status NewRandomAccessFile(const std::string& name, leveldb::RandomAccessFile** result) override {
-    leveldb::RandomAccessFile* base = nullptr;
-    leveldb::Status s = target()->NewRandomAccessFile(name, &base);
-    if (s.ok()) *result = new SlowReadFile(std::unique_ptr<leveldb::RandomAccessFile>(base), latency_);
-    return s;
+leveldb::Status TableReadEnv::NewRandomAccessFile(const std::string& name, leveldb::RandomAccessFile** result) {
+  int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int saved = errno;
+    return saved == ENOENT ? leveldb::Status::NotFound(name, std::strerror(saved))
+                           : leveldb::Status::IOError(name, std::strerror(saved));
   }
-
- private:
-  std::chrono::microseconds latency_;
-};
+  if (kept_.fetch_add(1, std::memory_order_relaxed) >= max_kept_) {
+    kept_.fetch_sub(1, std::memory_order_relaxed);
+    ::close(fd);
+    fd = -1;
+  }
+  *result = new TableFile(*this, name, fd);
+  return leveldb::Status::OK();
+}
 
 }  // namespace
 
@@ -330,12 +389,9 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options,
   if (!recovery.closed_cleanly) {
     log_info(impl->info_log.get(), "pel: not closed cleanly%s; recovering", recovery.log_was_damaged ? ", log damaged" : "");
   }
-  leveldb::Env* env = impl->env;
-  if (options.table_read_latency_us > 0) {
-    impl->slow_reads = std::make_unique<SlowReadEnv>(env, std::chrono::microseconds(options.table_read_latency_us));
-    env = impl->slow_reads.get();
-  }
-  const leveldb::Options lo = leveldb_options(options, env, impl->info_log.get(), impl->cache, impl->filter);
+  impl->table_reads = std::make_unique<TableReadEnv>(impl->env, options);
+  const leveldb::Options lo =
+      leveldb_options(options, impl->table_reads.get(), impl->info_log.get(), impl->cache, impl->filter);
   PEL_TRY(from_leveldb(open_leveldb(lo, path, impl->db, recovery.log_was_damaged), path, "open"));
   auto db = std::unique_ptr<Database>(new Database(options, std::move(impl), recovery));
   if (check && recovery.closed_cleanly) PEL_TRY(check(*db, recovery));
@@ -343,9 +399,11 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options,
   if (recovery.closed_cleanly) PEL_TRY(db->append_mark(recovery.durable_mark, /*closed_cleanly=*/false));
   return db;
 }
-Result<std::optional<Bytes>> Database::get(Keyspace space, ByteView key) const {
+Result<std::optional<Bytes>> Database::get(Keyspace space, ByteView key, CacheFill fill) const {
   std::string value;
-  leveldb::Status s = impl_->db->Get(verified_read(), prefixed(space, key), &value);
+  leveldb::ReadOptions ro = verified_read();
+  ro.fill_cache = fill == CacheFill::kFill;
+  leveldb::Status s = impl_->db->Get(ro, prefixed(space, key), &value);
   if (s.IsNotFound()) return std::optional<Bytes>();
   if (!s.ok()) return from_leveldb(s, options_.path, "read");
   return std::optional<Bytes>(Bytes(value.begin(), value.end()));

@@ -4,6 +4,8 @@
 // checksums and compactions check their inputs (paranoid mode), so a damaged file is a
 // kCorruption error naming the directory, never a wrong value. A synced write survives a power
 // cut, and so does what set_durable_mark() recorded, even where the write-ahead log is damaged.
+// Table files are read with pread, not mapped: the process's resident memory is its own (the
+// block cache, the open tables' indexes and filters), not the pages of every table it read.
 // Thread-safety: get(), seek() and iterate() are safe from any thread; write(), sync(),
 // flush_memtable(), compact_all(), set_durable_mark() and close_cleanly() from one thread at a time.
 #pragma once
@@ -41,6 +43,10 @@ struct DatabaseOptions {
   /// Benchmarks only: every read of a table file first waits this many microseconds, as a read
   /// from an SSD the page cache does not hold would (this VM's disk is cached by its host).
   std::uint32_t table_read_latency_us = 0;
+  /// Table files are read with pread, each open one keeping its descriptor while fewer than
+  /// this many are kept; the others open their file for each read. 0: a quarter of the
+  /// process's RLIMIT_NOFILE.
+  int table_descriptors = 0;
   /// Tests only: the file system beneath the database (the power-cut simulator). Not owned;
   /// must outlive the database. Null: the operating system's, through a DurableEnv of its own.
   DurableEnv* env = nullptr;
@@ -93,8 +99,11 @@ class Database {
   /// How the directory was found at open.
   const Recovery& recovery() const { return recovery_; }
 
+  /// Whether a read's table blocks go into the block cache: kSkip for what is read once (a
+  /// stored block replayed or exported), so that it does not push out what is read again.
+  enum class CacheFill { kFill, kSkip };
   /// The value of `key` in `space`, or std::nullopt when absent.
-  Result<std::optional<Bytes>> get(Keyspace space, ByteView key) const;
+  Result<std::optional<Bytes>> get(Keyspace space, ByteView key, CacheFill fill = CacheFill::kFill) const;
   struct Entry {
     Bytes key;  // without the prefix
     Bytes value;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <random>
 #include <thread>
 
@@ -120,6 +121,37 @@ TEST(Database, CompactAllLeavesEveryTableInOneLevel) {
     ASSERT_TRUE(v.is_ok() && v->has_value());
     const auto load = height_key(n % 10);
     EXPECT_EQ(**v, Bytes(load.begin(), load.end()));
+  }
+}
+
+TEST(Database, TablesBeyondTheKeptDescriptorsOpenTheirFileForEachRead) {
+  TempDir dir;
+  constexpr Keyspace kSpace{'k'};
+  constexpr std::uint64_t kTables = 12, kKeysPerTable = 50;
+  {
+    auto db = open_db(dir.str());
+    // Disjoint loads: LevelDB leaves each in a table of its own rather than merging them.
+    for (std::uint64_t t = 0; t < kTables; ++t) {
+      WriteBatch batch;
+      for (std::uint64_t n = 0; n < kKeysPerTable; ++n) batch.put(kSpace, key(t * 1000 + n).view(), key(n).view());
+      ASSERT_TRUE(db->write(batch, false).is_ok());
+      ASSERT_TRUE(db->flush_memtable().is_ok());
+    }
+    const auto tables = db->tables_per_level();
+    ASSERT_GT(std::accumulate(tables.begin(), tables.end(), 0), 2);
+  }
+  auto db = Database::open({.path = dir.str(), .table_descriptors = 2});
+  ASSERT_TRUE(db.is_ok()) << db.status().to_string();
+  for (int pass = 0; pass < 2; ++pass) {  // the second pass from the block cache
+    for (std::uint64_t t = 0; t < kTables; ++t) {
+      for (std::uint64_t n = 0; n < kKeysPerTable; n += 7) {
+        auto v = (*db)->get(kSpace, key(t * 1000 + n).view());
+        ASSERT_TRUE(v.is_ok()) << v.status().to_string();
+        ASSERT_TRUE(v->has_value());
+        const StateKey stored = key(n);
+        EXPECT_EQ(**v, Bytes(stored.bytes.begin(), stored.bytes.end()));
+      }
+    }
   }
 }
 
