@@ -465,17 +465,19 @@ Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns
     list_input = CheckAccessList{.encoded = *imported_list};
   }
   if (decoded_list != nullptr && options_.prefetch_readers > 0) {
-    // Every key the block will read, from the disk at once rather than one by one inside its
-    // transactions; the pending block's writes are served from memory.
+    // Every key the block will read, gathered before it runs: from the disk at once rather than
+    // one by one inside its transactions (the pending block's writes from memory), into a table
+    // that its execution, commitment and commit read.
     auto t1 = std::chrono::steady_clock::now();
-    state_->prefetch(decoded_list->keys, pending_ ? &pending_->executed.writes : nullptr, options_.prefetch_readers);
+    out.gathered = state_->gather(decoded_list->keys, pending_ ? &pending_->executed.writes : nullptr, state(),
+                                  options_.prefetch_readers);
     out.timings.prefetch_ns = elapsed_ns(t1);
   }
   auto execution = pel::execute_block(executor_, {.context = ctx,
                                                   .transactions = txns,
                                                   .signature_ok = signature_ok,
                                                   .ledger = options_.ledger,
-                                                  .base = state(),
+                                                  .base = out.gathered ? *out.gathered : state(),
                                                   .accumulator_before = before,
                                                   .access_list = list_input});
   if (!execution.is_ok()) return execution.status().with_context(options_.datadir);
@@ -509,7 +511,8 @@ Status Chain::write_block(ExecutedBlock& executed, bool& synced) {
   }
   auto t0 = std::chrono::steady_clock::now();
   WriteBatch batch;
-  PEL_TRY(state_->stage(executed.writes, h.height, executed.accumulator, batch).with_context(ctx));
+  PEL_TRY(state_->stage(executed.writes, h.height, executed.accumulator, batch, executed.gathered.get()).with_context(ctx));
+  executed.gathered.reset();  // staged: an unsynced block kept for its callback need not hold it
   ChainStore::put_block(batch, executed.block, h.hash(), executed.encoded_receipts);
   const std::uint32_t every = std::max<std::uint32_t>(1, options_.sync_every_blocks);
   synced = h.height % every == 0;

@@ -63,9 +63,10 @@ struct ChainOptions {
   /// replayable: unset keeps every height since genesis (an archive node). With N, each commit
   /// removes the history of the heights that fell below head - N.
   std::optional<std::uint64_t> history_blocks;
-  /// Before an imported block executes from its access list, the keys the list names are read
-  /// into the state cache by this many threads at once, so that no transaction waits on the
-  /// disk (0: no prefetch, each read made when a transaction first needs it).
+  /// Before an imported block executes from its access list, the values of the keys the list
+  /// names are gathered, those the state cache lacks read by this many threads at once, so that
+  /// no transaction waits on the disk; the block's execution, state commitment and commit read
+  /// them from that gathering (0: none, each read made when a transaction first needs it).
   int prefetch_readers = 16;
   /// Tests only: fail the commit of this height before anything is written.
   std::optional<std::uint64_t> fail_commit_at;
@@ -89,6 +90,9 @@ struct ExecutedBlock {
   ExecutionStats stats;
   BlockTimings timings;
   LatticeHash accumulator;  // the state commitment after the block
+  /// What the block read of the state before it, gathered from its access list (imported
+  /// blocks): its commit takes the values it overwrites from here. Dropped once it is written.
+  std::shared_ptr<const BlockReads> gathered;
 };
 
 /// Called once a block committed with commit_async() is durable.

@@ -75,4 +75,20 @@ std::optional<Value> OverlayState::get(const StateKey& key) const {
   return base_.get(key);
 }
 
+BlockReads::BlockReads(const BaseState& fallback, std::span<const StateKey> keys)
+    : fallback_(fallback), keys_(keys.begin(), keys.end()), values_(keys.size()) {
+  slots_.reserve(keys_.size());
+  for (std::uint32_t slot = 0; slot < keys_.size(); ++slot) slots_.emplace(keys_[slot], slot);
+}
+
+const std::optional<Value>* BlockReads::find(const StateKey& key) const {
+  auto it = slots_.find(key);
+  return it == slots_.end() ? nullptr : &values_[it->second];
+}
+
+std::optional<Value> BlockReads::get(const StateKey& key) const {
+  if (const std::optional<Value>* gathered = find(key)) return *gathered;
+  return fallback_.get(key);
+}
+
 }  // namespace pel

@@ -5,7 +5,9 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <unordered_map>
+#include <vector>
 
 #include "crypto/result.hpp"
 #include "state/types.hpp"
@@ -91,6 +93,34 @@ class OverlayState final : public BaseState {
  private:
   const BaseState& base_;
   std::unordered_map<StateKey, const std::optional<Value>*, StateKeyHash> overlay_;
+};
+
+/// The values one block reads from the state before it, gathered before it executes (every key
+/// its access list names) into a table of its own: the block's execution, its state commitment
+/// and its commit read them here, rather than each in turn from the state's shared cache, where
+/// a lookup among a million entries costs a cache miss or two. A key not gathered is read from
+/// `fallback`. Built by StateStore::gather().
+/// Thread-safety: while it is built, set() for distinct slots from any threads; then get() and
+/// find() from any number of threads. get() only while `fallback` lives; find() as long as this.
+class BlockReads final : public BaseState {
+ public:
+  /// Slots for `keys` (distinct), each value unset (absent) until set().
+  BlockReads(const BaseState& fallback, std::span<const StateKey> keys);
+  std::optional<Value> get(const StateKey& key) const override;
+  Status take_read_error() const override { return fallback_.take_read_error(); }
+
+  /// The gathered value of `key` (an empty optional when it is absent), or nullptr when `key`
+  /// was not gathered.
+  const std::optional<Value>* find(const StateKey& key) const;
+  std::size_t size() const { return keys_.size(); }
+  const StateKey& key(std::size_t slot) const { return keys_[slot]; }
+  void set(std::size_t slot, std::optional<Value> value) { values_[slot] = std::move(value); }
+
+ private:
+  const BaseState& fallback_;
+  std::vector<StateKey> keys_;
+  std::vector<std::optional<Value>> values_;
+  std::unordered_map<StateKey, std::uint32_t, StateKeyHash> slots_;
 };
 
 }  // namespace pel

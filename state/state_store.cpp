@@ -230,6 +230,10 @@ Result<std::unique_ptr<StateStore>> StateStore::open(Database& db, std::optional
 
 Result<std::optional<Value>> StateStore::read(const StateKey& key) const {
   if (auto cached = cache_.find(key)) return *cached;
+  return read_stored(key);
+}
+
+Result<std::optional<Value>> StateStore::read_stored(const StateKey& key) const {
   auto stored = db_.get(kStateSpace, key.view());
   if (!stored.is_ok()) return stored.status().with_context("state key " + key.hex());
   std::optional<Value> v;
@@ -240,24 +244,32 @@ Result<std::optional<Value>> StateStore::read(const StateKey& key) const {
 
 std::optional<Value> StateStore::get(const StateKey& key) const { return read_error_.value_or_keep(read(key)); }
 
-void StateStore::prefetch(std::span<const StateKey> keys, const WriteSet* skip, int readers) const {
-  auto in_skip = [skip](const StateKey& key) {
-    if (skip == nullptr) return false;
-    auto it = std::lower_bound(skip->begin(), skip->end(), key, [](const Write& w, const StateKey& k) { return w.key < k; });
-    return it != skip->end() && it->key == key;
+std::unique_ptr<BlockReads> StateStore::gather(std::span<const StateKey> keys, const WriteSet* pending,
+                                               const BaseState& fallback, int readers) const {
+  auto reads = std::make_unique<BlockReads>(fallback, keys);
+  auto pending_write = [pending](const StateKey& key) -> const Write* {
+    if (pending == nullptr) return nullptr;
+    auto it = std::lower_bound(pending->begin(), pending->end(), key, [](const Write& w, const StateKey& k) { return w.key < k; });
+    return it != pending->end() && it->key == key ? &*it : nullptr;
   };
-  // The keys to read, found on this thread: a warm cache costs a lookup per key and no thread.
-  std::vector<StateKey> missing;
-  for (const StateKey& key : keys) {
-    if (!cache_.contains(key) && !in_skip(key)) missing.push_back(key);
+  // What memory holds, on this thread: a warm cache costs a lookup per key and no thread.
+  std::vector<std::uint32_t> missing;
+  for (std::uint32_t slot = 0; slot < reads->size(); ++slot) {
+    const StateKey& key = reads->key(slot);
+    if (const Write* w = pending_write(key)) {
+      reads->set(slot, w->value);
+    } else if (auto cached = cache_.find(key)) {
+      reads->set(slot, std::move(*cached));
+    } else {
+      missing.push_back(slot);
+    }
   }
   std::atomic<std::size_t> next{0};
   auto read_some = [&] {
     // Relaxed: the counter only hands out indices; the threads are joined before returning.
     for (std::size_t i = next.fetch_add(1, std::memory_order_relaxed); i < missing.size();
          i = next.fetch_add(1, std::memory_order_relaxed)) {
-      auto r = read(missing[i]);
-      if (!r.is_ok()) read_error_.keep(r.status());
+      reads->set(missing[i], read_error_.value_or_keep(read_stored(reads->key(missing[i]))));
     }
   };
   constexpr std::size_t kKeysPerReader = 64;  // fewer keys do not pay for a thread
@@ -268,6 +280,7 @@ void StateStore::prefetch(std::span<const StateKey> keys, const WriteSet* skip, 
   for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(read_some);
   read_some();
   for (std::thread& t : pool) t.join();
+  return reads;
 }
 
 LatticeHash StateStore::accumulator_after(const WriteSet& writes) const {
@@ -277,14 +290,20 @@ LatticeHash StateStore::accumulator_after(const WriteSet& writes) const {
 }
 
 Status StateStore::stage(const WriteSet& writes, std::uint64_t height, const LatticeHash& accumulator,
-                         WriteBatch& batch) {
+                         WriteBatch& batch, const BlockReads* gathered) {
   Writer changed_keys;
   changed_keys.varint(writes.size());
   for (const Write& w : writes) {
     if (height > 0) {
-      auto old = read(w.key);
-      if (!old.is_ok()) return old.status().with_context("staging block " + std::to_string(height));
-      batch.put(kHistorySpace, history_key(w.key, height), encode_history_value(*old));
+      const std::optional<Value>* before = gathered != nullptr ? gathered->find(w.key) : nullptr;
+      std::optional<Value> read_before;
+      if (before == nullptr) {
+        auto old = read(w.key);
+        if (!old.is_ok()) return old.status().with_context("staging block " + std::to_string(height));
+        read_before = std::move(old).value();
+        before = &read_before;
+      }
+      batch.put(kHistorySpace, history_key(w.key, height), encode_history_value(*before));
       changed_keys.array(w.key.bytes);
     }
     if (w.value) {

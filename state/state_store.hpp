@@ -84,18 +84,23 @@ class StateStore final : public BaseState {
   std::optional<Value> get(const StateKey& key) const override;
   Status take_read_error() const override { return read_error_.take(); }
 
-  /// Reads `keys` into the cache before they are needed, `readers` at a time (reads that wait
-  /// on the disk overlap), skipping those cached already and those `skip` (a sorted write set:
-  /// the block being committed, whose values are read from memory) names. A read error is kept
-  /// as get()'s are. Safe beside get() and, for keys outside `skip`, beside a commit.
-  void prefetch(std::span<const StateKey> keys, const WriteSet* skip, int readers) const;
+  /// The values of `keys` (distinct) in the state after `pending` (the sorted write set of the
+  /// block being committed, or null), gathered for one block: from `pending`, the cache, or
+  /// the database, where `readers` threads read at once the keys the cache lacks (so that reads
+  /// that wait on the disk overlap; what they read is cached). A read error is kept as get()'s
+  /// are. `fallback` (this store, or this store under `pending`) serves the keys not gathered.
+  /// Safe beside get() and, for keys outside `pending`, beside a commit.
+  std::unique_ptr<BlockReads> gather(std::span<const StateKey> keys, const WriteSet* pending,
+                                     const BaseState& fallback, int readers) const;
   /// The accumulator after applying `writes` to the committed state (hashes in parallel).
   LatticeHash accumulator_after(const WriteSet& writes) const;
   /// Adds to `batch` the block's state writes, its history (for each key it writes, the value
   /// before it, under (key, height); the keys it wrote, under its height), the accumulator
   /// after it (as the head's and under its height) and the removal of history that fell out of
-  /// the kept window. Fails on a read error.
-  Status stage(const WriteSet& writes, std::uint64_t height, const LatticeHash& accumulator, WriteBatch& batch);
+  /// the kept window. The values before the block are taken from `gathered` (what gather() read
+  /// for it) where it holds them. Fails on a read error.
+  Status stage(const WriteSet& writes, std::uint64_t height, const LatticeHash& accumulator, WriteBatch& batch,
+               const BlockReads* gathered = nullptr);
   /// The commitment of a state written with stage_genesis_part() as that of block `height`, the
   /// oldest kept: a chain that starts from a snapshot of that block.
   static void stage_snapshot_base(std::uint64_t height, const LatticeHash& accumulator, WriteBatch& batch);
@@ -143,6 +148,8 @@ class StateStore final : public BaseState {
   StateStore(Database& db, std::optional<std::uint64_t> keep_history_blocks, std::size_t cache_entries);
   /// Reads through the cache, returning a database error instead of recording it.
   Result<std::optional<Value>> read(const StateKey& key) const;
+  /// Reads the database (a key the cache lacks) and caches what it read.
+  Result<std::optional<Value>> read_stored(const StateKey& key) const;
   /// OK when the state after `height` is kept; else kNotFound naming the kept window.
   Status check_kept(std::uint64_t height) const;
   /// Adds the removal of blocks (oldest_height_, new_oldest]'s history to `batch`.

@@ -380,29 +380,67 @@ TEST(StateStore, ADamagedHistoryRecordIsAnErrorNamingItsKeyAndHeight) {
   EXPECT_FALSE(StateStore::decode_changed_keys(as_bytes("\x05garbage")).is_ok());
 }
 
-TEST(StateStore, PrefetchCachesWhatItReadsAndLeavesTheSkippedKeysAlone) {
+TEST(StateStore, GatherReadsEveryKeyOnceFromThePendingBlockTheCacheOrTheDisk) {
   TempDir dir;
   auto db = open_db(dir.str());
   auto store = StateStore::open(*db).value();
   WriteSet block;
   for (std::uint64_t n = 0; n < 300; ++n) block.push_back({key(n), "v" + std::to_string(n)});
   commit(*db, *store, block, 1);
-  // A fresh store (an empty cache) prefetches every key but the first ten.
+  // A fresh store (an empty cache) gathers 300 keys while a pending block writes the first ten
+  // and deletes the next ten; key 1000 is absent everywhere.
   store.reset();
   store = StateStore::open(*db).value();
   std::vector<StateKey> keys;
   for (std::uint64_t n = 0; n < 300; ++n) keys.push_back(key(n));
-  const WriteSet skip(block.begin(), block.begin() + 10);
-  store->prefetch(keys, &skip, 4);
+  keys.push_back(key(1000));
+  WriteSet pending;
+  for (std::uint64_t n = 0; n < 20; ++n) pending.push_back({key(n), n < 10 ? std::optional<Value>("pending") : std::nullopt});
+  const OverlayState after_pending(*store, pending);
+  auto gathered = store->gather(keys, &pending, after_pending, 4);
   ASSERT_TRUE(store->take_read_error().is_ok());
-  // Behind the store's back, every value changes on disk: what was prefetched is served from the
-  // cache (the old values), what was skipped is read from the disk (the new ones).
+  // Behind the store's back, every value changes on disk: what was gathered keeps the values it
+  // read, and so does the cache for what was read from the disk.
   WriteBatch batch;
-  for (std::uint64_t n = 0; n < 300; ++n) batch.put(StateStore::kStateSpace, key(n).view(), as_bytes("changed"));
+  for (std::uint64_t n = 0; n <= 1000; ++n) batch.put(StateStore::kStateSpace, key(n).view(), as_bytes("changed"));
   ASSERT_TRUE(db->write(batch, true).is_ok());
   for (std::uint64_t n = 0; n < 300; ++n) {
-    EXPECT_EQ(store->get(key(n)), n < 10 ? "changed" : "v" + std::to_string(n)) << "key " << n;
+    const std::optional<Value> expected = n < 10 ? std::optional<Value>("pending")
+                                          : n < 20 ? std::nullopt
+                                                   : std::optional<Value>("v" + std::to_string(n));
+    ASSERT_NE(gathered->find(key(n)), nullptr) << "key " << n;
+    EXPECT_EQ(*gathered->find(key(n)), expected) << "key " << n;
+    EXPECT_EQ(gathered->get(key(n)), expected) << "key " << n;
+    // The pending block's keys were not read from the disk, so not cached: the store reads them now.
+    EXPECT_EQ(store->get(key(n)), n < 20 ? "changed" : "v" + std::to_string(n)) << "key " << n;
   }
+  EXPECT_EQ(*gathered->find(key(1000)), std::nullopt);
+  // A key not gathered is read from the fallback.
+  EXPECT_EQ(gathered->find(key(500)), nullptr);
+  EXPECT_EQ(gathered->get(key(500)), "changed");
+}
+
+TEST(StateStore, StageTakesTheOverwrittenValuesFromTheGathering) {
+  TempDir dir;
+  auto db = open_db(dir.str());
+  auto store = StateStore::open(*db).value();
+  commit(*db, *store, {{key(1), "one"}, {key(2), "two"}}, 1);
+  // A gathering of key 1 that says otherwise than the store (as if under a pending block), so
+  // that where stage() took each value shows in the history it writes.
+  const std::vector<StateKey> keys{key(1)};
+  const WriteSet pending{{key(1), "gathered"}};
+  auto gathered = store->gather(keys, &pending, *store, 1);
+  const WriteSet block2{{key(1), "uno"}, {key(2), "dos"}};
+  const LatticeHash acc = store->accumulator_after(block2);
+  WriteBatch batch;
+  ASSERT_TRUE(store->stage(block2, 2, acc, batch, gathered.get()).is_ok());
+  ASSERT_TRUE(db->write(batch, true).is_ok());
+  store->publish(block2, acc);
+  auto at1 = store->state_at(1);
+  ASSERT_TRUE(at1.is_ok());
+  EXPECT_EQ((*at1)->get(key(1)), "gathered");  // from the gathering
+  EXPECT_EQ((*at1)->get(key(2)), "two");       // not gathered: from the store
+  EXPECT_EQ(store->get(key(1)), "uno");
 }
 
 TEST(Database, InjectedReadLatencyReadsTheSameValues) {
