@@ -93,20 +93,32 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
       list_input = ExecuteAccessList{.encoded = current.block.access_list,
                                      .decoded = current.access_list ? &current.access_list->list() : nullptr};
     }
+    std::unique_ptr<BlockReads> gathered;
+    if (current.access_list && options.prefetch_readers > 0) {
+      // The listed keys the replayed blocks did not change, read from the stored state at once;
+      // the changed ones are read from memory when needed, as before.
+      std::vector<StateKey> stored_keys;
+      for (const StateKey& key : current.access_list->list().keys) {
+        if (scratch->find_change(key) == nullptr) stored_keys.push_back(key);
+      }
+      auto none_in_memory = [](const StateKey&) -> std::optional<std::optional<Value>> { return std::nullopt; };
+      gathered = BlockReads::gather(*scratch, stored_keys, none_in_memory, *stored_state, options.prefetch_readers);
+    }
+    const BaseState& before = gathered ? static_cast<const BaseState&>(*gathered) : *scratch;
     Result<BlockExecution> execution = error(ErrorCode::kAborted, where + ": around_execution never executed the block");
     auto execute = [&]() -> const BlockResult* {
       execution = execute_block(executor, {.context = ctx,
                                            .transactions = txns,
                                            .signature_ok = signature_ok,
                                            .ledger = chain.options().ledger,
-                                           .base = *scratch,
+                                           .base = before,
                                            .accumulator_before = accumulator,
                                            .access_list = list_input});
       return execution.is_ok() ? &execution->result : nullptr;
     };
     if (options.around_execution) {
       ledger::LedgerVm vm(ctx, txns, signature_ok, chain.options().ledger);
-      PEL_TRY(options.around_execution({height, vm, txns.size(), *scratch}, execute).with_context(where));
+      PEL_TRY(options.around_execution({height, vm, txns.size(), before}, execute).with_context(where));
       if (height < to) ahead.start(height + 1);
     } else {
       execute();
@@ -122,6 +134,7 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
     // (an edited timestamp or beneficiary), is refused too.
     PEL_TRY(chain.check_header(h).with_context(where));
     accumulator = execution->accumulator;
+    gathered.reset();  // its values are those before the block
     scratch->apply(result.writes);
     if (scratch->size() > options.max_replayed_changes) {
       // Bounded memory: continue from the stored state at this height, once it is checked to

@@ -36,6 +36,11 @@ struct ReplayOptions {
   std::uint64_t from = 1;            // first block to re-execute: from-1 must be a kept height
   std::optional<std::uint64_t> to;   // last block; the head when unset
   int threads = 2;
+  /// Before a block executes from its access list, the values of the keys the list names that
+  /// the replayed blocks did not change are read from the stored state by this many threads at
+  /// once, so that no transaction waits on the disk (0: none, each read made when a
+  /// transaction first needs it).
+  int prefetch_readers = 16;
   /// Execute each block from its access list (no speculation), which proves the list. False:
   /// plain Block-STM, and the list it records must equal the block's.
   bool use_access_lists = true;

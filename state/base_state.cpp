@@ -1,6 +1,8 @@
 #include "state/base_state.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <thread>
 #include <utility>
 
 namespace pel {
@@ -51,9 +53,13 @@ std::optional<Value> FirstReadError::value_or_keep(Result<std::optional<Value>> 
 }
 
 std::optional<Value> ChangedState::get(const StateKey& key) const {
-  auto it = changes_.find(key);
-  if (it != changes_.end()) return it->second;
+  if (const std::optional<Value>* changed = find_change(key)) return *changed;
   return base_.get(key);
+}
+
+const std::optional<Value>* ChangedState::find_change(const StateKey& key) const {
+  auto it = changes_.find(key);
+  return it == changes_.end() ? nullptr : &it->second;
 }
 
 void ChangedState::apply(const WriteSet& writes) {
@@ -77,13 +83,51 @@ std::optional<Value> OverlayState::get(const StateKey& key) const {
 
 BlockReads::BlockReads(const BaseState& fallback, std::span<const StateKey> keys)
     : fallback_(fallback), keys_(keys.begin(), keys.end()), values_(keys.size()) {
-  slots_.reserve(keys_.size());
-  for (std::uint32_t slot = 0; slot < keys_.size(); ++slot) slots_.emplace(keys_[slot], slot);
+  index_.assign(std::bit_ceil(2 * keys_.size() + 1), 0);
+  const std::size_t mask = index_.size() - 1;
+  for (std::uint32_t slot = 0; slot < keys_.size(); ++slot) {
+    std::size_t at = StateKeyHash{}(keys_[slot]) & mask;
+    while (index_[at] != 0) at = (at + 1) & mask;  // distinct keys: no match to look for
+    index_[at] = slot + 1;
+  }
+}
+
+std::unique_ptr<BlockReads> BlockReads::gather(const BaseState& fallback, std::span<const StateKey> keys,
+                                               const MemoryLookup& in_memory, const BaseState& stored, int readers) {
+  std::unique_ptr<BlockReads> reads(new BlockReads(fallback, keys));
+  std::vector<std::uint32_t> missing;
+  for (std::uint32_t slot = 0; slot < keys.size(); ++slot) {
+    if (auto held = in_memory(keys[slot])) {
+      reads->values_[slot] = std::move(*held);
+    } else {
+      missing.push_back(slot);
+    }
+  }
+  std::atomic<std::size_t> next{0};
+  auto read_some = [&] {
+    // Relaxed: the counter only hands out slots; the threads are joined before returning.
+    for (std::size_t i = next.fetch_add(1, std::memory_order_relaxed); i < missing.size();
+         i = next.fetch_add(1, std::memory_order_relaxed)) {
+      reads->values_[missing[i]] = stored.get(keys[missing[i]]);  // each slot written by one thread
+    }
+  };
+  constexpr std::size_t kKeysPerReader = 64;  // fewer keys do not pay for a thread
+  const auto threads =
+      std::min<std::size_t>(static_cast<std::size_t>(std::max(readers, 1)) - 1, missing.size() / kKeysPerReader);
+  std::vector<std::thread> pool;
+  pool.reserve(threads);
+  for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(read_some);
+  read_some();
+  for (std::thread& t : pool) t.join();
+  return reads;
 }
 
 const std::optional<Value>* BlockReads::find(const StateKey& key) const {
-  auto it = slots_.find(key);
-  return it == slots_.end() ? nullptr : &values_[it->second];
+  const std::size_t mask = index_.size() - 1;
+  for (std::size_t at = StateKeyHash{}(key) & mask; index_[at] != 0; at = (at + 1) & mask) {
+    if (keys_[index_[at] - 1] == key) return &values_[index_[at] - 1];
+  }
+  return nullptr;
 }
 
 std::optional<Value> BlockReads::get(const StateKey& key) const {

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -74,6 +75,9 @@ class ChangedState final : public BaseState {
   void apply(const WriteSet& writes);
   /// How many keys the applied writes changed.
   std::size_t size() const { return changes_.size(); }
+  /// The value the applied writes left under `key` (an empty optional: deleted), or nullptr
+  /// when they did not change it.
+  const std::optional<Value>* find_change(const StateKey& key) const;
   /// Calls fn(key, value) for every changed key (in no particular order).
   void for_each_change(const std::function<void(const StateKey&, const std::optional<Value>&)>& fn) const;
 
@@ -99,28 +103,38 @@ class OverlayState final : public BaseState {
 /// its access list names) into a table of its own: the block's execution, its state commitment
 /// and its commit read them here, rather than each in turn from the state's shared cache, where
 /// a lookup among a million entries costs a cache miss or two. A key not gathered is read from
-/// `fallback`. Built by StateStore::gather().
-/// Thread-safety: while it is built, set() for distinct slots from any threads; then get() and
-/// find() from any number of threads. get() only while `fallback` lives; find() as long as this.
+/// `fallback`.
+/// Thread-safety: get() and find() from any number of threads. get() only while `fallback`
+/// lives; find() as long as this.
 class BlockReads final : public BaseState {
  public:
-  /// Slots for `keys` (distinct), each value unset (absent) until set().
-  BlockReads(const BaseState& fallback, std::span<const StateKey> keys);
+  /// Where a key's value is already in memory: the value, or a known absence (an empty
+  /// optional); unset when it must be read from the stored state.
+  using MemoryLookup = std::function<std::optional<std::optional<Value>>(const StateKey&)>;
+
+  /// Gathers `keys` (distinct): each from `in_memory` where it answers, else from `stored`,
+  /// the keys to read shared among `readers` threads, so that reads that wait on a disk
+  /// overlap (a warm memory costs a lookup per key and no thread). Read errors are kept by
+  /// `stored`, as its get() keeps them.
+  static std::unique_ptr<BlockReads> gather(const BaseState& fallback, std::span<const StateKey> keys,
+                                            const MemoryLookup& in_memory, const BaseState& stored, int readers);
+
   std::optional<Value> get(const StateKey& key) const override;
   Status take_read_error() const override { return fallback_.take_read_error(); }
 
   /// The gathered value of `key` (an empty optional when it is absent), or nullptr when `key`
   /// was not gathered.
   const std::optional<Value>* find(const StateKey& key) const;
-  std::size_t size() const { return keys_.size(); }
-  const StateKey& key(std::size_t slot) const { return keys_[slot]; }
-  void set(std::size_t slot, std::optional<Value> value) { values_[slot] = std::move(value); }
 
  private:
+  BlockReads(const BaseState& fallback, std::span<const StateKey> keys);
+
   const BaseState& fallback_;
   std::vector<StateKey> keys_;
   std::vector<std::optional<Value>> values_;
-  std::unordered_map<StateKey, std::uint32_t, StateKeyHash> slots_;
+  /// An open-addressed index into keys_ (slot + 1; 0: empty), a power of two at least twice
+  /// the keys: one allocation per block, where a node-based map made one per key.
+  std::vector<std::uint32_t> index_;
 };
 
 }  // namespace pel

@@ -230,10 +230,6 @@ Result<std::unique_ptr<StateStore>> StateStore::open(Database& db, std::optional
 
 Result<std::optional<Value>> StateStore::read(const StateKey& key) const {
   if (auto cached = cache_.find(key)) return *cached;
-  return read_stored(key);
-}
-
-Result<std::optional<Value>> StateStore::read_stored(const StateKey& key) const {
   auto stored = db_.get(kStateSpace, key.view());
   if (!stored.is_ok()) return stored.status().with_context("state key " + key.hex());
   std::optional<Value> v;
@@ -246,41 +242,15 @@ std::optional<Value> StateStore::get(const StateKey& key) const { return read_er
 
 std::unique_ptr<BlockReads> StateStore::gather(std::span<const StateKey> keys, const WriteSet* pending,
                                                const BaseState& fallback, int readers) const {
-  auto reads = std::make_unique<BlockReads>(fallback, keys);
-  auto pending_write = [pending](const StateKey& key) -> const Write* {
-    if (pending == nullptr) return nullptr;
-    auto it = std::lower_bound(pending->begin(), pending->end(), key, [](const Write& w, const StateKey& k) { return w.key < k; });
-    return it != pending->end() && it->key == key ? &*it : nullptr;
-  };
-  // What memory holds, on this thread: a warm cache costs a lookup per key and no thread.
-  std::vector<std::uint32_t> missing;
-  for (std::uint32_t slot = 0; slot < reads->size(); ++slot) {
-    const StateKey& key = reads->key(slot);
-    if (const Write* w = pending_write(key)) {
-      reads->set(slot, w->value);
-    } else if (auto cached = cache_.find(key)) {
-      reads->set(slot, std::move(*cached));
-    } else {
-      missing.push_back(slot);
+  auto in_memory = [this, pending](const StateKey& key) -> std::optional<std::optional<Value>> {
+    if (pending != nullptr) {
+      auto it = std::lower_bound(pending->begin(), pending->end(), key,
+                                 [](const Write& w, const StateKey& k) { return w.key < k; });
+      if (it != pending->end() && it->key == key) return it->value;
     }
-  }
-  std::atomic<std::size_t> next{0};
-  auto read_some = [&] {
-    // Relaxed: the counter only hands out indices; the threads are joined before returning.
-    for (std::size_t i = next.fetch_add(1, std::memory_order_relaxed); i < missing.size();
-         i = next.fetch_add(1, std::memory_order_relaxed)) {
-      reads->set(missing[i], read_error_.value_or_keep(read_stored(reads->key(missing[i]))));
-    }
+    return cache_.find(key);
   };
-  constexpr std::size_t kKeysPerReader = 64;  // fewer keys do not pay for a thread
-  const auto threads =
-      std::min<std::size_t>(static_cast<std::size_t>(std::max(readers, 1)) - 1, missing.size() / kKeysPerReader);
-  std::vector<std::thread> pool;
-  pool.reserve(threads);
-  for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(read_some);
-  read_some();
-  for (std::thread& t : pool) t.join();
-  return reads;
+  return BlockReads::gather(fallback, keys, in_memory, *this, readers);
 }
 
 LatticeHash StateStore::accumulator_after(const WriteSet& writes) const {

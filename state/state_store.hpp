@@ -148,8 +148,6 @@ class StateStore final : public BaseState {
   StateStore(Database& db, std::optional<std::uint64_t> keep_history_blocks, std::size_t cache_entries);
   /// Reads through the cache, returning a database error instead of recording it.
   Result<std::optional<Value>> read(const StateKey& key) const;
-  /// Reads the database (a key the cache lacks) and caches what it read.
-  Result<std::optional<Value>> read_stored(const StateKey& key) const;
   /// OK when the state after `height` is kept; else kNotFound naming the kept window.
   Status check_kept(std::uint64_t height) const;
   /// Adds the removal of blocks (oldest_height_, new_oldest]'s history to `batch`.

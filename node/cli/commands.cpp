@@ -114,6 +114,11 @@ void add_read_latency(po::options_description& d) {
                   "the page cache does not hold would (0 to 100,000)");
 }
 
+void add_prefetch_readers(po::options_description& d) {
+  d.add_options()("prefetch-readers", po::value<std::string>()->default_value("16"),
+                  "threads that read the keys a block's access list names before it executes (0: none; up to 1024)");
+}
+
 void add_history(po::options_description& d) {
   d.add_options()("history", po::value<std::string>()->default_value("all"),
                   "blocks of state history to keep below the head for replay and state reads: "
@@ -309,8 +314,7 @@ void import_options(po::options_description& d) {
   add_datadir(d);
   add_history(d);
   add_read_latency(d);
-  d.add_options()("prefetch-readers", po::value<std::string>()->default_value("16"),
-                  "threads that read the keys a block's access list names before it executes (0: none; up to 1024)");
+  add_prefetch_readers(d);
   d.add_options()("in", po::value<std::string>()->required(), "block file made by pel export")
       ("threads", po::value<std::string>()->default_value("2"), "Block-STM workers (1 to 256)")
       ("sync-every", po::value<std::string>()->default_value("1"),
@@ -375,6 +379,7 @@ int import_run(const po::variables_map& vm) {
 void replay_options(po::options_description& d) {
   add_datadir(d);
   add_read_latency(d);
+  add_prefetch_readers(d);
   d.add_options()("from", po::value<std::string>()->default_value("1"), "first height to re-execute (at least 1)")
       ("to", po::value<std::string>(), "last height (default: the head)")
       ("threads", po::value<std::string>()->default_value("2"), "Block-STM workers (1 to 256)")
@@ -391,6 +396,7 @@ int replay_run(const po::variables_map& vm) {
   if (vm.count("to")) o.to = number<std::uint64_t>(vm, "to", 1, kMaxU64);
   check_height_range(o.from, o.to);
   o.threads = number<int>(vm, "threads", 1, kMaxThreads);
+  o.prefetch_readers = number<int>(vm, "prefetch-readers", 0, 1024);
   ChainOptions options = chain_options(vm);
   options.database.table_read_latency_us = number<std::uint32_t>(vm, "inject-read-latency-us", 0, 100'000);
   auto chain = Chain::open(options);
