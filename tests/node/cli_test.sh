@@ -177,6 +177,9 @@ contains "$work/out" "imported 3 blocks" "assume-valid import"
 
 expect 0 "replay" -- "$pel" replay --datadir "$b" --threads 2
 contains "$work/out" "replay verified 5 blocks" "replay summary"
+expect 0 "replay reading inside the transactions" -- "$pel" replay --datadir "$b" --prefetch-readers 0
+contains "$work/out" "replay verified 5 blocks" "replay without gathering"
+expect 2 "--prefetch-readers 2000" -- "$pel" replay --datadir "$b" --prefetch-readers 2000
 expect 0 "replay compare" -- "$pel" replay --datadir "$b" --compare-sequential --skip-signatures --from 2
 contains "$work/out" "from access lists" "replay speedup"
 contains "$work/out" "0.00 validations/txn" "access lists need no validation"
