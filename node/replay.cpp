@@ -95,14 +95,14 @@ Result<ReplaySummary> replay(const Chain& chain, const ReplayOptions& options) {
     }
     std::unique_ptr<BlockReads> gathered;
     if (current.access_list && options.prefetch_readers > 0) {
-      // The listed keys the replayed blocks did not change, read from the stored state at once;
-      // the changed ones are read from memory when needed, as before.
-      std::vector<StateKey> stored_keys;
-      for (const StateKey& key : current.access_list->list().keys) {
-        if (scratch->find_change(key) == nullptr) stored_keys.push_back(key);
-      }
-      auto none_in_memory = [](const StateKey&) -> std::optional<std::optional<Value>> { return std::nullopt; };
-      gathered = BlockReads::gather(*scratch, stored_keys, none_in_memory, *stored_state, options.prefetch_readers);
+      // The listed keys, from the replayed blocks' changes where they hold them, the others
+      // read from the stored state at once.
+      auto changed = [&scratch](const StateKey& key) -> std::optional<std::optional<Value>> {
+        if (const std::optional<Value>* value = scratch->find_change(key)) return *value;
+        return std::nullopt;
+      };
+      gathered = BlockReads::gather(*scratch, current.access_list->list().keys, changed, *stored_state,
+                                    options.prefetch_readers);
     }
     const BaseState& before = gathered ? static_cast<const BaseState&>(*gathered) : *scratch;
     Result<BlockExecution> execution = error(ErrorCode::kAborted, where + ": around_execution never executed the block");
