@@ -128,24 +128,31 @@ TEST(Database, TablesBeyondTheKeptDescriptorsOpenTheirFileForEachRead) {
   TempDir dir;
   constexpr Keyspace kSpace{'k'};
   constexpr std::uint64_t kTables = 12, kKeysPerTable = 50;
+  // Load t's keys all sort after load t-1's (their second byte is t), so LevelDB places each
+  // load's table beside the others rather than merging them.
+  auto load_key = [](std::uint64_t t, std::uint64_t n) {
+    StateKey k = key(n);
+    k.bytes[0] = static_cast<std::uint8_t>(t + 1);
+    return k;
+  };
   {
     auto db = open_db(dir.str());
-    // Disjoint loads: LevelDB leaves each in a table of its own rather than merging them.
     for (std::uint64_t t = 0; t < kTables; ++t) {
       WriteBatch batch;
-      for (std::uint64_t n = 0; n < kKeysPerTable; ++n) batch.put(kSpace, key(t * 1000 + n).view(), key(n).view());
+      for (std::uint64_t n = 0; n < kKeysPerTable; ++n) batch.put(kSpace, load_key(t, n).view(), key(n).view());
       ASSERT_TRUE(db->write(batch, false).is_ok());
       ASSERT_TRUE(db->flush_memtable().is_ok());
     }
     const auto tables = db->tables_per_level();
-    ASSERT_GT(std::accumulate(tables.begin(), tables.end(), 0), 2);
+    ASSERT_GE(std::accumulate(tables.begin(), tables.end(), 0), 2);
   }
-  auto db = Database::open({.path = dir.str(), .table_descriptors = 2});
+  // One descriptor kept: every other table opens its file for each read.
+  auto db = Database::open({.path = dir.str(), .table_descriptors = 1});
   ASSERT_TRUE(db.is_ok()) << db.status().to_string();
   for (int pass = 0; pass < 2; ++pass) {  // the second pass from the block cache
     for (std::uint64_t t = 0; t < kTables; ++t) {
       for (std::uint64_t n = 0; n < kKeysPerTable; n += 7) {
-        auto v = (*db)->get(kSpace, key(t * 1000 + n).view());
+        auto v = (*db)->get(kSpace, load_key(t, n).view());
         ASSERT_TRUE(v.is_ok()) << v.status().to_string();
         ASSERT_TRUE(v->has_value());
         const StateKey stored = key(n);
