@@ -469,8 +469,7 @@ Result<ExecutedBlock> Chain::execute_block(std::vector<ledger::Transaction> txns
     // one by one inside its transactions (the pending block's writes from memory), into a table
     // that its execution, commitment and commit read.
     auto t1 = std::chrono::steady_clock::now();
-    out.gathered = state_->gather(decoded_list->keys, pending_ ? &pending_->executed.writes : nullptr, state(),
-                                  options_.prefetch_readers);
+    out.gathered = state_->gather(decoded_list->keys, pending_ ? &pending_->view : nullptr, options_.prefetch_readers);
     out.timings.prefetch_ns = elapsed_ns(t1);
   }
   auto execution = pel::execute_block(executor_, {.context = ctx,

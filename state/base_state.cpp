@@ -1,7 +1,6 @@
 #include "state/base_state.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <thread>
 #include <utility>
 
@@ -70,27 +69,26 @@ void ChangedState::for_each_change(const std::function<void(const StateKey&, con
   for (const auto& [key, value] : changes_) fn(key, value);
 }
 
-OverlayState::OverlayState(const BaseState& base, const WriteSet& writes) : base_(base) {
-  overlay_.reserve(writes.size());
-  for (const Write& w : writes) overlay_[w.key] = &w.value;
+OverlayState::OverlayState(const BaseState& base, const WriteSet& writes)
+    : base_(base), writes_(writes), index_(writes.size(), [&writes](std::size_t i) -> const StateKey& {
+        return writes[i].key;
+      }) {}
+
+const std::optional<Value>* OverlayState::find(const StateKey& key) const {
+  const std::size_t at = index_.find(key, [this](std::size_t i) -> const StateKey& { return writes_[i].key; });
+  return at == KeyIndex::kNotFound ? nullptr : &writes_[at].value;
 }
 
 std::optional<Value> OverlayState::get(const StateKey& key) const {
-  auto it = overlay_.find(key);
-  if (it != overlay_.end()) return *it->second;
+  if (const std::optional<Value>* written = find(key)) return *written;
   return base_.get(key);
 }
 
 BlockReads::BlockReads(const BaseState& fallback, std::span<const StateKey> keys)
-    : fallback_(fallback), keys_(keys.begin(), keys.end()), values_(keys.size()) {
-  index_.assign(std::bit_ceil(2 * keys_.size() + 1), 0);
-  const std::size_t mask = index_.size() - 1;
-  for (std::uint32_t slot = 0; slot < keys_.size(); ++slot) {
-    std::size_t at = StateKeyHash{}(keys_[slot]) & mask;
-    while (index_[at] != 0) at = (at + 1) & mask;  // distinct keys: no match to look for
-    index_[at] = slot + 1;
-  }
-}
+    : fallback_(fallback),
+      keys_(keys.begin(), keys.end()),
+      values_(keys.size()),
+      index_(keys_.size(), [this](std::size_t i) -> const StateKey& { return keys_[i]; }) {}
 
 std::unique_ptr<BlockReads> BlockReads::gather(const BaseState& fallback, std::span<const StateKey> keys,
                                                const MemoryLookup& in_memory, const BaseState& stored, int readers) {
@@ -123,11 +121,8 @@ std::unique_ptr<BlockReads> BlockReads::gather(const BaseState& fallback, std::s
 }
 
 const std::optional<Value>* BlockReads::find(const StateKey& key) const {
-  const std::size_t mask = index_.size() - 1;
-  for (std::size_t at = StateKeyHash{}(key) & mask; index_[at] != 0; at = (at + 1) & mask) {
-    if (keys_[index_[at] - 1] == key) return &values_[index_[at] - 1];
-  }
-  return nullptr;
+  const std::size_t at = index_.find(key, [this](std::size_t i) -> const StateKey& { return keys_[i]; });
+  return at == KeyIndex::kNotFound ? nullptr : &values_[at];
 }
 
 std::optional<Value> BlockReads::get(const StateKey& key) const {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "crypto/result.hpp"
+#include "state/key_index.hpp"
 #include "state/types.hpp"
 
 namespace pel {
@@ -87,16 +88,22 @@ class ChangedState final : public BaseState {
 };
 
 /// A read-only overlay of a write set on a base state: the state after a block (or a prefix of
-/// it) without copying the base. Thread-safe for concurrent reads.
+/// it) without copying the base. `writes` (one write per key, as a block's write set) is
+/// referred to, not copied: it must outlive the overlay. Thread-safe for concurrent reads.
 class OverlayState final : public BaseState {
  public:
   OverlayState(const BaseState& base, const WriteSet& writes);
   std::optional<Value> get(const StateKey& key) const override;
   Status take_read_error() const override { return base_.take_read_error(); }
 
+  /// The value the overlaid writes give `key` (an empty optional: deleted), or nullptr when
+  /// they do not write it.
+  const std::optional<Value>* find(const StateKey& key) const;
+
  private:
   const BaseState& base_;
-  std::unordered_map<StateKey, const std::optional<Value>*, StateKeyHash> overlay_;
+  const WriteSet& writes_;
+  KeyIndex index_;
 };
 
 /// The values one block reads from the state before it, gathered before it executes (every key
@@ -132,9 +139,7 @@ class BlockReads final : public BaseState {
   const BaseState& fallback_;
   std::vector<StateKey> keys_;
   std::vector<std::optional<Value>> values_;
-  /// An open-addressed index into keys_ (slot + 1; 0: empty), a power of two at least twice
-  /// the keys: one allocation per block, where a node-based map made one per key.
-  std::vector<std::uint32_t> index_;
+  KeyIndex index_;  // into keys_
 };
 
 }  // namespace pel

@@ -230,6 +230,10 @@ Result<std::unique_ptr<StateStore>> StateStore::open(Database& db, std::optional
 
 Result<std::optional<Value>> StateStore::read(const StateKey& key) const {
   if (auto cached = cache_.find(key)) return *cached;
+  return read_stored(key);
+}
+
+Result<std::optional<Value>> StateStore::read_stored(const StateKey& key) const {
   auto stored = db_.get(kStateSpace, key.view());
   if (!stored.is_ok()) return stored.status().with_context("state key " + key.hex());
   std::optional<Value> v;
@@ -240,17 +244,29 @@ Result<std::optional<Value>> StateStore::read(const StateKey& key) const {
 
 std::optional<Value> StateStore::get(const StateKey& key) const { return read_error_.value_or_keep(read(key)); }
 
-std::unique_ptr<BlockReads> StateStore::gather(std::span<const StateKey> keys, const WriteSet* pending,
-                                               const BaseState& fallback, int readers) const {
+// The store's keys that gather() found in no memory: read from the database without looking
+// in the cache a second time.
+class StateStore::PastTheCache final : public BaseState {
+ public:
+  explicit PastTheCache(const StateStore& store) : store_(store) {}
+  std::optional<Value> get(const StateKey& key) const override {
+    return store_.read_error_.value_or_keep(store_.read_stored(key));
+  }
+
+ private:
+  const StateStore& store_;
+};
+
+std::unique_ptr<BlockReads> StateStore::gather(std::span<const StateKey> keys, const OverlayState* pending,
+                                               int readers) const {
   auto in_memory = [this, pending](const StateKey& key) -> std::optional<std::optional<Value>> {
     if (pending != nullptr) {
-      auto it = std::lower_bound(pending->begin(), pending->end(), key,
-                                 [](const Write& w, const StateKey& k) { return w.key < k; });
-      if (it != pending->end() && it->key == key) return it->value;
+      if (const std::optional<Value>* written = pending->find(key)) return *written;
     }
     return cache_.find(key);
   };
-  return BlockReads::gather(fallback, keys, in_memory, *this, readers);
+  const BaseState& fallback = pending != nullptr ? static_cast<const BaseState&>(*pending) : *this;
+  return BlockReads::gather(fallback, keys, in_memory, PastTheCache(*this), readers);
 }
 
 LatticeHash StateStore::accumulator_after(const WriteSet& writes) const {
@@ -261,10 +277,18 @@ LatticeHash StateStore::accumulator_after(const WriteSet& writes) const {
 
 Status StateStore::stage(const WriteSet& writes, std::uint64_t height, const LatticeHash& accumulator,
                          WriteBatch& batch, const BlockReads* gathered) {
+  // The oldest height kept once this block is written: the window moves up a bounded step.
+  std::uint64_t new_oldest = oldest_height_;
+  if (keep_history_blocks_ && height > *keep_history_blocks_) {
+    new_oldest = std::max(oldest_height_, std::min(height - *keep_history_blocks_, oldest_height_ + kMaxBlocksPrunedPerCommit));
+  }
+  // Genesis has no history: nothing is read before it. Nor does a block that is the oldest
+  // height kept once written (a window of no blocks): nothing below it is read.
+  const bool keeps_history = height > 0 && new_oldest < height;
   Writer changed_keys;
   changed_keys.varint(writes.size());
   for (const Write& w : writes) {
-    if (height > 0) {
+    if (keeps_history) {
       const std::optional<Value>* before = gathered != nullptr ? gathered->find(w.key) : nullptr;
       std::optional<Value> read_before;
       if (before == nullptr) {
@@ -282,22 +306,17 @@ Status StateStore::stage(const WriteSet& writes, std::uint64_t height, const Lat
       batch.erase(kStateSpace, w.key.view());
     }
   }
-  // Genesis has no history: nothing is read before it.
-  if (height > 0) batch.put(kChangedKeysSpace, height_key(height), changed_keys.data());
+  if (keeps_history) batch.put(kChangedKeysSpace, height_key(height), changed_keys.data());
   const auto acc_bytes = accumulator.to_bytes();
   batch.put(kCommitmentSpace, {}, acc_bytes);
   batch.put(kCommitmentSpace, height_key(height), acc_bytes);
-  if (keep_history_blocks_ && height > *keep_history_blocks_) {
-    const std::uint64_t wanted = height - *keep_history_blocks_;
-    if (wanted > oldest_height_) {
-      PEL_TRY(stage_pruning(std::min(wanted, oldest_height_ + kMaxBlocksPrunedPerCommit), batch));
-    }
-  }
+  if (new_oldest > oldest_height_) PEL_TRY(stage_pruning(new_oldest, height, batch));
   return Status::ok();
 }
 
-Status StateStore::stage_pruning(std::uint64_t new_oldest, WriteBatch& batch) {
-  for (std::uint64_t h = oldest_height_ + 1; h <= new_oldest; ++h) {
+Status StateStore::stage_pruning(std::uint64_t new_oldest, std::uint64_t staged_height, WriteBatch& batch) {
+  // The block being staged wrote no history if it is the new oldest height.
+  for (std::uint64_t h = oldest_height_ + 1; h <= std::min(new_oldest, staged_height - 1); ++h) {
     auto record = db_.get(kChangedKeysSpace, height_key(h));
     if (!record.is_ok()) return record.status().with_context("pruning history");
     if (!record->has_value()) {

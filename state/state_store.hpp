@@ -84,14 +84,13 @@ class StateStore final : public BaseState {
   std::optional<Value> get(const StateKey& key) const override;
   Status take_read_error() const override { return read_error_.take(); }
 
-  /// The values of `keys` (distinct) in the state after `pending` (the sorted write set of the
-  /// block being committed, or null), gathered for one block: from `pending`, the cache, or
-  /// the database, where `readers` threads read at once the keys the cache lacks (so that reads
-  /// that wait on the disk overlap; what they read is cached). A read error is kept as get()'s
-  /// are. `fallback` (this store, or this store under `pending`) serves the keys not gathered.
+  /// The values of `keys` (distinct) in the state after `pending` (this store seen through the
+  /// write set of the block being committed, or null), gathered for one block: from `pending`,
+  /// the cache, or the database, where `readers` threads read at once the keys the cache lacks
+  /// (so that reads that wait on the disk overlap; what they read is cached). A read error is
+  /// kept as get()'s are. `pending`, or else this store, serves the keys not gathered.
   /// Safe beside get() and, for keys outside `pending`, beside a commit.
-  std::unique_ptr<BlockReads> gather(std::span<const StateKey> keys, const WriteSet* pending,
-                                     const BaseState& fallback, int readers) const;
+  std::unique_ptr<BlockReads> gather(std::span<const StateKey> keys, const OverlayState* pending, int readers) const;
   /// The accumulator after applying `writes` to the committed state (hashes in parallel).
   LatticeHash accumulator_after(const WriteSet& writes) const;
   /// Adds to `batch` the block's state writes, its history (for each key it writes, the value
@@ -148,10 +147,14 @@ class StateStore final : public BaseState {
   StateStore(Database& db, std::optional<std::uint64_t> keep_history_blocks, std::size_t cache_entries);
   /// Reads through the cache, returning a database error instead of recording it.
   Result<std::optional<Value>> read(const StateKey& key) const;
+  /// Reads from the database and caches what it read (for a key the cache lacks).
+  Result<std::optional<Value>> read_stored(const StateKey& key) const;
+  class PastTheCache;
   /// OK when the state after `height` is kept; else kNotFound naming the kept window.
   Status check_kept(std::uint64_t height) const;
-  /// Adds the removal of blocks (oldest_height_, new_oldest]'s history to `batch`.
-  Status stage_pruning(std::uint64_t new_oldest, WriteBatch& batch);
+  /// Adds the removal of blocks (oldest_height_, new_oldest]'s history to `batch`, where
+  /// `batch` stages block `staged_height` (new_oldest at most).
+  Status stage_pruning(std::uint64_t new_oldest, std::uint64_t staged_height, WriteBatch& batch);
 
   Database& db_;
   std::optional<std::uint64_t> keep_history_blocks_;

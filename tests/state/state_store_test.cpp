@@ -361,6 +361,33 @@ TEST(StateStore, TheWindowCatchesUpInBoundedSteps) {
   EXPECT_EQ(f.store->oldest_height(), head + 1);
 }
 
+TEST(StateStore, AWindowOfNoBlocksKeepsOnlyTheHeadAndWritesNoHistory) {
+  HistoryFixture f(10, 0);
+  EXPECT_EQ(f.store->oldest_height(), 10u);
+  expect_state_at(*f.store, 10, f.states[10], 60);
+  EXPECT_EQ(f.store->state_at(9).status().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(f.history_heights().empty());
+  for (std::uint64_t h = 1; h <= 10; ++h) {
+    EXPECT_FALSE(f.db->get(StateStore::kChangedKeysSpace, height_key(h)).value().has_value()) << h;
+  }
+}
+
+TEST(StateStore, AnArchiveReopenedWithAWindowOfNoBlocksCatchesUpToTheHead) {
+  const std::uint64_t head = StateStore::kMaxBlocksPrunedPerCommit + 20;
+  HistoryFixture f(head, std::nullopt);
+  f.store.reset();
+  f.store = StateStore::open(*f.db, 0).value();
+  // The first commit moves the window a bounded step, so its own block keeps its history.
+  commit(*f.db, *f.store, {{key(1), "after"}}, head + 1);
+  EXPECT_EQ(f.store->oldest_height(), StateStore::kMaxBlocksPrunedPerCommit);
+  auto before = f.store->state_at(head);
+  ASSERT_TRUE(before.is_ok());
+  EXPECT_EQ((*before)->get(key(1)), MemoryState(f.model).get(key(1)));
+  commit(*f.db, *f.store, {}, head + 2);
+  EXPECT_EQ(f.store->oldest_height(), head + 2);
+  EXPECT_TRUE(f.history_heights().empty());
+}
+
 TEST(StateStore, ADamagedHistoryRecordIsAnErrorNamingItsKeyAndHeight) {
   HistoryFixture f(10, std::nullopt, 4);
   // The first history entry: damage its value.
@@ -404,7 +431,7 @@ TEST(StateStore, GatherReadsEveryKeyOnceFromThePendingBlockTheCacheOrTheDisk) {
   WriteSet pending;
   for (std::uint64_t n = 0; n < 20; ++n) pending.push_back({key(n), n < 10 ? std::optional<Value>("pending") : std::nullopt});
   const OverlayState after_pending(*store, pending);
-  auto gathered = store->gather(keys, &pending, after_pending, 4);
+  auto gathered = store->gather(keys, &after_pending, 4);
   ASSERT_TRUE(store->take_read_error().is_ok());
   // Behind the store's back, every value changes on disk: what was gathered keeps the values it
   // read, and so does the cache for what was read from the disk.
@@ -436,7 +463,8 @@ TEST(StateStore, StageTakesTheOverwrittenValuesFromTheGathering) {
   // that where stage() took each value shows in the history it writes.
   const std::vector<StateKey> keys{key(1)};
   const WriteSet pending{{key(1), "gathered"}};
-  auto gathered = store->gather(keys, &pending, *store, 1);
+  const OverlayState after_pending(*store, pending);
+  auto gathered = store->gather(keys, &after_pending, 1);
   const WriteSet block2{{key(1), "uno"}, {key(2), "dos"}};
   const LatticeHash acc = store->accumulator_after(block2);
   WriteBatch batch;
