@@ -129,6 +129,11 @@ expect 1 "replay below the kept history" -- "$pel" replay --datadir "$work/h" --
 contains "$work/err" "height 1: outside the kept state history: this chain keeps the state of heights 3 and above" "the window is named"
 expect 0 "replay inside the kept history" -- "$pel" replay --datadir "$work/h" --from 4
 contains "$work/out" "replay verified 2 blocks" "the kept heights replay"
+# No history at all: every block imports, and the state before the head is outside the window.
+expect 0 "init h0" -- "$pel" init --datadir "$work/h0" --accounts 300 --seed 5 --producer "$producer"
+expect 0 "import keeping no history" -- "$pel" import --datadir "$work/h0" --in "$work/blocks.pel" --history 0
+expect 1 "replay with no history kept" -- "$pel" replay --datadir "$work/h0" --from 5
+contains "$work/err" "outside the kept state history: this chain keeps the state of heights 5 and above" "no history names the head"
 expect 0 "import again: every block already stored" -- "$pel" import --datadir "$b" --in "$work/blocks.pel"
 contains "$work/out" "skipped 5 already stored" "a rerun import skips what it holds"
 # A fork: a copy of a makes another block 6; importing it where a's block 6 is stored is refused.
