@@ -509,7 +509,8 @@ Status Chain::write_block(ExecutedBlock& executed, bool& synced) {
     return error(ErrorCode::kIo, ctx + ": injected write failure (nothing written)");
   }
   auto t0 = std::chrono::steady_clock::now();
-  WriteBatch batch;
+  WriteBatch& batch = block_batch_;
+  batch.clear();
   PEL_TRY(state_->stage(executed.writes, h.height, executed.accumulator, batch, executed.gathered.get()).with_context(ctx));
   executed.gathered.reset();  // staged: an unsynced block kept for its callback need not hold it
   ChainStore::put_block(batch, executed.block, h.hash(), executed.encoded_receipts);

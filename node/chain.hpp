@@ -250,6 +250,9 @@ class Chain {
   Hash256 head_hash_;
   ParallelExecutor executor_;
   std::unique_ptr<PendingCommit> pending_;  // the block commit_async is writing, if any
+  /// The batch write_block() fills, kept so that its buffer (megabytes) is allocated once, not
+  /// per block. One write_block() runs at a time.
+  WriteBatch block_batch_;
   BlockHeader written_head_;                // the last block written to the database
   std::uint64_t durable_height_ = 0;        // the last block synced
   std::vector<UnsyncedBlock> unsynced_;     // written, not yet synced, with a callback

@@ -77,6 +77,7 @@ void WriteBatch::put(Keyspace space, ByteView key, ByteView value) {
   impl_->batch.Put(prefixed(space, key), slice(value));
 }
 void WriteBatch::erase(Keyspace space, ByteView key) { impl_->batch.Delete(prefixed(space, key)); }
+void WriteBatch::clear() { impl_->batch.Clear(); }
 std::size_t WriteBatch::approximate_size() const { return impl_->batch.ApproximateSize(); }
 
 struct Database::Impl {

@@ -52,7 +52,7 @@ struct DatabaseOptions {
   DurableEnv* env = nullptr;
 };
 
-/// One atomic set of changes.
+/// One atomic set of changes. A value; not thread-safe.
 class WriteBatch {
  public:
   WriteBatch();
@@ -62,6 +62,8 @@ class WriteBatch {
 
   void put(Keyspace space, ByteView key, ByteView value);
   void erase(Keyspace space, ByteView key);
+  /// Empties the batch, keeping its buffer: a batch refilled for every block grows once.
+  void clear();
   std::size_t approximate_size() const;
 
  private:
